@@ -1,0 +1,171 @@
+// FL rules: metric rule (TV4), grid search (TV5) and its one-pass implementation against the
+// per-FL oracle, and the activation-FL moving average (TV6).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "f8net/fixed.h"
+#include "support/random.h"
+
+namespace fx = f8net::fixed;
+using fx::Metric;
+
+TEST(MetricRule, TV4) {
+  EXPECT_EQ(fx::fl_from_metric(0.3125, Metric::kStd, true), 7);
+  EXPECT_EQ(fx::fl_from_metric(0.05, Metric::kStd, true), 7);
+  EXPECT_EQ(fx::fl_from_metric(1.0, Metric::kStd, true), 5);
+  EXPECT_EQ(fx::fl_from_metric(2.5, Metric::kStd, true), 4);
+  EXPECT_EQ(fx::fl_from_metric(50.0, Metric::kStd, true), 0);
+  EXPECT_EQ(fx::fl_from_metric(0.0, Metric::kStd, true), 7);
+  EXPECT_EQ(fx::fl_from_metric(1.0, Metric::kStd, false), 6);
+  EXPECT_EQ(fx::fl_from_metric(0.2, Metric::kStd, false), 8);
+  EXPECT_EQ(fx::fl_from_metric(0.1, Metric::kStd, false), 8);
+  EXPECT_EQ(fx::fl_from_metric(0.5, Metric::kMae, true), 5);
+  EXPECT_EQ(fx::fl_from_metric(0.5, Metric::kMae, false), 5);
+  EXPECT_EQ(fx::fl_from_metric(0.5, Metric::kRms, false), 6);
+  EXPECT_EQ(fx::fl_from_metric(0.5, Metric::kRms, true), 6);
+}
+
+TEST(MetricRule, ExactAtPowerOfTwoBoundaries) {
+  // C/m = 2^k exactly: floor(log2) = k, and just above m the FL drops by one.
+  for (int k = 0; k <= 7; ++k) {
+    const double m = 40.0 / std::ldexp(1.0, k);
+    EXPECT_EQ(fx::fl_from_metric(m, Metric::kStd, true), k);
+    EXPECT_EQ(fx::fl_from_metric(std::nextafter(m, 1e9), Metric::kStd, true), std::max(k - 1, 0));
+  }
+}
+
+TEST(MetricRule, TV4WeightVector) {
+  const float w[] = {0.12f, -0.31f, 0.05f, 0.22f, -0.07f, 0.40f, -0.18f, 0.01f, 0.09f};
+  const double sd = fx::compute_metric(w, 9, Metric::kStd);
+  EXPECT_NEAR(sd, 0.210594, 1e-6);
+  const int fl = fx::fl_from_metric(sd, Metric::kStd, true);
+  EXPECT_EQ(fl, 7);
+  const int want[] = {15, -40, 6, 28, -9, 51, -23, 1, 12};
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(fx::quantize(w[i], fx::weight_format(fl)), want[i]);
+}
+
+TEST(MetricRule, Metrics) {
+  const double x[] = {1.0, -3.0, 2.0, 0.0};
+  EXPECT_DOUBLE_EQ(fx::compute_metric(x, 4, Metric::kMae), 1.5);
+  EXPECT_DOUBLE_EQ(fx::compute_metric(x, 4, Metric::kRms), std::sqrt(14.0 / 4));
+  EXPECT_DOUBLE_EQ(fx::compute_metric(x, 4, Metric::kStd), std::sqrt(14.0 / 3));  // mean 0, N-1
+  EXPECT_EQ(fx::compute_metric(x, 1, Metric::kStd), 0.0);
+  EXPECT_EQ(fx::compute_metric(x, 0, Metric::kMae), 0.0);
+}
+
+TEST(GridSearch, TV5Unsigned) {
+  const float x[] = {0.1f, 0.5f, 1.2f, 3.7f, 0.02f, 2.2f, -0.4f, 0.9f};
+  double err[fx::kMaxGridCandidates];
+  ASSERT_EQ(fx::grid_search_errors(x, 8, false, 8, err), 9);
+  const double want[] = {0.27395, 0.19378, 0.15326, 0.14541, 0.14235,
+                         0.14172, 0.14148, 0.62448, 1.05842};
+  for (int f = 0; f < 9; ++f) EXPECT_NEAR(err[f], want[f], 5e-6) << "FL " << f;
+  EXPECT_EQ(fx::fl_grid_search(x, 8, false), 6);
+  EXPECT_EQ(fx::fl_from_metric(fx::compute_metric(x, 8, Metric::kStd), Metric::kStd, false), 5);
+}
+
+TEST(GridSearch, TV5Signed) {
+  const float x[] = {0.1f, -0.5f, 1.2f, -3.7f, 0.02f, 2.2f, -0.4f, 0.9f};
+  double err[fx::kMaxGridCandidates];
+  ASSERT_EQ(fx::grid_search_errors(x, 8, true, 8, err), 8);
+  const double want[] = {0.27395, 0.13711, 0.06883, 0.03496, 0.01852, 0.00944, 0.61135, 1.05085};
+  for (int f = 0; f < 8; ++f) EXPECT_NEAR(err[f], want[f], 5e-6) << "FL " << f;
+  EXPECT_EQ(fx::fl_grid_search(x, 8, true), 5);
+  EXPECT_EQ(fx::fl_from_metric(fx::compute_metric(x, 8, Metric::kStd), Metric::kStd, true), 4);
+}
+
+TEST(GridSearch, TV5Special) {
+  const std::vector<float> zeros(100, 0.0f);
+  EXPECT_EQ(fx::fl_grid_search(zeros.data(), zeros.size(), false), 0);
+  EXPECT_EQ(fx::fl_grid_search(zeros.data(), zeros.size(), true), 0);
+  const float small[] = {0.03f, -0.01f, 0.02f, 0.05f};
+  EXPECT_EQ(fx::fl_grid_search(small, 4, true), 7);
+}
+
+namespace {
+
+// The one-pass errors must be identical (==, not near) to the per-FL passes, and so must the FL.
+void expect_one_pass_equals_per_fl(const std::vector<float>& x, bool sg, int wl,
+                                   const std::string& what) {
+  double a[fx::kMaxGridCandidates], b[fx::kMaxGridCandidates];
+  const int na = fx::grid_search_errors(x.data(), x.size(), sg, wl, a);
+  const int nb = fx::grid_search_errors_per_fl(x.data(), x.size(), sg, wl, b);
+  ASSERT_EQ(na, nb);
+  for (int f = 0; f < na; ++f) {
+    if (std::isnan(b[f])) {
+      EXPECT_TRUE(std::isnan(a[f])) << what;
+    } else {
+      EXPECT_EQ(a[f], b[f]) << what << " FL " << f << " signed " << sg;
+    }
+  }
+  EXPECT_EQ(fx::first_minimum(a, na), fx::first_minimum(b, nb)) << what;
+}
+
+}  // namespace
+
+TEST(GridSearch, OnePassEqualsPerFlComputation) {
+  const uint64_t seed = f8net::testing::test_seed(5150);
+  std::mt19937_64 rng(seed);
+  const std::string note = f8net::testing::seed_note(seed);
+  for (int trial = 0; trial < 60; ++trial) {
+    const double scale = std::ldexp(1.0, static_cast<int>(rng() % 40) - 20);  // 2^-20 .. 2^19
+    std::normal_distribution<float> gauss(0.0f, static_cast<float>(scale));
+    std::vector<float> x(1 + rng() % 3000);
+    for (float& v : x) v = gauss(rng);
+    for (bool sg : {false, true}) {
+      expect_one_pass_equals_per_fl(x, sg, 8, "gaussian " + note);
+      expect_one_pass_equals_per_fl(x, sg, 4 + static_cast<int>(rng() % 12), "wl " + note);
+    }
+  }
+}
+
+TEST(GridSearch, OnePassEdgeCases) {
+  std::vector<std::vector<float>> cases = {
+      {},
+      std::vector<float>(64, 0.0f),
+      std::vector<float>(64, 0.75f),                 // constant
+      std::vector<float>(64, -3.0f),                 // constant negative
+      {1e30f, -1e30f, 3.4e38f, -3.4e38f},            // huge: every FL saturates
+      {1e-30f, -1e-30f, 1e-40f, 1e-45f},             // tiny and denormal: every FL rounds to 0
+      {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.25f, 0.75f}, // exact rounding ties
+      {INFINITY, 1.0f, -INFINITY},
+      {std::nanf(""), 1.0f},
+  };
+  // Ties between FLs: a tensor whose error is the same for several FLs (all values on the coarse
+  // grid) must pick the first FL.
+  cases.push_back({1.0f, 2.0f, 3.0f, -4.0f});
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (bool sg : {false, true}) {
+      expect_one_pass_equals_per_fl(cases[i], sg, 8, "case " + std::to_string(i));
+    }
+  }
+  const float grid[] = {1.0f, 2.0f, 3.0f, 4.0f};  // exact at FL 0..5 unsigned: first minimum = 0
+  EXPECT_EQ(fx::fl_grid_search(grid, 4, false), 0);
+}
+
+TEST(Ema, TV6Sequence) {
+  const int batch[] = {8, 8, 8, 8, 8, 8, 8, 5, 5, 5, 5};
+  const double stored[] = {6.2,      6.38,     6.542,    6.6878,   6.81902, 6.937118,
+                           7.043406, 6.839066, 6.655159, 6.489643, 6.340679};
+  const int used[] = {6, 6, 7, 7, 7, 7, 7, 7, 7, 6, 6};
+  float f = fx::kInitialActivationFl;
+  for (int i = 0; i < 11; ++i) {
+    f = fx::ema_update(f, batch[i]);
+    EXPECT_NEAR(f, stored[i], 2e-6) << "step " << i;
+    EXPECT_EQ(fx::ema_fl_used(f, /*is_signed=*/false), used[i]) << "step " << i;
+  }
+}
+
+TEST(Ema, UsedFlRoundsHalfToEvenAndClamps) {
+  EXPECT_EQ(fx::ema_fl_used(6.5f, false), 6);
+  EXPECT_EQ(fx::ema_fl_used(7.5f, false), 8);
+  EXPECT_EQ(fx::ema_fl_used(7.6f, true), 7);   // signed: at most 7
+  EXPECT_EQ(fx::ema_fl_used(9.0f, false), 8);  // unsigned: at most 8
+  EXPECT_EQ(fx::ema_fl_used(-0.7f, false), 0);
+  EXPECT_EQ(fx::ema_fl_used(3.5085f, false), 4);
+  EXPECT_EQ(fx::ema_fl_used(1.5085f, false), 2);
+}
