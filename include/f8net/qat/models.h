@@ -1,0 +1,68 @@
+// F8Net model families built from the quantized layers (F8NET.md §12, §17): small_cnn, resnet20,
+// resnet56, resnet18, resnet50, mobilenet_v1, mobilenet_v2. Input channels, input size, classes
+// and width multiplier are parameters; following/master links are wired by the builders.
+// This header is the contract the trainer, the CLI and export code against.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "f8net/fixed.h"
+
+namespace f8net::qat {
+
+// How a network is trained (F8NET.md §16): a plain float network with ordinary BN (`float`), the
+// reference's PACT-clipped "FP" pre-training (`fp_pact`, the `floating` flag), or F8Net fixed-point
+// training (`fixed`).
+enum class Mode { kFloat, kFpPact, kFixed };
+
+// Parses "float", "fp_pact", "fixed"; throws std::invalid_argument otherwise.
+Mode parse_mode(const std::string& name);
+std::string mode_name(Mode mode);
+
+// The method's options (F8NET.md §16). Defaults are the reference's conventional-training values.
+struct QuantOptions {
+  Mode mode = Mode::kFixed;
+  fixed::Metric metric = fixed::Metric::kStd;  // format_from_metric / metric
+  bool grid_search = false;       // format_grid_search: activation and weight FLs by RMSE search
+  bool per_channel = false;       // format_type per_channel: weight FL per output channel
+  bool no_clipping = false;       // every fix_scaling s = 1 (tiny fine-tuning)
+  bool normalize_input = false;   // normalised (signed) input: first layer double_side, not weight_only
+  bool quant_avgpool = false;     // train with the sum/2^k pool instead of the float mean (§13.1)
+  float fl_momentum = fixed::kFlMomentum;  // momentum_for_metric
+  float initial_input_fl = fixed::kInitialActivationFl;  // input_format FL
+  double alpha_init = 8.0;        // PACT alpha initial value
+  bool rescale_forward = true;    // FC weight rescaling (§11)
+};
+
+struct ModelOptions {
+  std::string arch = "small_cnn";  // one of model_names()
+  int64_t in_channels = 1;
+  int64_t input_size = 28;         // square inputs: input_size x input_size
+  int64_t num_classes = 10;
+  double width_mult = 1.0;         // channel multiplier (rounded, at least 1 channel)
+  QuantOptions quant;
+};
+
+// Every F8Net network. forward() takes N x C x H x W float images: raw [0, 1] pixels, or
+// normalised values when quant.normalize_input. It returns N x num_classes logits (in fixed mode,
+// evaluation logits carry the FC's 1/(s_fc * ws) scale, F8NET.md §11: compare arg-max only).
+class NetImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+  virtual const ModelOptions& options() const = 0;
+};
+using Net = std::shared_ptr<NetImpl>;
+
+// Builds a model; throws std::invalid_argument for an unknown arch, a bad size (e.g. an input too
+// small for the network's strides) or a bad width. Weights use the reference's init (§17).
+Net make_model(const ModelOptions& options);
+
+// The architecture names make_model accepts.
+std::vector<std::string> model_names();
+
+}  // namespace f8net::qat

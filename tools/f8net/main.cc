@@ -1,0 +1,41 @@
+// f8net: train, evaluate, export, run, verify and inspect F8Net models. Errors are one line on
+// stderr: exit code 2 for usage errors, 1 for everything else.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+
+namespace f8net::cli {
+std::vector<CommandRegistration>& command_registry() {
+  static std::vector<CommandRegistration> registry;
+  return registry;
+}
+}  // namespace f8net::cli
+
+int main(int argc, char** argv) {
+  namespace cli = f8net::cli;
+  CLI::App app{"f8net: F8Net fixed-point 8-bit training and integer-only inference"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "f8net 0.1.0");
+  auto registry = cli::command_registry();
+  std::sort(registry.begin(), registry.end(),
+            [](const auto& a, const auto& b) { return a.order < b.order; });
+  for (const auto& command : registry) command.add(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "f8net: error: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const cli::UsageError& e) {
+    std::cerr << "f8net: error: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "f8net: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
