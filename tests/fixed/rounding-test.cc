@@ -2,7 +2,9 @@
 // shifts: exhaustive over int16 x shifts 0..30, random int32/int64 values, and the extremes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -126,4 +128,44 @@ TEST(Requantize, HugeLeftShiftSaturatesInsteadOfOverflowing) {
   EXPECT_EQ(fx::requantize(std::numeric_limits<int64_t>::min(), 0, s32), -2147483647);
   EXPECT_EQ(fx::requantize(3, 0, s32), 2147483647);
   EXPECT_EQ(fx::requantize(0, 0, s32), 0);
+}
+
+TEST(RoundHalfEven, EqualsNearbyint) {
+  const uint64_t seed = f8net::testing::test_seed(4242);
+  std::mt19937_64 rng(seed);
+  auto same = [](double v) {
+    const double a = fx::round_half_even(v), b = std::nearbyint(v);
+    return (std::isnan(a) && std::isnan(b)) || a == b;
+  };
+  // Ties and near-ties at many magnitudes, both signs, up to and across 2^51 and 2^52.
+  for (int e = -3; e <= 60; ++e) {
+    const double base = std::ldexp(1.0, e);
+    for (double k : {0.0, 0.5, 1.0, 1.5, 2.5, 3.5}) {
+      for (double v : {base + k, base - k, -(base + k), -(base - k)}) {
+        for (double w : {v, std::nextafter(v, 0.0), std::nextafter(v, 1e300)}) {
+          ASSERT_TRUE(same(w)) << w;
+        }
+      }
+    }
+  }
+  for (double v : {0.0, -0.0, 0.5, -0.5, 1e-320, double{INFINITY}, -double{INFINITY}, std::nan("")}) {
+    ASSERT_TRUE(same(v)) << v;
+  }
+  std::uniform_int_distribution<uint64_t> bits;
+  for (int i = 0; i < 1000000; ++i) {
+    uint64_t b = bits(rng);
+    double v;
+    std::memcpy(&v, &b, sizeof v);
+    const double scaled = std::ldexp(v, -static_cast<int>(rng() % 64));  // also many in range
+    ASSERT_TRUE(same(v)) << v << " " << f8net::testing::seed_note(seed);
+    ASSERT_TRUE(same(scaled)) << scaled << " " << f8net::testing::seed_note(seed);
+  }
+}
+
+TEST(Exp2i, EqualsLdexp) {
+  for (int e = -1022; e <= 1023; ++e) ASSERT_EQ(fx::exp2i(e), std::ldexp(1.0, e)) << e;
+  // Scaling by exp2i is correctly rounded like ldexp, also into the denormal range.
+  for (double x : {1.0, 3.0, 1.7976931348623157e308, 4.9e-324, 1.2345678901234567e-300}) {
+    for (int e : {-60, -8, 0, 8, 60}) ASSERT_EQ(x * fx::exp2i(e), std::ldexp(x, e)) << x << " " << e;
+  }
 }

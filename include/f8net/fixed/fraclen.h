@@ -8,6 +8,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "f8net/fixed/format.h"
 #include "f8net/fixed/rounding.h"
@@ -97,6 +100,62 @@ inline int grid_search_errors_per_fl(const float* x, size_t n, bool is_signed, i
   return max_fl + 1;
 }
 
+namespace detail {
+
+// Adds, for every element, the squared error of every candidate FL to sums[0..count). Each
+// sums[f] receives its terms in element order, exactly like one pass per FL. Clamping the scaled
+// value to [lo, hi] before rounding gives the same code as rounding first (rounding is monotone
+// and lo, hi are integers), and keeps it far below 2^51, where the magic-number rounding of
+// round_half_even is exact. A NaN input yields a NaN error for every FL, as quantize()'s code 0
+// would. On SSE2 the FLs of one element are scored two at a time; the lane arithmetic is the same
+// IEEE operations as the scalar loop (max/min return their second operand, the NaN, when a lane
+// is NaN).
+#if defined(__SSE2__)
+inline void accumulate_grid_errors(const float* x, size_t n, int count, double lo, double hi,
+                                   double* sums) {
+  constexpr int kPairs = kMaxGridCandidates / 2;
+  const int pairs = (count + 1) / 2;  // an odd count scores one FL too many, then drops it
+  __m128d scale[kPairs], inv_scale[kPairs], acc[kPairs];
+  for (int p = 0; p < pairs; ++p) {
+    scale[p] = _mm_set_pd(std::ldexp(1.0, 2 * p + 1), std::ldexp(1.0, 2 * p));  // exact 2^f
+    inv_scale[p] = _mm_set_pd(std::ldexp(1.0, -2 * p - 1), std::ldexp(1.0, -2 * p));
+    acc[p] = _mm_setzero_pd();
+  }
+  const __m128d vlo = _mm_set1_pd(lo), vhi = _mm_set1_pd(hi);
+  const __m128d magic = _mm_set1_pd(6755399441055744.0);  // 1.5 * 2^52
+  for (size_t i = 0; i < n; ++i) {
+    const __m128d v = _mm_set1_pd(static_cast<double>(x[i]));
+    for (int p = 0; p < pairs; ++p) {
+      __m128d c = _mm_mul_pd(v, scale[p]);
+      c = _mm_min_pd(vhi, _mm_max_pd(vlo, c));
+      const __m128d r = _mm_sub_pd(_mm_add_pd(c, magic), magic);
+      const __m128d e = _mm_sub_pd(v, _mm_mul_pd(r, inv_scale[p]));
+      acc[p] = _mm_add_pd(acc[p], _mm_mul_pd(e, e));
+    }
+  }
+  alignas(16) double lanes[kMaxGridCandidates];
+  for (int p = 0; p < pairs; ++p) _mm_store_pd(lanes + 2 * p, acc[p]);
+  for (int f = 0; f < count; ++f) sums[f] = lanes[f];
+}
+#else
+inline void accumulate_grid_errors(const float* x, size_t n, int count, double lo, double hi,
+                                   double* sums) {
+  for (int f = 0; f < count; ++f) sums[f] = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    for (int f = 0; f < count; ++f) {
+      double c = std::ldexp(v, f);
+      c = lo > c ? lo : c;  // a NaN stays NaN
+      c = hi < c ? hi : c;
+      const double e = v - std::ldexp(round_half_even(c), -f);
+      sums[f] += e * e;
+    }
+  }
+}
+#endif
+
+}  // namespace detail
+
 // The same errors in ONE pass over the data: each element is read once and scored against every
 // candidate FL. The per-FL sums see the same terms in the same order as the per-FL passes, so the
 // results are identical, not merely close.
@@ -107,22 +166,8 @@ inline int grid_search_errors(const float* x, size_t n, bool is_signed, int word
   assert(count <= kMaxGridCandidates);
   const double hi = static_cast<double>(Format{word_bits, 0, is_signed}.qmax());
   const double lo = is_signed ? -hi : 0.0;
-  std::array<double, kMaxGridCandidates> sums{};
-  for (size_t i = 0; i < n; ++i) {
-    const double v = x[i];
-    if (std::isnan(v)) {  // quantize() maps NaN to code 0: the error is NaN for every FL
-      for (int f = 0; f < count; ++f) sums[f] += v * v;
-      continue;
-    }
-    double scaled = v;  // v * 2^f, exact: doubling a double only changes its exponent
-    for (int f = 0; f < count; ++f) {
-      double r = std::nearbyint(scaled);
-      r = r < lo ? lo : (r > hi ? hi : r);
-      const double e = v - std::ldexp(r, -f);
-      sums[f] += e * e;
-      scaled *= 2.0;
-    }
-  }
+  double sums[kMaxGridCandidates];
+  detail::accumulate_grid_errors(x, n, count, lo, hi, sums);
   for (int f = 0; f < count; ++f) rmse[f] = n ? std::sqrt(sums[f] / static_cast<double>(n)) : 0.0;
   return count;
 }

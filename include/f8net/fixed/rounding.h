@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "f8net/fixed/format.h"
@@ -17,10 +18,32 @@ constexpr int64_t saturate(int64_t v, Format f) {
   return v < f.qmin() ? f.qmin() : (v > f.qmax() ? f.qmax() : v);
 }
 
+// Round half to even, equal to std::nearbyint in the default rounding mode but without a libm
+// call on baseline x86-64 (which has no rounding instruction): below 2^51, adding 1.5 * 2^52
+// lands in a binade whose spacing is exactly 1, so the hardware addition rounds to an integer,
+// half to even; subtracting it back is exact. Larger magnitudes (and inf/NaN) take nearbyint.
+// Zero results are +0.0 (nearbyint would keep the sign of a negative input).
+inline double round_half_even(double v) {
+  constexpr double kMagic = 6755399441055744.0;      // 1.5 * 2^52
+  constexpr double kExactBelow = 2251799813685248.0;  // 2^51
+  if (std::fabs(v) < kExactBelow) return (v + kMagic) - kMagic;
+  return std::nearbyint(v);
+}
+
+// 2^e as a double for e in [-1022, 1023], built from its bits (no libm call). Multiplying by it
+// is correctly rounded like std::ldexp, so x * exp2i(e) == std::ldexp(x, e).
+inline double exp2i(int e) {
+  assert(e >= -1022 && e <= 1023);
+  const uint64_t bits = static_cast<uint64_t>(e + 1023) << 52;
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
 // The real number x scaled to the grid of `f` and rounded half-to-even, before saturation.
-// Exact scaling (ldexp); the caller must keep the default rounding mode.
+// Exact scaling by 2^FL; the caller must keep the default rounding mode.
 inline double round_to_grid(double x, int frac_bits) {
-  return std::nearbyint(std::ldexp(x, frac_bits));
+  return round_half_even(x * exp2i(frac_bits));
 }
 
 // saturate(round_half_even(x * 2^FL)). NaN maps to code 0 (a cast of NaN would be undefined);
@@ -35,7 +58,7 @@ inline int32_t quantize(double x, Format f) {
 }
 
 // code * 2^-FL, exact.
-inline double dequantize(int32_t code, Format f) { return std::ldexp(code, -f.frac_bits); }
+inline double dequantize(int32_t code, Format f) { return code * exp2i(-f.frac_bits); }
 
 // quantize then dequantize: Q(x; f) of F8NET.md §4 (exact in double).
 inline double fake_quantize(double x, Format f) { return dequantize(quantize(x, f), f); }
@@ -44,8 +67,8 @@ inline double fake_quantize(double x, Format f) { return dequantize(quantize(x, 
 // strict inequalities: signed |r| < qmax; unsigned 0 < r < qmax. With round=false (the FP "floating"
 // pre-training) the unrounded product is used instead. NaN never passes.
 inline bool ste_pass(double x, Format f, bool round = true) {
-  const double scaled = std::ldexp(x, f.frac_bits);
-  const double r = round ? std::nearbyint(scaled) : scaled;
+  const double scaled = x * exp2i(f.frac_bits);
+  const double r = round ? round_half_even(scaled) : scaled;
   const double hi = static_cast<double>(f.qmax());
   return f.is_signed ? (std::fabs(r) < hi) : (r > 0.0 && r < hi);
 }
