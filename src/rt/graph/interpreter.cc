@@ -1,0 +1,183 @@
+// Interpreter: load = validate (and keep) the model; prepare = plan the arena, allocate it once,
+// bind every op to its kernel and buffers, start the threads; run = check the input codes and
+// call the prepared ops in order. run() performs no heap allocation.
+#include "f8net/rt/interpreter.h"
+
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "f8net/rt/model-file.h"
+#include "graph/memory-plan.h"
+#include "graph/thread-pool.h"
+#include "kernels/kernel-table.h"
+#include "ops/prepared-op.h"
+
+namespace f8net::rt {
+
+namespace {
+constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 33;  // 8 GiB: refuse absurd plans
+constexpr int kMaxThreads = 256;
+}  // namespace
+
+struct Interpreter::Impl {
+  ModelDef model;
+  GraphInfo info;
+  bool loaded = false;
+  bool prepared = false;
+  bool ran = false;
+  std::unique_ptr<uint8_t[]> arena;
+  uint64_t arena_bytes = 0;
+  std::vector<uint8_t*> values;
+  std::vector<ops::PreparedOp> ops;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+Interpreter::Interpreter() : impl_(new Impl) {}
+Interpreter::~Interpreter() = default;
+
+Status Interpreter::load(ModelDef model) {
+  Impl fresh;
+  F8NET_RETURN_IF_ERROR(validate_model(model, &fresh.info));
+  fresh.model = std::move(model);
+  fresh.loaded = true;
+  *impl_ = std::move(fresh);
+  return Status::ok();
+}
+
+Status Interpreter::load_file(const std::string& path) {
+  ModelDef m;
+  F8NET_RETURN_IF_ERROR(read_model_file(path, &m));
+  return load(std::move(m));
+}
+
+Status Interpreter::load_memory(const uint8_t* data, size_t size) {
+  ModelDef m;
+  F8NET_RETURN_IF_ERROR(read_model(data, size, &m));
+  return load(std::move(m));
+}
+
+Status Interpreter::prepare(const InterpreterOptions& options) {
+  Impl& s = *impl_;
+  if (!s.loaded) return Status(StatusCode::kFailedPrecondition, "prepare() before load()");
+  if (options.num_threads < 0 || options.num_threads > kMaxThreads) {
+    return Status(StatusCode::kInvalidArgument,
+                  "num_threads must be in [0, 256], got " + std::to_string(options.num_threads));
+  }
+  s.prepared = false;
+  s.ran = false;
+  const size_t n_ops = s.model.ops.size();
+  std::vector<uint64_t> sizes(n_ops + 1);
+  std::vector<int32_t> last_use(n_ops + 1);
+  for (size_t v = 0; v <= n_ops; ++v) {
+    const ValueInfo& vi = s.info.values[v];
+    sizes[v] = static_cast<uint64_t>(vi.shape.elements()) * dtype_size(vi.dtype);
+    last_use[v] = static_cast<int32_t>(v) - 1;  // a value nobody reads dies at once
+  }
+  for (size_t i = 0; i < n_ops; ++i) {
+    const OpDef& op = s.model.ops[i];
+    for (int k = 0; k < 2; ++k) {
+      if (op.inputs[k] >= 0) last_use[static_cast<size_t>(op.inputs[k])] = static_cast<int32_t>(i);
+    }
+  }
+  last_use[0] = static_cast<int32_t>(n_ops);  // input and output live for the whole run
+  last_use[n_ops] = static_cast<int32_t>(n_ops);
+  const MemoryPlan plan = plan_memory(sizes, last_use);
+  if (plan.arena_bytes > kMaxArenaBytes) {
+    return Status(StatusCode::kUnsupported, "the model needs a " +
+                                                std::to_string(plan.arena_bytes) +
+                                                "-byte arena (limit 8 GiB)");
+  }
+  s.arena.reset(new (std::nothrow) uint8_t[plan.arena_bytes]);
+  if (s.arena == nullptr) {
+    return Status(StatusCode::kUnsupported,
+                  "cannot allocate a " + std::to_string(plan.arena_bytes) + "-byte arena");
+  }
+  s.arena_bytes = plan.arena_bytes;
+  s.values.resize(n_ops + 1);
+  for (size_t v = 0; v <= n_ops; ++v) s.values[v] = s.arena.get() + plan.offsets[v];
+
+  const bool force_ref = options.force_reference || kernels::reference_forced_by_environment();
+  s.ops.clear();
+  s.ops.resize(n_ops);
+  for (size_t i = 0; i < n_ops; ++i) {
+    F8NET_RETURN_IF_ERROR(ops::prepare_op(s.model.ops[i], i, s.info, s.values, force_ref, &s.ops[i]));
+  }
+  int threads = options.num_threads;
+  if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (threads < 1) threads = 1;
+  if (threads > kMaxThreads) threads = kMaxThreads;
+  if (s.pool == nullptr || s.pool->size() != threads) {
+    s.pool.reset();
+    s.pool.reset(new ThreadPool(threads));
+  }
+  s.prepared = true;
+  return Status::ok();
+}
+
+void* Interpreter::input_data() { return impl_->prepared ? impl_->values[0] : nullptr; }
+
+TensorView Interpreter::input() const {
+  TensorView v;
+  if (!impl_->loaded) return v;
+  const ValueInfo& vi = impl_->info.values[0];
+  v.dtype = vi.dtype;
+  v.shape = vi.shape;
+  v.data = impl_->prepared ? impl_->values[0] : nullptr;
+  v.frac_bits = vi.frac_bits.data();
+  return v;
+}
+
+Status Interpreter::set_input(const void* codes, size_t bytes) {
+  if (!impl_->prepared) return Status(StatusCode::kFailedPrecondition, "set_input() before prepare()");
+  const size_t expected = input().bytes();
+  if (codes == nullptr || bytes != expected) {
+    return Status(StatusCode::kInvalidArgument, "set_input: expected " + std::to_string(expected) +
+                                                    " bytes, got " + std::to_string(bytes));
+  }
+  const auto* p = static_cast<const uint8_t*>(codes);
+  std::copy(p, p + bytes, impl_->values[0]);
+  return Status::ok();
+}
+
+Status Interpreter::run() {
+  Impl& s = *impl_;
+  if (!s.prepared) return Status(StatusCode::kFailedPrecondition, "run() before prepare()");
+  if (s.model.input.dtype == DType::kInt8) {
+    // Signed codes are symmetric: -128 would break the overflow proof.
+    const int8_t* x = reinterpret_cast<const int8_t*>(s.values[0]);
+    const int64_t n = s.info.values[0].shape.elements();
+    for (int64_t i = 0; i < n; ++i) {
+      if (x[i] == -128) {
+        return Status(StatusCode::kInvalidArgument,
+                      "input code -128 at index " + std::to_string(i) + " is outside [-127, 127]");
+      }
+    }
+  }
+  for (const ops::PreparedOp& op : s.ops) ops::run_op(op, s.pool.get());
+  s.ran = true;
+  return Status::ok();
+}
+
+TensorView Interpreter::output() const {
+  TensorView v;
+  if (!impl_->loaded) return v;
+  const ValueInfo& vi = impl_->info.values.back();
+  v.dtype = vi.dtype;
+  v.shape = vi.shape;
+  v.data = impl_->prepared ? impl_->values.back() : nullptr;
+  v.frac_bits = vi.frac_bits.data();
+  return v;
+}
+
+const ModelDef& Interpreter::model() const { return impl_->model; }
+const GraphInfo& Interpreter::graph_info() const { return impl_->info; }
+int Interpreter::num_threads() const { return impl_->pool ? impl_->pool->size() : 0; }
+size_t Interpreter::arena_bytes() const { return static_cast<size_t>(impl_->arena_bytes); }
+
+const char* Interpreter::kernel_name(int op) const {
+  if (!impl_->prepared || op < 0 || static_cast<size_t>(op) >= impl_->ops.size()) return "";
+  return impl_->ops[static_cast<size_t>(op)].kernel->name;
+}
+
+}  // namespace f8net::rt

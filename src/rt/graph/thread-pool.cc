@@ -1,0 +1,70 @@
+// ThreadPool: generation-counted start signal, pending counter for completion. Chunk k of n items
+// over T threads is [n*k/T, n*(k+1)/T) (computed in int64 without overflow for n < 2^40).
+#include "graph/thread-pool.h"
+
+namespace f8net::rt {
+namespace {
+int64_t chunk_start(int64_t n, int k, int t) { return n / t * k + (n % t) * k / t; }
+}  // namespace
+
+ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads < 1 ? 1 : num_threads) {
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::parallel_for(int64_t n, Task task, const void* ctx) {
+  const int t = size();
+  if (t == 1 || n <= 1) {
+    task(ctx, 0, n);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    task_ = task;
+    ctx_ = ctx;
+    n_ = n;
+    pending_ = t - 1;
+    ++generation_;
+  }
+  start_cv_.notify_all();
+  const int64_t end0 = chunk_start(n, 1, t);
+  if (end0 > 0) task(ctx, 0, end0);
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [this] { return pending_ == 0; });
+}
+
+void ThreadPool::worker_loop(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    Task task;
+    const void* ctx;
+    int64_t n;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      task = task_;
+      ctx = ctx_;
+      n = n_;
+    }
+    const int t = size();
+    const int64_t begin = chunk_start(n, index, t);
+    const int64_t end = chunk_start(n, index + 1, t);
+    if (end > begin) task(ctx, begin, end);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+}
+
+}  // namespace f8net::rt

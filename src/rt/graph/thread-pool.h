@@ -1,0 +1,43 @@
+// A small fixed pool for parallel_for: the caller runs chunk 0 and num_threads-1 workers run the
+// others; each chunk is a fixed contiguous slice [n*k/T, n*(k+1)/T), so results never depend on
+// scheduling. Threads start in the constructor; parallel_for itself never allocates.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace f8net::rt {
+
+class ThreadPool {
+ public:
+  using Task = void (*)(const void* ctx, int64_t begin, int64_t end);
+
+  explicit ThreadPool(int num_threads);  // >= 1
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return num_threads_; }
+  // Runs task(ctx, begin, end) over [0, n) split into size() chunks; returns when all are done.
+  void parallel_for(int64_t n, Task task, const void* ctx);
+
+ private:
+  void worker_loop(int index);
+
+  const int num_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  Task task_ = nullptr;
+  const void* ctx_ = nullptr;
+  int64_t n_ = 0;
+};
+
+}  // namespace f8net::rt

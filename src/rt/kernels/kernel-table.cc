@@ -1,0 +1,91 @@
+// The kernel table and kernel selection. Adding an optimized kernel = one line here (plus its
+// file under kernels/<isa>/); tests and benchmarks pick it up from the table automatically.
+#include "kernels/kernel-table.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/ref/ref-kernels.h"
+
+namespace f8net::rt::kernels {
+namespace {
+
+constexpr DType kU8 = DType::kUint8;
+constexpr DType kS8 = DType::kInt8;
+constexpr DType kS32 = DType::kInt32;
+
+const KernelEntry kTable[] = {
+    {"u8_conv2d_generic__ref", KernelOp::kConv2d, kU8, kS32, Isa::kReference, ref::u8_conv2d, nullptr},
+    {"s8_conv2d_generic__ref", KernelOp::kConv2d, kS8, kS32, Isa::kReference, ref::s8_conv2d, nullptr},
+    {"u8_fc_generic__ref", KernelOp::kFullyConnected, kU8, kS32, Isa::kReference, ref::u8_fc, nullptr},
+    {"s8_fc_generic__ref", KernelOp::kFullyConnected, kS8, kS32, Isa::kReference, ref::s8_fc, nullptr},
+    {"s32u8_requantize_rne__ref", KernelOp::kRequantize, kS32, kU8, Isa::kReference, ref::s32u8_requantize, nullptr},
+    {"s32s8_requantize_rne__ref", KernelOp::kRequantize, kS32, kS8, Isa::kReference, ref::s32s8_requantize, nullptr},
+    {"s32_relu_generic__ref", KernelOp::kRelu, kS32, kS32, Isa::kReference, ref::s32_relu, nullptr},
+    {"s32_maxpool_generic__ref", KernelOp::kMaxPool, kS32, kS32, Isa::kReference, ref::s32_maxpool, nullptr},
+    {"s32_add_sat__ref", KernelOp::kAdd, kS32, kS32, Isa::kReference, ref::s32_add, nullptr},
+    {"s32_globalsumpool_sat__ref", KernelOp::kGlobalSumPool, kS32, kS32, Isa::kReference, ref::s32_global_sum_pool, nullptr},
+};
+
+}  // namespace
+
+int64_t work_items(KernelOp op, const KernelArgs& a) {
+  switch (op) {
+    case KernelOp::kConv2d:
+    case KernelOp::kMaxPool: return int64_t{a.oc} * a.oh;
+    case KernelOp::kFullyConnected:
+    case KernelOp::kGlobalSumPool: return a.oc;
+    case KernelOp::kRequantize:
+    case KernelOp::kRelu:
+    case KernelOp::kAdd: return int64_t{a.c} * a.h;
+  }
+  return 0;
+}
+
+const KernelEntry* kernel_table(size_t* count) {
+  *count = sizeof(kTable) / sizeof(kTable[0]);
+  return kTable;
+}
+
+bool reference_forced_by_environment() {
+#ifdef F8NET_FORCE_REFERENCE_BUILD
+  return true;
+#else
+  const char* v = std::getenv("F8NET_FORCE_REFERENCE");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+#endif
+}
+
+bool isa_available(Isa isa) {
+  switch (isa) {
+    case Isa::kReference: return true;
+    case Isa::kAvx2:
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+const KernelEntry* select_kernel(KernelOp op, DType src, DType dst, const KernelArgs& a,
+                                 bool force_reference) {
+  size_t n = 0;
+  const KernelEntry* table = kernel_table(&n);
+  const KernelEntry* reference = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    const KernelEntry& k = table[i];
+    if (k.op != op || k.src_dtype != src || k.dst_dtype != dst) continue;
+    if (k.isa == Isa::kReference) {
+      if (reference == nullptr) reference = &k;
+      continue;
+    }
+    if (!force_reference && isa_available(k.isa) && (k.supports == nullptr || k.supports(a))) {
+      return &k;
+    }
+  }
+  return reference;
+}
+
+}  // namespace f8net::rt::kernels

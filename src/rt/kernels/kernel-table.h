@@ -1,0 +1,38 @@
+// The ONE list of kernels. Tests iterate it to check every kernel against its oracle, benchmarks
+// iterate it to time them, and prepare() picks from it. Reference kernels (Isa::kReference) are
+// the specification; any other kernel must equal the reference for the same op bit for bit.
+#pragma once
+
+#include <cstddef>
+
+#include "f8net/rt/tensor.h"
+#include "kernels/kernel-args.h"
+
+namespace f8net::rt::kernels {
+
+enum class Isa : uint32_t { kReference, kAvx2 };
+
+struct KernelEntry {
+  const char* name;  // <dtype>_<op>_<tile>__<isa>
+  KernelOp op;
+  DType src_dtype;
+  DType dst_dtype;
+  Isa isa;
+  KernelFn fn;
+  bool (*supports)(const KernelArgs&);  // nullptr: every argument block its op allows
+};
+
+// All kernels, reference ones first.
+const KernelEntry* kernel_table(size_t* count);
+
+// True when F8NET_FORCE_REFERENCE=1 is set in the environment or the build forces it.
+bool reference_forced_by_environment();
+// Whether this CPU can run kernels of `isa`.
+bool isa_available(Isa isa);
+
+// The kernel for an op: the first non-reference kernel that is available and supports `a`
+// unless `force_reference`, else the reference kernel. Null if no kernel matches (a bug).
+const KernelEntry* select_kernel(KernelOp op, DType src, DType dst, const KernelArgs& a,
+                                 bool force_reference);
+
+}  // namespace f8net::rt::kernels

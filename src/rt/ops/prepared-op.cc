@@ -1,0 +1,120 @@
+// prepare_op(): shapes, geometry, per-channel shifts and kernel choice for each op type;
+// run_op(): the kernel call, split across threads by whole work items (bit-identical results
+// for any thread count, since every item is computed by exactly one call in the same order).
+#include "ops/prepared-op.h"
+
+#include <string>
+
+namespace f8net::rt::ops {
+namespace {
+
+constexpr int64_t kMinParallelWork = 1 << 14;  // inner-loop steps below which threads cost more
+
+kernels::KernelOp kernel_op(OpType t) {
+  switch (t) {
+    case OpType::kConv2d: return kernels::KernelOp::kConv2d;
+    case OpType::kFullyConnected: return kernels::KernelOp::kFullyConnected;
+    case OpType::kRequantize: return kernels::KernelOp::kRequantize;
+    case OpType::kRelu: return kernels::KernelOp::kRelu;
+    case OpType::kMaxPool: return kernels::KernelOp::kMaxPool;
+    case OpType::kAdd: return kernels::KernelOp::kAdd;
+    case OpType::kGlobalSumPool: return kernels::KernelOp::kGlobalSumPool;
+  }
+  return kernels::KernelOp::kRelu;
+}
+
+void run_chunk(const void* ctx, int64_t begin, int64_t end) {
+  const auto* p = static_cast<const PreparedOp*>(ctx);
+  p->kernel->fn(p->args, begin, end);
+}
+
+}  // namespace
+
+Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
+                  const std::vector<uint8_t*>& values, bool force_reference, PreparedOp* out) {
+  const ValueInfo& src = info.values[static_cast<size_t>(op.inputs[0])];
+  const ValueInfo& dst = info.values[index + 1];
+  kernels::KernelArgs& a = out->args;
+  a = kernels::KernelArgs{};
+  a.src = values[static_cast<size_t>(op.inputs[0])];
+  a.dst = values[index + 1];
+  a.c = src.shape.c;
+  a.h = src.shape.h;
+  a.w = src.shape.w;
+  a.oc = dst.shape.c;
+  a.oh = dst.shape.h;
+  a.ow = dst.shape.w;
+  out->op = kernel_op(op.type);
+  switch (op.type) {
+    case OpType::kConv2d:
+      a.kh = op.kernel_h;
+      a.kw = op.kernel_w;
+      a.sh = op.stride_h;
+      a.sw = op.stride_w;
+      a.ph = op.pad_h;
+      a.pw = op.pad_w;
+      a.dh = op.dilation_h;
+      a.dw = op.dilation_w;
+      a.groups = op.groups;
+      a.weights = op.weights.data();
+      a.bias = op.bias.data();
+      out->cost_per_item = int64_t{a.ow} * (a.c / a.groups) * a.kh * a.kw;
+      break;
+    case OpType::kFullyConnected:
+      a.weights = op.weights.data();
+      a.bias = op.bias.data();
+      out->cost_per_item = src.shape.elements();
+      break;
+    case OpType::kRequantize:
+      out->src_frac_bits = src.frac_bits;
+      a.src_frac_bits = out->src_frac_bits.data();
+      a.out_frac_bits = op.out_frac_bits;
+      a.out_signed = op.out_signed;
+      out->cost_per_item = a.w;
+      break;
+    case OpType::kRelu: out->cost_per_item = a.w; break;
+    case OpType::kMaxPool:
+      a.kh = op.kernel_h;
+      a.kw = op.kernel_w;
+      a.sh = op.stride_h;
+      a.sw = op.stride_w;
+      a.ph = op.pad_h;
+      a.pw = op.pad_w;
+      out->cost_per_item = int64_t{a.ow} * a.kh * a.kw;
+      break;
+    case OpType::kAdd: {
+      const ValueInfo& src2 = info.values[static_cast<size_t>(op.inputs[1])];
+      a.src2 = values[static_cast<size_t>(op.inputs[1])];
+      out->shift.resize(static_cast<size_t>(a.c));
+      out->shift2.resize(static_cast<size_t>(a.c));
+      for (size_t c = 0; c < out->shift.size(); ++c) {
+        out->shift[c] = dst.frac_bits[c] - src.frac_bits[c];
+        out->shift2[c] = dst.frac_bits[c] - src2.frac_bits[c];
+      }
+      a.shift = out->shift.data();
+      a.shift2 = out->shift2.data();
+      out->cost_per_item = a.w;
+      break;
+    }
+    case OpType::kGlobalSumPool: out->cost_per_item = int64_t{a.h} * a.w; break;
+  }
+  out->items = kernels::work_items(out->op, a);
+  out->kernel = kernels::select_kernel(out->op, src.dtype, dst.dtype, a, force_reference);
+  if (out->kernel == nullptr) {
+    return Status(StatusCode::kUnsupported, "op " + std::to_string(index) + " (" +
+                                                op_type_name(op.type) + "): no kernel for " +
+                                                dtype_name(src.dtype) + " -> " +
+                                                dtype_name(dst.dtype));
+  }
+  return Status::ok();
+}
+
+void run_op(const PreparedOp& p, ThreadPool* pool) {
+  if (pool == nullptr || pool->size() == 1 || p.items * p.cost_per_item < kMinParallelWork) {
+    p.kernel->fn(p.args, 0, p.items);
+    return;
+  }
+  pool->parallel_for(p.items, run_chunk, &p);
+}
+
+}  // namespace f8net::rt::ops
