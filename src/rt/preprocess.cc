@@ -39,7 +39,9 @@ Status image_to_codes(const uint8_t* pixels, int32_t channels, const InputDef& i
         dst[i] = static_cast<int8_t>(fixed::quantize(static_cast<double>(z), f));
       }
     } else {
-      return Status(StatusCode::kInvalidArgument, "unsupported preprocessing for this input");
+      return Status(StatusCode::kInvalidArgument,
+                    pre.mode == Preprocess::kCodes ? "the model takes input codes, not images"
+                                                   : "unsupported preprocessing for this input");
     }
   }
   return Status::ok();

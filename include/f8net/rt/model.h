@@ -31,6 +31,7 @@ const char* op_type_name(OpType t);  // "Conv2d", ... or "invalid"
 enum class Preprocess : uint32_t {
   kRaw01 = 1,       // code = pixel (= rne(255 * x), x in [0,1]); unsigned input, FL 8
   kNormalized = 2,  // z = (pixel/255 - mean[c]) / std[c] in float32; code = clamp(rne(z*2^FL), +-127)
+  kCodes = 3,       // no image preprocessing: the caller supplies codes (tests, embedded use)
 };
 
 struct Preprocessing {

@@ -65,7 +65,7 @@ Status check_metadata(const ModelDef& m) {
         return model_error("metadata: normalization mean/std must be finite with std > 0");
       }
     }
-  } else {
+  } else if (p.mode != Preprocess::kCodes) {
     return model_error("metadata: unknown preprocessing mode " +
                        std::to_string(static_cast<uint32_t>(p.mode)));
   }
