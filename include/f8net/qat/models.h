@@ -15,6 +15,9 @@
 
 namespace f8net::qat {
 
+class ExactContext;
+struct ExactTensor;
+
 // How a network is trained (F8NET.md §16): a plain float network with ordinary BN (`float`), the
 // reference's PACT-clipped "FP" pre-training (`fp_pact`, the `floating` flag), or F8Net fixed-point
 // training (`fixed`).
@@ -37,6 +40,7 @@ struct QuantOptions {
   float initial_input_fl = fixed::kInitialActivationFl;  // input_format FL
   double alpha_init = 8.0;        // PACT alpha initial value
   bool rescale_forward = true;    // FC weight rescaling (§11)
+  bool quant_bias = false;        // evaluation with 32-bit bias codes (§9); exact_eval always on
 };
 
 struct ModelOptions {
@@ -55,6 +59,13 @@ class NetImpl : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   virtual const ModelOptions& options() const = 0;
+
+  // Added for exact evaluation (export.h): the evaluation forward in float64 on the integer
+  // runtime's ops, recording the integer view in ctx. Fixed mode only. x: N x C x H x W images.
+  virtual torch::Tensor exact_forward(ExactContext& ctx, const torch::Tensor& x) = 0;
+  // s_fc * ws of the classifier: evaluation logits times this are training-scale logits (§11);
+  // 1 in float mode.
+  virtual double logit_scale() const = 0;
 };
 using Net = std::shared_ptr<NetImpl>;
 

@@ -1,0 +1,46 @@
+// The F8Net quantizer Q(v; f, 8, sg) with its straight-through estimator (F8NET.md §4), and the
+// fractional-length rules applied to tensors (§5, §6). Forward rounds half-to-even and saturates
+// in one fused CPU pass that also writes the STE mask (on the ROUNDED value, strict bounds);
+// backward is grad * mask. FLs come from f8net::fixed (metric rule or one-pass grid search).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "f8net/fixed.h"
+
+namespace f8net::qat {
+
+// Q(x; fl, 8, is_signed) with the STE of §4. `fl` holds one FL (per tensor) or one FL per index
+// of dimension `axis` (per channel: axis 0 for weights). floating = true (fp_pact) skips the
+// rounding but keeps the clamp, and the mask is taken on the unrounded value. float32 or float64,
+// any layout (made contiguous). NaN inputs give 0 with a zero mask. Pre: every FL is in range.
+torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                           int64_t axis = 1, bool floating = false);
+
+// The fused kernel without autograd: writes Q(x) into `out` and the 0/1 STE mask into `mask`
+// (either may be undefined to skip it). x contiguous, out/mask same shape and dtype as x.
+void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                     int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask);
+
+// The raw-image pre-quantization of the weight-only first layer (§14, TV11): code = rne(255 x)
+// clamped to [0, 255] (computed in double), value code / 256. Same dtype as x, no gradient.
+torch::Tensor quantize_raw01(const torch::Tensor& x);
+
+// The per-batch activation FL of §6 on a whole tensor (activation FLs are per tensor, decision 4):
+// fixed::fl_grid_search when grid_search, otherwise fixed::fl_from_metric(compute_metric(...)).
+// Reads the raw data pointer of the contiguous tensor (grid search needs float32).
+int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric, bool grid_search);
+
+// The weight FLs of §5 (signed 8-bit) of a weight tensor with output channels on dim 0: one FL
+// (per layer) or one per output channel (per_channel, metric rule only: the grid search is always
+// per layer, §5.4, and then returns one FL). Result size 1 or w.size(0).
+std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed::Metric metric,
+                                bool grid_search);
+
+// Expands FLs to one per output channel (a per-layer FL is repeated).
+std::vector<int64_t> per_output(const std::vector<int64_t>& fl, int64_t channels);
+
+}  // namespace f8net::qat

@@ -1,0 +1,359 @@
+// QConvBN, QLinear and Block (F8NET.md §6-§12). Training forward of QConvBN is the double forward
+// of §8.1 (batch statistics from conv(s_self * xq, W), running variance unbiased, folding with the
+// biased one); evaluation folds the running statistics (§8.2). Weight and bias codes for the exact
+// evaluation come from the same fold as the evaluation forward.
+#include "f8net/qat/modules.h"
+
+#include <cmath>
+
+#include "f8net/qat/quantize.h"
+
+namespace f8net::qat {
+namespace {
+
+torch::Tensor scalar_one() { return torch::ones({1}); }
+
+// Fused weight and bias of §8: Wf = gamma/sd * W * s_self/s_next, bf = (beta - gamma mu/sd)/s_next.
+std::pair<torch::Tensor, torch::Tensor> fold(const torch::Tensor& w, const torch::Tensor& gamma,
+                                             const torch::Tensor& beta, const torch::Tensor& mu,
+                                             const torch::Tensor& sd, const torch::Tensor& s_self,
+                                             const torch::Tensor& s_next) {
+  const torch::Tensor g = gamma / sd;
+  torch::Tensor wf = w * (g * (s_self / s_next)).view({-1, 1, 1, 1});
+  torch::Tensor bf = (beta - g * mu) / s_next;
+  return {wf, bf};
+}
+
+// 32-bit bias codes at FL input_fl + wfl[o] (§9, TV12), computed in double.
+std::vector<int32_t> bias_codes(const torch::Tensor& b, const std::vector<int64_t>& wfl,
+                                int input_fl) {
+  const torch::Tensor bd = b.detach().to(torch::kDouble).contiguous();
+  const double* p = bd.data_ptr<double>();
+  std::vector<int32_t> codes(static_cast<size_t>(bd.numel()));
+  for (size_t o = 0; o < codes.size(); ++o) {
+    codes[o] = fixed::quantize_bias(p[o], input_fl + static_cast<int>(wfl[o]));
+  }
+  return codes;
+}
+
+// The quantized bias of the quant_bias evaluation: codes * 2^-(fx + wfl[o]) in b's dtype.
+torch::Tensor quantized_bias(const torch::Tensor& b, const std::vector<int64_t>& wfl,
+                             int input_fl) {
+  const std::vector<int32_t> codes = bias_codes(b, wfl, input_fl);
+  torch::Tensor out = torch::empty({static_cast<int64_t>(codes.size())}, torch::kDouble);
+  double* p = out.data_ptr<double>();
+  for (size_t o = 0; o < codes.size(); ++o) {
+    p[o] = std::ldexp(static_cast<double>(codes[o]), -(input_fl + static_cast<int>(wfl[o])));
+  }
+  return out.to(b.scalar_type());
+}
+
+// Signed 8-bit weight codes of w (output channels on dim 0) at per-output FLs.
+std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64_t>& wfl) {
+  const torch::Tensor wd = w.detach().to(torch::kDouble).contiguous();
+  const double* p = wd.data_ptr<double>();
+  const int64_t out = wd.size(0);
+  const int64_t inner = out ? wd.numel() / out : 0;
+  std::vector<int8_t> codes(static_cast<size_t>(wd.numel()));
+  for (int64_t o = 0; o < out; ++o) {
+    const fixed::Format fmt = fixed::weight_format(static_cast<int>(wfl[static_cast<size_t>(o)]));
+    for (int64_t i = 0; i < inner; ++i) {
+      codes[static_cast<size_t>(o * inner + i)] =
+          static_cast<int8_t>(fixed::quantize(p[o * inner + i], fmt));
+    }
+  }
+  return codes;
+}
+
+std::vector<int> to_int(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// QLayerImpl
+
+QLayerImpl::QLayerImpl(const QuantOptions& quant, InputKind kind, bool input_layer)
+    : quant_(quant), kind_(kind), input_layer_(input_layer) {
+  alpha = register_parameter("alpha", torch::full({1}, quant.alpha_init));
+  input_fraclen = register_buffer("input_fraclen", torch::full({1}, quant.initial_input_fl));
+}
+
+const torch::Tensor& QLayerImpl::effective_alpha() const {
+  return master_ ? master_->effective_alpha() : alpha;
+}
+
+int QLayerImpl::input_fl_used() const {
+  if (kind_ == InputKind::kRaw01) return 8;
+  if (quant_.mode == Mode::kFpPact) return static_cast<int>(kFloatingInputFl);
+  return fixed::ema_fl_used(input_fraclen.data_ptr<float>()[0], input_signed());
+}
+
+torch::Tensor QLayerImpl::fix_scale() const {
+  if (quant_.mode == Mode::kFloat || quant_.no_clipping || input_layer_ ||
+      kind_ == InputKind::kRaw01) {
+    return scalar_one();
+  }
+  const double factor = fixed::fix_scaling(1.0, input_fl_used(), input_signed());
+  return effective_alpha().abs() * factor;
+}
+
+double QLayerImpl::fix_scale_value() const {
+  torch::NoGradGuard no_grad;
+  return fix_scale().item<double>();
+}
+
+torch::Tensor QLayerImpl::following_scale() const {
+  return following_ ? following_->fix_scale() : scalar_one();
+}
+
+torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
+  const bool sg = input_signed();
+  switch (quant_.mode) {
+    case Mode::kFloat:
+      return kind_ == InputKind::kUnsigned ? torch::relu(x) : x;
+    case Mode::kFpPact:
+      if (kind_ == InputKind::kRaw01) return x;
+      return quantize_ste(x, {kFloatingInputFl}, sg, 1, /*floating=*/true);
+    case Mode::kFixed:
+      break;
+  }
+  if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
+  if (!is_training()) return quantize_ste(x, {input_fl_used()}, sg, 1);
+  const int64_t fb = activation_fl(x, sg, quant_.metric, quant_.grid_search);
+  last_batch_fl_ = fb;
+  float* f = input_fraclen.data_ptr<float>();
+  f[0] = fixed::ema_update(f[0], static_cast<int>(fb), quant_.fl_momentum);
+  return quantize_ste(x, {fb}, sg, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// QConvBNImpl
+
+QConvBNImpl::QConvBNImpl(const QConvBNOptions& options)
+    : QLayerImpl(options.quant(), options.input_kind(), options.input_layer()),
+      options_(options) {
+  const int64_t in = options.in_channels(), out = options.out_channels(), k = options.kernel_size();
+  TORCH_CHECK(in > 0 && out > 0 && k > 0 && options.stride() > 0, "QConvBN: bad shape");
+  TORCH_CHECK(!options.depthwise() || in == out, "QConvBN: depthwise needs in == out channels");
+  const int64_t in_per_group = options.depthwise() ? 1 : in;
+  // Reference init (§17): N(0, sqrt(2 / (k k C_out))), gamma 1, beta 0.
+  weight = register_parameter(
+      "weight", torch::randn({out, in_per_group, k, k}) * std::sqrt(2.0 / static_cast<double>(k * k * out)));
+  bn_weight = register_parameter("bn_weight", torch::ones({out}));
+  bn_bias = register_parameter("bn_bias", torch::zeros({out}));
+  running_mean = register_buffer("running_mean", torch::zeros({out}));
+  running_var = register_buffer("running_var", torch::ones({out}));
+}
+
+torch::Tensor QConvBNImpl::forward_float(const torch::Tensor& x) {
+  const torch::Tensor xin = input_kind() == InputKind::kUnsigned ? torch::relu(x) : x;
+  const torch::Tensor y = torch::conv2d(xin, weight, {}, options_.stride(), options_.padding(),
+                                        options_.dilation(), groups());
+  return torch::batch_norm(y, bn_weight, bn_bias, running_mean, running_var, is_training(),
+                           kBnMomentum, kBnEps, /*cudnn_enabled=*/false);
+}
+
+torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
+  if (quant_.mode == Mode::kFloat) return forward_float(x);
+  const bool floating = quant_.mode == Mode::kFpPact;
+  const torch::Tensor xq = quantize_input(x);
+  const torch::Tensor s_self = fix_scale();
+  const torch::Tensor s_next = following_scale();
+  torch::Tensor mu, sd;
+  if (is_training()) {
+    // y0 = conv(s_self * xq, W) = s_self * conv(xq, W): its statistics are s * mean, s^2 * var.
+    const torch::Tensor y0 = torch::conv2d(xq, weight, {}, options_.stride(), options_.padding(),
+                                           options_.dilation(), groups());
+    const auto var_mean = torch::var_mean(y0, {0, 2, 3}, /*unbiased=*/false, /*keepdim=*/false);
+    mu = std::get<1>(var_mean) * s_self;
+    const torch::Tensor var_b = std::get<0>(var_mean) * (s_self * s_self);
+    const int64_t n = y0.numel() / y0.size(1);
+    TORCH_CHECK(n > 1, "QConvBN: batch statistics need more than one value per channel");
+    {
+      torch::NoGradGuard no_grad;
+      running_mean.mul_(1.0 - kBnMomentum).add_(mu.detach() * kBnMomentum);
+      running_var.mul_(1.0 - kBnMomentum)
+          .add_(var_b.detach() * (kBnMomentum * static_cast<double>(n) / static_cast<double>(n - 1)));
+    }
+    sd = torch::sqrt(var_b + kBnEps);
+  } else {
+    mu = running_mean;
+    sd = torch::sqrt(running_var + kBnEps);
+  }
+  auto [wf, bf] = fold(weight, bn_weight, bn_bias, mu, sd, s_self, s_next);
+  last_weight_fl_ = floating ? std::vector<int64_t>{kFloatingWeightFl}
+                             : weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search);
+  const torch::Tensor wq = quantize_ste(wf, last_weight_fl_, /*is_signed=*/true, 0, floating);
+  if (!is_training() && quant_.quant_bias && !floating) {
+    bf = quantized_bias(bf, per_output(last_weight_fl_, options_.out_channels()), input_fl_used());
+  }
+  return torch::conv2d(xq, wq, bf, options_.stride(), options_.padding(), options_.dilation(),
+                       groups());
+}
+
+std::pair<torch::Tensor, torch::Tensor> QConvBNImpl::fused_eval(double pool_comp) const {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor sd = torch::sqrt(running_var + kBnEps);
+  auto [wf, bf] = fold(weight, bn_weight, bn_bias, running_mean, sd, fix_scale(), following_scale());
+  if (pool_comp != 1.0) {
+    wf = wf * pool_comp;
+    bf = bf * pool_comp;
+  }
+  return {wf, bf};
+}
+
+LayerCodes QConvBNImpl::integer_codes(double pool_comp) const {
+  TORCH_CHECK(quant_.mode == Mode::kFixed, "integer codes need a fixed-mode model");
+  auto [wf, bf] = fused_eval(pool_comp);
+  const std::vector<int64_t> fl = per_output(
+      weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search), options_.out_channels());
+  LayerCodes codes;
+  codes.input_fl = input_fl_used();
+  codes.input_signed = input_signed();
+  codes.weight = weight_codes(wf, fl);
+  codes.weight_shape = wf.sizes().vec();
+  codes.bias = bias_codes(bf, fl, codes.input_fl);
+  codes.weight_fl = to_int(fl);
+  return codes;
+}
+
+ExactTensor QConvBNImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
+                               const std::string& name) const {
+  const LayerCodes codes = integer_codes(pool_comp);
+  ExactTensor xin = in;
+  const IntegerNode& src = ctx.node(in.node);
+  if (!src.codes) {
+    TORCH_CHECK(input_kind() != InputKind::kRaw01, name, ": raw01 layer needs the input codes");
+    xin = ctx.requantize(in, codes.input_fl, codes.input_signed, name + ".input");
+  } else {
+    TORCH_CHECK(src.fl.at(0) == codes.input_fl && src.is_signed == codes.input_signed, name,
+                ": input codes have FL ", src.fl.at(0), ", the layer expects ", codes.input_fl);
+  }
+  return ctx.conv2d(xin, codes, static_cast<int>(options_.stride()),
+                    static_cast<int>(options_.padding()), static_cast<int>(options_.dilation()),
+                    static_cast<int>(groups()), name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// QLinearImpl
+
+QLinearImpl::QLinearImpl(const QLinearOptions& options)
+    : QLayerImpl(options.quant(), InputKind::kUnsigned, false), options_(options) {
+  TORCH_CHECK(options.in_features() > 0 && options.out_features() > 0, "QLinear: bad shape");
+  // Reference init (§17): N(0, 0.01), bias 0.
+  weight = register_parameter("weight",
+                              torch::randn({options.out_features(), options.in_features()}) * 0.01);
+  bias = register_parameter("bias", torch::zeros({options.out_features()}));
+}
+
+QLinearImpl::Quantized QLinearImpl::quantize_weight(double pool_comp) const {
+  const bool floating = quant_.mode == Mode::kFpPact;
+  const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
+  Quantized q;
+  q.fl = floating ? std::vector<int64_t>{kFloatingWeightFl}
+                  : weight_fls(w, quant_.per_channel, quant_.metric, quant_.grid_search);
+  q.wq = quantize_ste(w, q.fl, /*is_signed=*/true, 0, floating);
+  if (quant_.rescale_forward) {
+    torch::NoGradGuard no_grad;
+    q.ws = (1.0 / std::sqrt(static_cast<double>(options_.out_features()))) / q.wq.detach().std();
+  } else {
+    q.ws = scalar_one();
+  }
+  return q;
+}
+
+torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
+  if (quant_.mode == Mode::kFloat) return torch::linear(x, weight, bias);
+  const torch::Tensor xq = quantize_input(x);
+  const Quantized q = quantize_weight(1.0);
+  const torch::Tensor s = fix_scale();
+  if (is_training()) return torch::linear(xq, q.wq) * (q.ws * s) + bias;
+  torch::Tensor b = bias / (s * q.ws);
+  if (quant_.quant_bias && quant_.mode == Mode::kFixed) {
+    b = quantized_bias(b, per_output(q.fl, options_.out_features()), input_fl_used());
+  }
+  return torch::linear(xq, q.wq, b);
+}
+
+double QLinearImpl::logit_scale() const {
+  if (quant_.mode == Mode::kFloat) return 1.0;
+  torch::NoGradGuard no_grad;
+  const Quantized q = quantize_weight(1.0);
+  return (fix_scale() * q.ws).item<double>();
+}
+
+LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
+  TORCH_CHECK(quant_.mode == Mode::kFixed, "integer codes need a fixed-mode model");
+  torch::NoGradGuard no_grad;
+  const Quantized q = quantize_weight(pool_comp);
+  const torch::Tensor b = bias / (fix_scale() * q.ws);
+  const std::vector<int64_t> fl = per_output(q.fl, options_.out_features());
+  const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
+  LayerCodes codes;
+  codes.input_fl = input_fl_used();
+  codes.input_signed = false;
+  codes.weight = weight_codes(w, fl);
+  codes.weight_shape = w.sizes().vec();
+  codes.bias = bias_codes(b, fl, codes.input_fl);
+  codes.weight_fl = to_int(fl);
+  return codes;
+}
+
+ExactTensor QLinearImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
+                               const std::string& name) const {
+  const LayerCodes codes = integer_codes(pool_comp);
+  const ExactTensor xin = ctx.requantize(in, codes.input_fl, false, name + ".input");
+  return ctx.fully_connected(xin, codes, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// BlockImpl
+
+BlockImpl::BlockImpl(std::vector<QConvBN> convs, QConvBN shortcut, const BlockOptions& options)
+    : convs_(std::move(convs)), shortcut_(std::move(shortcut)), options_(options) {
+  TORCH_CHECK(!convs_.empty(), "Block: needs at least one conv");
+  TORCH_CHECK(options_.residual() || shortcut_.is_empty(), "Block: a shortcut needs residual");
+  torch::nn::ModuleList list;
+  for (const QConvBN& c : convs_) list->push_back(c);
+  register_module("convs", list);
+  if (!shortcut_.is_empty()) register_module("shortcut", shortcut_);
+}
+
+void BlockImpl::set_following(QLayerImpl* next) {
+  for (size_t i = 0; i + 1 < convs_.size(); ++i) convs_[i]->set_following(convs_[i + 1].get());
+  convs_.back()->set_following(next);
+  if (!shortcut_.is_empty()) shortcut_->set_following(next);
+}
+
+void BlockImpl::set_master(QLayerImpl* master) {
+  convs_.front()->set_master(master);
+  if (!shortcut_.is_empty()) shortcut_->set_master(master);
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor t = x;
+  for (QConvBN& c : convs_) t = c->forward(t);
+  if (options_.residual()) t = t + (shortcut_.is_empty() ? x : shortcut_->forward(x));
+  if (options_.relu_after()) t = torch::relu(t);
+  return t;
+}
+
+ExactTensor BlockImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
+                             const std::string& name) const {
+  TORCH_CHECK(pool_comp == 1.0 || !options_.residual(), name,
+              ": pool compensation never goes into one branch of a residual sum (§13.1)");
+  ExactTensor t = in;
+  for (size_t i = 0; i < convs_.size(); ++i) {
+    t = convs_[i]->exact(ctx, t, i + 1 == convs_.size() ? pool_comp : 1.0,
+                         name + ".convs." + std::to_string(i));
+  }
+  if (options_.residual()) {
+    const ExactTensor skip =
+        shortcut_.is_empty() ? in : shortcut_->exact(ctx, in, 1.0, name + ".shortcut");
+    t = ctx.add(t, skip, name + ".add");
+  }
+  if (options_.relu_after()) t = ctx.relu(t, name + ".relu");
+  return t;
+}
+
+}  // namespace f8net::qat

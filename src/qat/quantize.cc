@@ -1,0 +1,167 @@
+// The fused quantize+mask kernel, its autograd Function, and the tensor-level FL rules
+// (F8NET.md §4-§6). The element rule is fixed::quantize / fixed::ste_pass written as one pass with
+// a precomputed exact 2^f scale; tests compare every element with those core functions.
+#include "f8net/qat/quantize.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+
+namespace f8net::qat {
+namespace {
+
+// One contiguous run of elements sharing one FL. T is float or double; v * 2^f and r * 2^-f are
+// exact (powers of two), so rounding in T equals fixed::quantize's rounding in double.
+template <typename T>
+void quantize_run(const T* x, T* out, T* mask, int64_t n, int64_t fl, bool is_signed,
+                  bool floating) {
+  const fixed::Format fmt = fixed::activation_format(static_cast<int>(fl), is_signed);
+  const T hi = static_cast<T>(fmt.qmax());
+  const T lo = static_cast<T>(fmt.qmin());
+  const T scale = static_cast<T>(std::ldexp(1.0, static_cast<int>(fl)));
+  const T inv_scale = static_cast<T>(std::ldexp(1.0, -static_cast<int>(fl)));
+  for (int64_t i = 0; i < n; ++i) {
+    T r = x[i] * scale;
+    if (!floating) r = std::nearbyint(r);
+    bool pass;
+    if (std::isnan(r)) {
+      r = 0;
+      pass = false;
+    } else {
+      pass = is_signed ? (std::fabs(r) < hi) : (r > 0 && r < hi);
+      r = r < lo ? lo : (r > hi ? hi : r);
+    }
+    if (out) out[i] = r * inv_scale;
+    if (mask) mask[i] = pass ? T(1) : T(0);
+  }
+}
+
+template <typename T>
+void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                    int64_t axis, bool floating, torch::Tensor& out, torch::Tensor& mask) {
+  const T* px = x.data_ptr<T>();
+  T* po = out.defined() ? out.data_ptr<T>() : nullptr;
+  T* pm = mask.defined() ? mask.data_ptr<T>() : nullptr;
+  const int64_t n = x.numel();
+  if (fl.size() == 1) {
+    at::parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
+      quantize_run<T>(px + b, po ? po + b : nullptr, pm ? pm + b : nullptr, e - b, fl[0],
+                      is_signed, floating);
+    });
+    return;
+  }
+  const int64_t channels = x.size(axis);
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < x.dim(); ++d) inner *= x.size(d);
+  const int64_t blocks = channels == 0 || inner == 0 ? 0 : n / inner;
+  const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(inner, 1));
+  at::parallel_for(0, blocks, grain, [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t off = blk * inner;
+      quantize_run<T>(px + off, po ? po + off : nullptr, pm ? pm + off : nullptr, inner,
+                      fl[blk % channels], is_signed, floating);
+    }
+  });
+}
+
+class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                               bool floating) {
+    const torch::Tensor xc = x.contiguous();
+    torch::Tensor out = torch::empty_like(xc);
+    torch::Tensor mask = torch::empty_like(xc);
+    quantize_kernel(xc, fl, is_signed, axis, floating, out, mask);
+    ctx->save_for_backward({mask});
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const torch::Tensor mask = ctx->get_saved_variables()[0];
+    return {grad[0] * mask, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                     int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask) {
+  TORCH_CHECK(x.is_contiguous(), "quantize_kernel: x must be contiguous");
+  TORCH_CHECK(!fl.empty(), "quantize_kernel: no FL given");
+  const int max_fl = is_signed ? 7 : 8;
+  for (int64_t f : fl) TORCH_CHECK(f >= 0 && f <= max_fl, "quantize: FL ", f, " out of range");
+  if (fl.size() > 1) {
+    TORCH_CHECK(axis >= 0 && axis < x.dim() && x.size(axis) == static_cast<int64_t>(fl.size()),
+                "quantize: ", fl.size(), " FLs do not match dimension ", axis, " of ", x.sizes());
+  }
+  if (x.scalar_type() == torch::kFloat) {
+    quantize_typed<float>(x, fl, is_signed, axis, floating, out, mask);
+  } else if (x.scalar_type() == torch::kDouble) {
+    quantize_typed<double>(x, fl, is_signed, axis, floating, out, mask);
+  } else {
+    TORCH_CHECK(false, "quantize: float32 or float64 tensors only, got ", x.scalar_type());
+  }
+}
+
+torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                           int64_t axis, bool floating) {
+  return QuantizeFunction::apply(x, fl, is_signed, axis, floating);
+}
+
+torch::Tensor quantize_raw01(const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor xd = x.detach().to(torch::kDouble).contiguous();
+  torch::Tensor out = torch::empty_like(xd);
+  const double* px = xd.data_ptr<double>();
+  double* po = out.data_ptr<double>();
+  const fixed::Format code_fmt = fixed::Format::unsigned_int(8, 0);
+  at::parallel_for(0, xd.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      po[i] = std::ldexp(static_cast<double>(fixed::quantize(255.0 * px[i], code_fmt)), -8);
+    }
+  });
+  return out.to(x.scalar_type());
+}
+
+int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
+                      bool grid_search) {
+  const torch::Tensor xc = x.detach().contiguous();
+  const size_t n = static_cast<size_t>(xc.numel());
+  if (grid_search) {
+    torch::Tensor xf = xc.scalar_type() == torch::kFloat ? xc : xc.to(torch::kFloat);
+    return fixed::fl_grid_search(xf.data_ptr<float>(), n, is_signed);
+  }
+  double m;
+  if (xc.scalar_type() == torch::kFloat) {
+    m = fixed::compute_metric(xc.data_ptr<float>(), n, metric);
+  } else {
+    TORCH_CHECK(xc.scalar_type() == torch::kDouble, "activation_fl: float32/float64 only");
+    m = fixed::compute_metric(xc.data_ptr<double>(), n, metric);
+  }
+  if (std::isnan(m)) return is_signed ? 7 : 8;  // metric of a NaN tensor: treat like m = 0
+  return fixed::fl_from_metric(m, metric, is_signed);
+}
+
+std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed::Metric metric,
+                                bool grid_search) {
+  const torch::Tensor wc = w.detach().to(torch::kFloat).contiguous();
+  if (grid_search || !per_channel) return {activation_fl(wc, true, metric, grid_search)};
+  const int64_t out = wc.size(0);
+  const size_t inner = static_cast<size_t>(out ? wc.numel() / out : 0);
+  std::vector<int64_t> fls(static_cast<size_t>(out));
+  const float* p = wc.data_ptr<float>();
+  for (int64_t o = 0; o < out; ++o) {
+    const double m = fixed::compute_metric(p + o * inner, inner, metric);
+    fls[static_cast<size_t>(o)] = std::isnan(m) ? 7 : fixed::fl_from_metric(m, metric, true);
+  }
+  return fls;
+}
+
+std::vector<int64_t> per_output(const std::vector<int64_t>& fl, int64_t channels) {
+  if (fl.size() == static_cast<size_t>(channels)) return fl;
+  TORCH_CHECK(fl.size() == 1, "per_output: ", fl.size(), " FLs for ", channels, " channels");
+  return std::vector<int64_t>(static_cast<size_t>(channels), fl[0]);
+}
+
+}  // namespace f8net::qat
