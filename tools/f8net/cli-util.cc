@@ -1,0 +1,69 @@
+// Implementation of cli-util.h. Ranking compares exact doubles (int32 * 2^-FL is exact), so the
+// order never depends on float rounding.
+#include "cli-util.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "commands.h"
+
+namespace f8net::cli {
+
+void load_interpreter(const std::string& path, int threads, rt::Interpreter* it) {
+  if (threads < 0) throw UsageError("--threads must be >= 0");
+  rt::Status s = it->load_file(path);
+  if (s.is_ok()) {
+    rt::InterpreterOptions o;
+    o.num_threads = threads;
+    s = it->prepare(o);
+  }
+  if (!s.is_ok()) {
+    // Reader errors already start with the path.
+    const std::string& m = s.message();
+    throw Error(m.compare(0, path.size(), path) == 0 ? m : path + ": " + m);
+  }
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+double logit_value(const rt::TensorView& logits, int c) {
+  return std::ldexp(static_cast<double>(logits.s32()[c]), -logits.frac_bits[c]);
+}
+
+std::vector<int> top_k(const rt::TensorView& logits, int k) {
+  const int n = static_cast<int>(logits.shape.elements());
+  std::vector<int> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::max(0, std::min(k, n));
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    const double va = logit_value(logits, a), vb = logit_value(logits, b);
+    return va > vb || (va == vb && a < b);
+  });
+  idx.resize(static_cast<size_t>(k));
+  return idx;
+}
+
+}  // namespace f8net::cli

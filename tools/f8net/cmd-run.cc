@@ -1,0 +1,79 @@
+// `f8net run --model MODEL.f8 [--top K] [--threads N] [--resize] [--json] IMAGE...`: classifies
+// images with the integer runtime and prints the top-K classes with their exact logit values
+// (logit * 2^-FL; F8NET.md §11: only the ranking is meaningful, not a probability).
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "cli-util.h"
+#include "commands.h"
+#include "f8net/rt/preprocess.h"
+#include "image-input.h"
+
+namespace f8net::cli {
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs;
+  int top = 5;
+  int threads = 0;
+  bool resize = false, json = false;
+};
+
+void run_run(const RunArgs& a) {
+  if (a.top < 1) throw UsageError("run: --top must be >= 1");
+  rt::Interpreter it;
+  load_interpreter(a.model, a.threads, &it);
+  const rt::ModelDef& m = it.model();
+  if (m.metadata.preprocessing.mode == rt::Preprocess::kCodes) {
+    throw Error("run: " + a.model + " takes input codes, not images");
+  }
+  const rt::Shape in = m.input.shape;
+  std::string json = "[";
+  for (const std::string& path : a.inputs) {
+    const Image img = load_image(path, in.c == 3 ? 3 : 1, in.h, in.w, a.resize);
+    rt::Status s = rt::image_to_codes(img.pixels.data(), img.channels, m.input,
+                                      m.metadata.preprocessing, it.input_data());
+    if (s.is_ok()) s = it.run();
+    if (!s.is_ok()) throw Error("run: " + path + ": " + s.message());
+    const rt::TensorView out = it.output();
+    std::cout << path << ":\n";
+    if (json.size() > 1) json += ",";
+    json += "{\"input\":" + json_string(path) + ",\"top\":[";
+    int rank = 0;
+    for (int c : top_k(out, a.top)) {
+      const std::string name = static_cast<size_t>(c) < m.metadata.class_names.size()
+                                   ? m.metadata.class_names[static_cast<size_t>(c)]
+                                   : "class " + std::to_string(c);
+      char line[256];
+      std::snprintf(line, sizeof(line), "  %d. %-20s %12.6f  (logit %d @ FL %d, class %d)\n",
+                    ++rank, name.c_str(), logit_value(out, c), out.s32()[c], out.frac_bits[c], c);
+      std::cout << line;
+      char item[128];
+      std::snprintf(item, sizeof(item), "%s{\"class\":%d,\"logit\":%d,\"frac_bits\":%d,\"name\":",
+                    rank > 1 ? "," : "", c, out.s32()[c], out.frac_bits[c]);
+      json += item + json_string(name) + "}";
+    }
+    json += "]}";
+  }
+  if (a.json) std::cout << "{\"results\":" << json << "]}\n";
+}
+
+void add_run(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Classify images with an .f8 model (integer runtime)");
+  cmd->add_option("--model", args->model, "Exported .f8 model")->required();
+  cmd->add_option("--top", args->top, "Classes to print per image (default 5)");
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)");
+  cmd->add_flag("--resize", args->resize, "Resize images to the model's input size (bilinear)");
+  cmd->add_flag("--json", args->json, "Also print the results as one JSON object (last line)");
+  cmd->add_option("inputs", args->inputs, "Image files (PNG, JPEG, PGM, ...)")->required();
+  cmd->callback([args] { run_run(*args); });
+}
+
+}  // namespace
+
+F8NET_REGISTER_COMMAND(50, add_run);
+
+}  // namespace f8net::cli
