@@ -9,6 +9,7 @@
 #include "commands.h"
 
 #ifdef F8NET_HAVE_OPENCV
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #endif
@@ -77,6 +78,9 @@ Image load_image(const std::string& path, int channels, int height, int width, b
   out.height = height;
   out.width = width;
 #ifdef F8NET_HAVE_OPENCV
+  if (!std::ifstream(path, std::ios::binary)) throw Error("cannot open " + path);
+  // Errors are reported by us in one line; keep OpenCV's own warnings off stderr.
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   cv::Mat m = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   if (m.empty()) throw Error("cannot read image " + path);
   if (m.rows != height || m.cols != width) {

@@ -1,0 +1,215 @@
+// The runtime-only CLI commands end to end (the f8net binary, found through F8NET_CLI_PATH):
+// inspect (table, totals, JSON, zero wide multiplications), run (top-k on a PGM image), eval
+// --model on generated IDX .gz files (top-1/top-5 equal to what the interpreter computes here),
+// and bad inputs: exit code 1 (2 for usage) with exactly one line on stderr.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+#include "f8net/rt/interpreter.h"
+#include "f8net/rt/model-file.h"
+#include "support/tiny-models.h"
+
+namespace rt = f8net::rt;
+
+namespace {
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> v;
+  std::stringstream ss(s);
+  for (std::string l; std::getline(ss, l);) v.push_back(l);
+  return v;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = ::testing::TempDir() + "f8net-cli-test-" + std::to_string(::getpid());
+    ASSERT_EQ(std::system(("mkdir -p " + dir_).c_str()), 0);
+    model_ = f8net::testing::random_cnn(21, 1);
+    ASSERT_TRUE(rt::write_model_file(model_, dir_ + "/model.f8").is_ok());
+  }
+  static void TearDownTestSuite() { std::system(("rm -rf " + dir_).c_str()); }
+
+  static CliResult cli(const std::string& args) {
+    const std::string out = dir_ + "/stdout.txt", err = dir_ + "/stderr.txt";
+    const std::string cmd = std::string(F8NET_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    CliResult r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  // Predicted ranking of `pixels` (one 12x12 gray image) by the interpreter, best first.
+  static std::vector<int> ranking(const std::vector<uint8_t>& pixels) {
+    rt::Interpreter it;
+    EXPECT_TRUE(it.load(model_).is_ok());
+    EXPECT_TRUE(it.prepare({1, false}).is_ok());
+    EXPECT_TRUE(it.set_input(pixels.data(), pixels.size()).is_ok());
+    EXPECT_TRUE(it.run().is_ok());
+    const rt::TensorView o = it.output();
+    std::vector<int> idx(static_cast<size_t>(o.shape.c));
+    std::iota(idx.begin(), idx.end(), 0);
+    auto value = [&](int c) { return std::ldexp(static_cast<double>(o.s32()[c]), -o.frac_bits[c]); };
+    std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return value(a) > value(b); });
+    return idx;
+  }
+
+  static void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+              static_cast<int>(bytes.size()));
+    gzclose(f);
+  }
+
+  static void expect_one_line_error(const CliResult& r, int code, const std::string& needle) {
+    EXPECT_EQ(r.code, code) << r.err;
+    EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
+
+  static std::string dir_;
+  static rt::ModelDef model_;
+};
+std::string Cli::dir_;
+rt::ModelDef Cli::model_;
+
+void put_be32(std::vector<uint8_t>* b, uint32_t v) {
+  for (int i = 3; i >= 0; --i) b->push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+}  // namespace
+
+TEST_F(Cli, InspectPrintsEveryOpAndZeroWideMultiplications) {
+  const CliResult r = cli("inspect " + dir_ + "/model.f8 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const auto out = lines(r.out);
+  size_t op_lines = 0;
+  for (const std::string& l : out) {
+    for (const char* op : {"Conv2d", "Relu", "MaxPool", "Requantize", "Add", "GlobalSumPool",
+                           "FullyConnected"}) {
+      if (l.find(op) != std::string::npos && l.find('{') == std::string::npos) {
+        ++op_lines;
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(op_lines, model_.ops.size());
+  EXPECT_NE(r.out.find("wide multiplications (> 8-bit operands): 0"), std::string::npos) << r.out;
+  const std::string& json = out.back();
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_NE(json.find("\"wide_multiplications\":0}"), std::string::npos) << json;
+  rt::GraphInfo info;
+  ASSERT_TRUE(rt::validate_model(model_, &info).is_ok());
+  int64_t macs = 0;
+  for (const rt::OpInfo& o : info.ops) macs += o.macs;
+  EXPECT_NE(json.find("\"macs\":" + std::to_string(macs) + ","), std::string::npos) << json;
+}
+
+TEST_F(Cli, RunPrintsTopKClassNames) {
+  std::vector<uint8_t> px(144);
+  std::mt19937 rng(5);
+  for (uint8_t& p : px) p = static_cast<uint8_t>(rng());
+  std::string pgm = "P5\n# test image\n12 12\n255\n";
+  pgm.append(px.begin(), px.end());
+  std::ofstream(dir_ + "/img.pgm", std::ios::binary) << pgm;
+  const CliResult r = cli("run --model " + dir_ + "/model.f8 --top 3 --threads 2 " + dir_ + "/img.pgm");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<int> want = ranking(px);
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 4u) << r.out;
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NE(out[static_cast<size_t>(k + 1)].find(std::to_string(k + 1) + ". class" +
+                                                   std::to_string(want[static_cast<size_t>(k)]) + " "),
+              std::string::npos)
+        << out[static_cast<size_t>(k + 1)];
+  }
+}
+
+TEST_F(Cli, EvalModelOnIdxFilesMatchesTheInterpreter) {
+  const int n = 20;
+  std::vector<uint8_t> images, labels;
+  put_be32(&images, 0x803);
+  put_be32(&images, n);
+  put_be32(&images, 12);
+  put_be32(&images, 12);
+  put_be32(&labels, 0x801);
+  put_be32(&labels, n);
+  std::mt19937 rng(9);
+  int top1 = 0, top5 = 0;
+  for (int i = 0; i < n; ++i) {
+    std::vector<uint8_t> px(144);
+    for (uint8_t& p : px) p = static_cast<uint8_t>(rng());
+    images.insert(images.end(), px.begin(), px.end());
+    const std::vector<int> rank = ranking(px);
+    // Labels: the prediction, the 3rd choice, or the last choice.
+    const int label = i % 3 == 0 ? rank[0] : i % 3 == 1 ? rank[2] : rank.back();
+    labels.push_back(static_cast<uint8_t>(label));
+    top1 += label == rank[0];
+    top5 += std::find(rank.begin(), rank.begin() + 5, label) != rank.begin() + 5;
+  }
+  const std::string data = dir_ + "/idx";
+  ASSERT_EQ(std::system(("mkdir -p " + data).c_str()), 0);
+  write_gz(data + "/t10k-images-idx3-ubyte.gz", images);
+  write_gz(data + "/t10k-labels-idx1-ubyte.gz", labels);
+  const CliResult r = cli("eval --model " + dir_ + "/model.f8 --data " + data + " --json --threads 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string json = lines(r.out).back();
+  char want[128];
+  std::snprintf(want, sizeof(want), "\"top1\":%.4f,\"top5\":%.4f,\"images\":%d,", 100.0 * top1 / n,
+                100.0 * top5 / n, n);
+  EXPECT_NE(json.find(want), std::string::npos) << json << " / wanted " << want;
+  EXPECT_NE(json.find("\"images_per_second\":"), std::string::npos);
+
+  // A truncated image file: one clear line, exit 1.
+  images.resize(images.size() - 7);
+  write_gz(data + "/t10k-images-idx3-ubyte.gz", images);
+  expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --data " + data), 1, "data bytes");
+  // Wrong magic.
+  images[3] = 0x01;
+  write_gz(data + "/t10k-images-idx3-ubyte.gz", images);
+  expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --data " + data), 1, "magic");
+}
+
+TEST_F(Cli, BadInputsGiveOneLineAndTheRightExitCode) {
+  expect_one_line_error(cli("inspect " + dir_ + "/missing.f8"), 1, "cannot open");
+  std::string bytes = slurp(dir_ + "/model.f8");
+  bytes[bytes.size() / 2] ^= 0x10;
+  std::ofstream(dir_ + "/corrupt.f8", std::ios::binary) << bytes;
+  expect_one_line_error(cli("inspect " + dir_ + "/corrupt.f8"), 1, "checksum");
+  expect_one_line_error(cli("run --model " + dir_ + "/corrupt.f8 x.png"), 1, "checksum");
+  expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --data " + dir_ + "/nodata"), 1,
+                        "cannot open");
+  expect_one_line_error(cli("run --model " + dir_ + "/model.f8 " + dir_ + "/none.png"), 1,
+                        "cannot open");
+  expect_one_line_error(cli("run " + dir_ + "/img.pgm"), 2, "--model");
+  expect_one_line_error(cli("eval"), 2, "exactly one of --model and --checkpoint");
+  expect_one_line_error(cli("run --model " + dir_ + "/model.f8 --top 0 x"), 2, "--top");
+}
