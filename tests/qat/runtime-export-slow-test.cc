@@ -1,0 +1,159 @@
+// Export parity (issue "integer-only runtime", F8NET.md decision 3): for every model family, a
+// fixed-mode model with random weights and warmed-up statistics is exported to the runtime's
+// graph, written to .f8 bytes, loaded back, and run by the integer interpreter on 8-bit images
+// (through the runtime's own preprocessing). Every int32 logit must equal the float64 exact
+// evaluation times 2^FL, bit for bit, with reference and default kernels and 1 or 2 threads.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "f8net/qat/export.h"
+#include "f8net/qat/models.h"
+#include "f8net/qat/runtime-model.h"
+#include "f8net/rt/interpreter.h"
+#include "f8net/rt/model-file.h"
+#include "f8net/rt/preprocess.h"
+
+namespace f8net::qat {
+namespace {
+
+struct Case {
+  std::string arch;
+  int64_t channels;
+  int64_t size;
+  double width;
+  std::string variant;  // "", "per_channel", "grid_search", "normalize"
+};
+
+constexpr float kMean = 0.45f, kStd = 0.225f;
+
+// Random BN affine, alphas and FC bias so folding and clipping are exercised, then a few
+// training-mode forwards to warm up running statistics and FL averages.
+Net warm_random_model(const Case& c, const std::function<torch::Tensor(int64_t)>& images) {
+  ModelOptions o;
+  o.arch = c.arch;
+  o.in_channels = c.channels;
+  o.input_size = c.size;
+  o.width_mult = c.width;
+  o.quant.mode = Mode::kFixed;
+  o.quant.per_channel = c.variant == "per_channel";
+  o.quant.grid_search = c.variant == "grid_search";
+  o.quant.normalize_input = c.variant == "normalize";
+  Net net = make_model(o);
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->named_parameters()) {
+    const std::string& k = p.key();
+    auto ends = [&](const std::string& s) {
+      return k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends("bn_weight")) p.value().uniform_(0.5, 1.5);
+    if (ends("bn_bias")) p.value().uniform_(-0.3, 0.3);
+    if (ends("alpha")) p.value().uniform_(4.0, 12.0);
+  }
+  net->train();
+  for (int i = 0; i < 3; ++i) net->forward(images(4));
+  net->eval();
+  return net;
+}
+
+void check_runtime_parity(const Case& c) {
+  SCOPED_TRACE(c.arch + " " + std::to_string(c.channels) + "x" + std::to_string(c.size) + " " +
+               c.variant);
+  torch::manual_seed(7);
+  const bool normalize = c.variant == "normalize";
+  // 8-bit images as uint8 pixels, and as the float tensors training sees (pixel / 255, then
+  // normalised in float32 exactly as the runtime's preprocessing does).
+  auto pixels = [&](int64_t n) {
+    return torch::randint(0, 256, {n, c.channels, c.size, c.size}, torch::kUInt8);
+  };
+  auto to_float = [&](const torch::Tensor& px) {
+    torch::Tensor x = px.to(torch::kFloat) / 255.0f;
+    return normalize ? (x - kMean) / kStd : x;
+  };
+  Net net = warm_random_model(c, [&](int64_t n) { return to_float(pixels(n)); });
+
+  const torch::Tensor px = pixels(3);
+  const ExactResult exact = exact_eval_with_view(*net, to_float(px));
+
+  rt::Metadata meta;
+  meta.name = c.arch;
+  if (normalize) {
+    meta.preprocessing.mode = rt::Preprocess::kNormalized;
+    for (int k = 0; k < 3; ++k) {
+      meta.preprocessing.mean[k] = kMean;
+      meta.preprocessing.std[k] = kStd;
+    }
+  }
+  const rt::ModelDef model = to_runtime_model(exact.view, meta);
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(rt::write_model(model, &bytes).is_ok());
+
+  for (bool reference : {true, false}) {
+    for (int threads : {1, 2}) {
+      rt::Interpreter it;
+      rt::Status st = it.load_memory(bytes.data(), bytes.size());
+      ASSERT_TRUE(st.is_ok()) << st.message();
+      rt::InterpreterOptions options;
+      options.num_threads = threads;
+      options.force_reference = reference;
+      st = it.prepare(options);
+      ASSERT_TRUE(st.is_ok()) << st.message();
+      int64_t mismatches = 0;
+      for (int64_t n = 0; n < px.size(0); ++n) {
+        const torch::Tensor img = px[n].contiguous();
+        st = rt::image_to_codes(img.data_ptr<uint8_t>(), static_cast<int32_t>(c.channels),
+                                it.model().input, it.model().metadata.preprocessing,
+                                it.input_data());
+        ASSERT_TRUE(st.is_ok()) << st.message();
+        st = it.run();
+        ASSERT_TRUE(st.is_ok()) << st.message();
+        const rt::TensorView out = it.output();
+        ASSERT_EQ(out.shape.c, exact.logits.size(1));
+        for (int32_t k = 0; k < out.shape.c; ++k) {
+          const double got = std::ldexp(static_cast<double>(out.s32()[k]), -out.frac_bits[k]);
+          if (got != exact.logits[n][k].item<double>()) ++mismatches;
+        }
+      }
+      EXPECT_EQ(mismatches, 0) << "reference=" << reference << " threads=" << threads;
+    }
+  }
+  EXPECT_GT(exact.logits.abs().sum().item<double>(), 0.0);
+}
+
+TEST(RuntimeExport, SmallCnn) { check_runtime_parity({"small_cnn", 1, 28, 1.0, ""}); }
+TEST(RuntimeExport, SmallCnnPerChannel) {
+  check_runtime_parity({"small_cnn", 1, 28, 1.0, "per_channel"});
+}
+TEST(RuntimeExport, Resnet20) { check_runtime_parity({"resnet20", 1, 28, 1.0, ""}); }
+TEST(RuntimeExport, Resnet20Normalized) {
+  check_runtime_parity({"resnet20", 3, 32, 0.5, "normalize"});
+}
+TEST(RuntimeExport, Resnet56) { check_runtime_parity({"resnet56", 3, 32, 0.25, "grid_search"}); }
+TEST(RuntimeExport, Resnet18) { check_runtime_parity({"resnet18", 3, 32, 0.25, "per_channel"}); }
+TEST(RuntimeExport, Resnet18LargeStem) { check_runtime_parity({"resnet18", 3, 72, 0.125, ""}); }
+TEST(RuntimeExport, Resnet50) { check_runtime_parity({"resnet50", 3, 32, 0.125, ""}); }
+TEST(RuntimeExport, MobilenetV1) { check_runtime_parity({"mobilenet_v1", 3, 32, 0.25, ""}); }
+TEST(RuntimeExport, MobilenetV2) { check_runtime_parity({"mobilenet_v2", 3, 32, 0.25, ""}); }
+
+TEST(RuntimeExport, MetadataMustAgreeWithInput) {
+  torch::manual_seed(3);
+  ModelOptions o;
+  o.quant.mode = Mode::kFixed;
+  Net net = make_model(o);
+  net->eval();
+  const IntegerView view = integer_view(*net);
+  rt::Metadata meta;
+  meta.preprocessing.mode = rt::Preprocess::kNormalized;  // but small_cnn takes raw images
+  EXPECT_THROW(to_runtime_model(view, meta), std::runtime_error);
+  IntegerView broken = view;
+  broken.nodes.back().fl[0] += 1;  // a training-side FL the runtime would not derive
+  EXPECT_THROW(to_runtime_model(broken, rt::Metadata{}), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace f8net::qat
