@@ -107,16 +107,16 @@ ExactTensor ExactContext::input_raw01(const torch::Tensor& x) {
   return {v, push(std::move(n))};
 }
 
-ExactTensor ExactContext::input_signed(const torch::Tensor& x, int fl) {
+ExactTensor ExactContext::input_codes(const torch::Tensor& x, int fl, bool is_signed) {
   const torch::Tensor xd = x.detach().to(torch::kDouble).contiguous();
   torch::Tensor v = torch::empty_like(xd);
-  quantize_kernel(xd, {fl}, true, 1, false, v, torch::Tensor());
+  quantize_kernel(xd, {fl}, is_signed, 1, false, v, torch::Tensor());
   IntegerNode n;
   n.op = IntegerOp::kInput;
   n.name = "input";
   n.shape = chw(v);
   n.codes = true;
-  n.is_signed = true;
+  n.is_signed = is_signed;
   n.fl = {fl};
   return {v, push(std::move(n))};
 }

@@ -87,7 +87,7 @@ class FamilyNetImpl : public NetImpl {
                 options_.arch, ": expected square N x ", options_.in_channels, " x H x W input");
     ExactTensor t = stem_->input_kind() == InputKind::kRaw01
                         ? ctx.input_raw01(x)
-                        : ctx.input_signed(x, stem_->input_fl_used());
+                        : ctx.input_codes(x, stem_->input_fl_used(), true);
     t = stem_->exact(ctx, t, 1.0, "stem");
     t = ctx.relu(t, "stem.relu");
     if (stem_maxpool_) t = ctx.max_pool(t, 3, 2, 1, "stem.maxpool");

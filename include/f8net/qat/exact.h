@@ -35,9 +35,10 @@ class ExactContext {
 
   const IntegerNode& node(int id) const { return view.nodes.at(static_cast<size_t>(id)); }
 
-  // Graph inputs. raw01: code = rne(255 x) in [0,255], FL 8. Signed: clamp(rne(x 2^fl), +-127).
+  // Graph inputs. raw01: code = rne(255 x) in [0,255], FL 8. Otherwise codes at one FL:
+  // clamp(rne(x 2^fl)) (the models use signed inputs: int8 normalised images).
   ExactTensor input_raw01(const torch::Tensor& x);
-  ExactTensor input_signed(const torch::Tensor& x, int fl);
+  ExactTensor input_codes(const torch::Tensor& x, int fl, bool is_signed);
 
   // int32 (per-channel FL) -> codes: clamp(rne(v 2^fl)) 2^-fl, i.e. fixed::requantize.
   ExactTensor requantize(const ExactTensor& in, int fl, bool is_signed, const std::string& name);
