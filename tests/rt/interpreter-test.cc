@@ -10,6 +10,7 @@
 #include "f8net/rt/interpreter.h"
 #include "f8net/rt/preprocess.h"
 #include "support/random.h"
+#include "kernels/kernel-table.h"
 #include "support/tiny-models.h"
 
 namespace rt = f8net::rt;
@@ -96,6 +97,33 @@ TEST(Interpreter, ForcedReferenceGivesTheSameOutputs) {
     out[forced] = outputs(it);
   }
   EXPECT_EQ(out[0], out[1]);
+}
+
+TEST(Interpreter, EnvironmentVariableForcesReference) {
+  ::unsetenv("F8NET_FORCE_REFERENCE");
+#ifndef F8NET_FORCE_REFERENCE_BUILD
+  EXPECT_FALSE(f8net::rt::kernels::reference_forced_by_environment());
+#endif
+  ::setenv("F8NET_FORCE_REFERENCE", "1", 1);
+  EXPECT_TRUE(f8net::rt::kernels::reference_forced_by_environment());
+  rt::Interpreter it;
+  ASSERT_TRUE(it.load(f8net::testing::tv9_model()).is_ok());
+  ASSERT_TRUE(it.prepare({1, false}).is_ok());
+  for (int i = 0; i < 6; ++i) EXPECT_NE(std::string(it.kernel_name(i)).find("__ref"), std::string::npos);
+  ::unsetenv("F8NET_FORCE_REFERENCE");
+}
+
+TEST(Interpreter, ArenaLimitIsEnforced) {
+  std::mt19937_64 rng(3004);
+  rt::Interpreter it;
+  ASSERT_TRUE(it.load(wide_model(rng)).is_ok());
+  rt::InterpreterOptions o;
+  o.num_threads = 1;
+  o.max_arena_bytes = 4096;
+  const rt::Status s = it.prepare(o);
+  EXPECT_EQ(s.code(), rt::StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("arena"), std::string::npos);
+  EXPECT_EQ(it.input_data(), nullptr);
 }
 
 TEST(Interpreter, ArenaReusesDeadBuffers) {

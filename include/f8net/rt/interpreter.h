@@ -19,6 +19,8 @@ namespace f8net::rt {
 struct InterpreterOptions {
   int num_threads = 0;           // 0: the machine's hardware threads
   bool force_reference = false;  // also forced by F8NET_FORCE_REFERENCE=1 or the CMake option
+  // prepare() refuses a model whose planned arena is larger (a file must not exhaust memory).
+  uint64_t max_arena_bytes = uint64_t{1} << 30;
 };
 
 class Interpreter {

@@ -117,7 +117,7 @@ int32_t add_global_sum_pool(ModelDef* m, int32_t src, int32_t shift);
 constexpr int32_t kMaxDim = 65535;                 // C, H, W and O each in [1, kMaxDim]
 constexpr int64_t kMaxTensorElements = int64_t{1} << 28;
 constexpr int64_t kMaxWeights = int64_t{1} << 28;  // per op
-constexpr int32_t kMaxOps = 65536;
+constexpr int32_t kMaxOps = 16384;
 constexpr int64_t kMaxTotalChannels = int64_t{1} << 22;  // summed over all values
 constexpr int32_t kMaxKernel = 64;                 // kernel, stride, dilation in [1, 64]; pad [0, 64]
 constexpr int32_t kMaxAccFracBits = 31;            // every int32 tensor's FL is in [0, 31]

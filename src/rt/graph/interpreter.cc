@@ -16,7 +16,6 @@
 namespace f8net::rt {
 
 namespace {
-constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 33;  // 8 GiB: refuse absurd plans
 constexpr int kMaxThreads = 256;
 }  // namespace
 
@@ -83,10 +82,10 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   last_use[0] = static_cast<int32_t>(n_ops);  // input and output live for the whole run
   last_use[n_ops] = static_cast<int32_t>(n_ops);
   const MemoryPlan plan = plan_memory(sizes, last_use);
-  if (plan.arena_bytes > kMaxArenaBytes) {
-    return Status(StatusCode::kUnsupported, "the model needs a " +
-                                                std::to_string(plan.arena_bytes) +
-                                                "-byte arena (limit 8 GiB)");
+  if (plan.arena_bytes > options.max_arena_bytes) {
+    return Status(StatusCode::kUnsupported,
+                  "the model needs a " + std::to_string(plan.arena_bytes) +
+                      "-byte arena (limit " + std::to_string(options.max_arena_bytes) + ")");
   }
   s.arena.reset(new (std::nothrow) uint8_t[plan.arena_bytes]);
   if (s.arena == nullptr) {

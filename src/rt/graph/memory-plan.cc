@@ -1,4 +1,5 @@
-// First-fit planner over the live blocks sorted by offset. O(values x live) at prepare time only.
+// First-fit planner over the live blocks kept sorted by offset. O(values x live) at prepare
+// time only (at most kMaxOps values, so a hostile graph stays cheap to plan).
 #include "graph/memory-plan.h"
 
 #include <algorithm>
@@ -34,9 +35,10 @@ MemoryPlan plan_memory(const std::vector<uint64_t>& sizes, const std::vector<int
     const uint64_t at = first_fit(live, size);
     plan.offsets[v] = at;
     plan.arena_bytes = std::max(plan.arena_bytes, at + size);
-    live.push_back({at, size, v});
-    std::sort(live.begin(), live.end(),
-              [](const Block& a, const Block& b) { return a.offset < b.offset; });
+    const Block block{at, size, v};
+    live.insert(std::upper_bound(live.begin(), live.end(), block,
+                                 [](const Block& a, const Block& b) { return a.offset < b.offset; }),
+                block);
   };
   if (sizes.empty()) return plan;
   place(0);
