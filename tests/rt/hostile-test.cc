@@ -207,6 +207,32 @@ TEST(Hostile, TargetedFieldEditsAreRejectedWithAReason) {
   }
 }
 
+TEST(Hostile, WeightEditsThatCouldOverflowInt32AreRejected) {
+  // FC over 2x256x256 uint8 codes: all-zero weights are fine; all-127 weights give
+  // sum|w| * 255 = 131072 * 127 * 255 > 2^31, which the loader must refuse.
+  for (const bool edit_one_short : {false, true}) {
+    rt::ModelDef m;
+    m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+    m.input = {rt::Shape{2, 256, 256}, rt::DType::kUint8, 8};
+    rt::add_fully_connected(&m, 0, 1, std::vector<int8_t>(2 * 256 * 256, 0), {0}, {0});
+    Bytes b;
+    ASSERT_TRUE(rt::write_model(m, &b).is_ok());
+    const size_t w = data_offset(b) + static_cast<size_t>(get_u64(b, op_record(b, 0) + 64));
+    // 66311 weights of 127 reach 66311 * 127 * 255 = 2147481735 < 2^31; one more overflows.
+    const size_t count = edit_one_short ? 66311 : 66312;
+    std::memset(b.data() + w, 127, count);
+    fix_checksum(&b);
+    rt::ModelDef back;
+    const rt::Status s = rt::read_model(b.data(), b.size(), &back);
+    if (edit_one_short) {
+      EXPECT_TRUE(s.is_ok()) << s.message();
+    } else {
+      EXPECT_EQ(s.code(), rt::StatusCode::kOverflow);
+      EXPECT_NE(s.message().find("can overflow int32"), std::string::npos) << s.message();
+    }
+  }
+}
+
 TEST(Hostile, ChecksumMismatchIsReported) {
   Bytes b = model_bytes();
   b[b.size() - 1] ^= 1;
