@@ -198,6 +198,29 @@ TEST_F(Cli, EvalModelOnIdxFilesMatchesTheInterpreter) {
   expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --data " + data), 1, "magic");
 }
 
+TEST_F(Cli, EvalModelReadsTheInstalledFashionMnistByDefault) {
+  const std::string images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  if (!std::ifstream(images)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  // A 28x28 model: conv 3x3 -> relu -> global sum -> requantize -> FC (10 classes).
+  std::mt19937_64 rng(31);
+  rt::ModelDef m;
+  m.metadata.preprocessing.mode = rt::Preprocess::kRaw01;
+  m.input = {rt::Shape{1, 28, 28}, rt::DType::kUint8, 8};
+  rt::Conv2dParams p;
+  p.out_channels = 4;
+  p.kernel_h = p.kernel_w = 3;
+  int32_t v = rt::add_conv2d(&m, 0, p, f8net::testing::random_weights(rng, 36, 50),
+                             f8net::testing::random_bias(rng, 4, 1000), {6});
+  v = rt::add_global_sum_pool(&m, rt::add_relu(&m, v), 10);
+  v = rt::add_requantize(&m, v, 4, false);
+  rt::add_fully_connected(&m, v, 10, f8net::testing::random_weights(rng, 40, 127),
+                          f8net::testing::random_bias(rng, 10, 100), {6});
+  ASSERT_TRUE(rt::write_model_file(m, dir_ + "/fm.f8").is_ok());
+  const CliResult r = cli("eval --model " + dir_ + "/fm.f8 --limit 300 --json --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(lines(r.out).back().find("\"images\":300,"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, BadInputsGiveOneLineAndTheRightExitCode) {
   expect_one_line_error(cli("inspect " + dir_ + "/missing.f8"), 1, "cannot open");
   std::string bytes = slurp(dir_ + "/model.f8");
