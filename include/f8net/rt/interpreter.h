@@ -3,6 +3,8 @@
 // allocates. Outputs are identical for every thread count and kernel choice.
 // Usage: Interpreter it; it.load(model); it.prepare({}); fill it.input_data(); it.run();
 //        it.output() -> int32 logits with a FL per channel (value = logit * 2^-FL).
+// One Interpreter runs one image at a time (it uses its own threads inside run()); for
+// concurrent inference use one Interpreter per calling thread.
 #pragma once
 
 #include <cstddef>

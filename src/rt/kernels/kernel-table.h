@@ -1,6 +1,9 @@
 // The ONE list of kernels. Tests iterate it to check every kernel against its oracle, benchmarks
 // iterate it to time them, and prepare() picks from it. Reference kernels (Isa::kReference) are
 // the specification; any other kernel must equal the reference for the same op bit for bit.
+// Adding an optimized kernel: put it in kernels/<isa>/ (compile that file alone with the ISA's
+// flags, e.g. set_source_files_properties(... COMPILE_OPTIONS -mavx2;-mfma)), add one row to
+// kTable with its Isa and a `supports` predicate; kernels-test and bench_rt then cover it.
 #pragma once
 
 #include <cstddef>
