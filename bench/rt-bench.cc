@@ -71,6 +71,10 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
   a.out_frac_bits = 5;
   a.out_signed = e->dst_dtype == rt::DType::kInt8;
   a.shift = a.shift2 = b.shift.data();
+  if (!k::isa_available(e->isa) || (e->supports && !e->supports(a))) {
+    state.SkipWithError("kernel does not support this shape or CPU");
+    return;
+  }
   const int64_t items = k::work_items(e->op, a);
   for (auto _ : state) {
     e->fn(a, 0, items);

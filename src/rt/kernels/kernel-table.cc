@@ -6,6 +6,9 @@
 #include <cstring>
 
 #include "kernels/ref/ref-kernels.h"
+#ifdef F8NET_HAVE_AVX2_KERNELS
+#include "kernels/avx2/avx2-kernels.h"
+#endif
 
 namespace f8net::rt::kernels {
 namespace {
@@ -25,6 +28,10 @@ const KernelEntry kTable[] = {
     {"s32_maxpool_generic__ref", KernelOp::kMaxPool, kS32, kS32, Isa::kReference, ref::s32_maxpool, nullptr},
     {"s32_add_sat__ref", KernelOp::kAdd, kS32, kS32, Isa::kReference, ref::s32_add, nullptr},
     {"s32_globalsumpool_sat__ref", KernelOp::kGlobalSumPool, kS32, kS32, Isa::kReference, ref::s32_global_sum_pool, nullptr},
+#ifdef F8NET_HAVE_AVX2_KERNELS
+    {"u8_conv2d_s1x8__avx2", KernelOp::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_s1, avx2::conv2d_s1_supports},
+    {"s8_conv2d_s1x8__avx2", KernelOp::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_s1, avx2::conv2d_s1_supports},
+#endif
 };
 
 }  // namespace
