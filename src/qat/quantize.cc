@@ -10,8 +10,33 @@
 namespace f8net::qat {
 namespace {
 
-// One contiguous run of elements sharing one FL. T is float or double; v * 2^f and r * 2^-f are
-// exact (powers of two), so rounding in T equals fixed::quantize's rounding in double.
+// Adding and subtracting 1.5 * 2^(mantissa bits) rounds a value of magnitude below 2^(bits-1) to
+// the nearest integer, ties to even, in the default rounding mode (no libm call, vectorizable).
+template <typename T>
+constexpr T kRoundMagic = T(0);
+template <>
+constexpr float kRoundMagic<float> = 12582912.0f;  // 1.5 * 2^23
+template <>
+constexpr double kRoundMagic<double> = 6755399441055744.0;  // 1.5 * 2^52
+
+// One contiguous run of elements sharing one FL: fixed::quantize / fixed::ste_pass element-wise.
+// v * 2^f is exact (power of two). Clamping to the integer bounds before rounding gives the same
+// code as rounding first (rounding is monotone), and the strict STE bounds on the rounded value
+// become strict bounds on the clamped code: signed |q| < qmax, unsigned 0 < q < qmax. NaN -> 0.
+template <typename T, bool kOut, bool kMask>
+void quantize_loop(const T* x, T* out, T* mask, int64_t n, T scale, T inv_scale, T lo, T hi,
+                   T magic, T low_pass) {
+  for (int64_t i = 0; i < n; ++i) {
+    T r = x[i] * scale;
+    r = r < lo ? lo : r;  // NaN stays NaN
+    r = r > hi ? hi : r;
+    T q = (r + magic) - magic;  // floating: magic = 0, q = r
+    // Branch-free; NaN fails both comparisons (zero mask) and becomes code 0.
+    if (kMask) mask[i] = static_cast<T>(static_cast<int>(q > low_pass) & static_cast<int>(q < hi));
+    if (kOut) out[i] = (q == q ? q : T(0)) * inv_scale;
+  }
+}
+
 template <typename T>
 void quantize_run(const T* x, T* out, T* mask, int64_t n, int64_t fl, bool is_signed,
                   bool floating) {
@@ -20,19 +45,14 @@ void quantize_run(const T* x, T* out, T* mask, int64_t n, int64_t fl, bool is_si
   const T lo = static_cast<T>(fmt.qmin());
   const T scale = static_cast<T>(std::ldexp(1.0, static_cast<int>(fl)));
   const T inv_scale = static_cast<T>(std::ldexp(1.0, -static_cast<int>(fl)));
-  for (int64_t i = 0; i < n; ++i) {
-    T r = x[i] * scale;
-    if (!floating) r = std::nearbyint(r);
-    bool pass;
-    if (std::isnan(r)) {
-      r = 0;
-      pass = false;
-    } else {
-      pass = is_signed ? (std::fabs(r) < hi) : (r > 0 && r < hi);
-      r = r < lo ? lo : (r > hi ? hi : r);
-    }
-    if (out) out[i] = r * inv_scale;
-    if (mask) mask[i] = pass ? T(1) : T(0);
+  const T magic = floating ? T(0) : kRoundMagic<T>;
+  const T low_pass = is_signed ? -hi : T(0);
+  if (out && mask) {
+    quantize_loop<T, true, true>(x, out, mask, n, scale, inv_scale, lo, hi, magic, low_pass);
+  } else if (out) {
+    quantize_loop<T, true, false>(x, out, mask, n, scale, inv_scale, lo, hi, magic, low_pass);
+  } else if (mask) {
+    quantize_loop<T, false, true>(x, out, mask, n, scale, inv_scale, lo, hi, magic, low_pass);
   }
 }
 

@@ -1,0 +1,90 @@
+// Training-step cost of F8Net (F8NET.md §8.1, decision 5): fixed vs float mode for resnet20 at
+// 1x28x28 and resnet18 at 3x32x32 (batch 64, same thread count), grid-search vs metric FL rule,
+// and the quantizer/FL machinery alone on resnet20's layer-input shapes. Compare ratios only.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "f8net/qat/models.h"
+#include "f8net/qat/quantize.h"
+
+namespace {
+
+using f8net::qat::Mode;
+
+int threads() {
+  const char* t = std::getenv("F8NET_BENCH_THREADS");
+  return t ? std::atoi(t) : 2;
+}
+
+void train_step(benchmark::State& state, const char* arch, int64_t channels, int64_t size,
+                Mode mode, bool grid) {
+  torch::set_num_threads(threads());
+  torch::manual_seed(1);
+  f8net::qat::ModelOptions o;
+  o.arch = arch;
+  o.in_channels = channels;
+  o.input_size = size;
+  o.quant.mode = mode;
+  o.quant.grid_search = grid;
+  f8net::qat::Net net = f8net::qat::make_model(o);
+  net->train();
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  const torch::Tensor x = torch::rand({64, channels, size, size});
+  const torch::Tensor y = torch::randint(0, 10, {64}, torch::kLong);
+  for (int i = 0; i < 2; ++i) {  // warm-up (allocator, FL EMAs)
+    opt.zero_grad();
+    torch::nn::functional::cross_entropy(net->forward(x), y).backward();
+    opt.step();
+  }
+  for (auto _ : state) {
+    opt.zero_grad();
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    loss.backward();
+    opt.step();
+    benchmark::DoNotOptimize(loss.data_ptr());
+  }
+  state.counters["threads"] = threads();
+}
+
+// The per-step activation machinery of fixed-mode resnet20 at 1x28x28, batch 64: per layer input,
+// the batch FL (metric or grid search), the fused quantize+mask forward and grad*mask backward.
+void machinery(benchmark::State& state, bool grid) {
+  torch::set_num_threads(threads());
+  struct Shape { int64_t c, hw, count; };
+  const std::vector<Shape> shapes = {{16, 28, 8}, {32, 14, 7}, {64, 7, 5}};
+  std::vector<torch::Tensor> xs;
+  for (const Shape& s : shapes) {
+    for (int64_t i = 0; i < s.count; ++i) xs.push_back(torch::randn({64, s.c, s.hw, s.hw}));
+  }
+  for (auto _ : state) {
+    for (const torch::Tensor& x : xs) {
+      const torch::Tensor xg = x.detach().requires_grad_(true);
+      const int64_t fl = f8net::qat::activation_fl(x, false, f8net::fixed::Metric::kStd, grid);
+      const torch::Tensor q = f8net::qat::quantize_ste(xg, {fl}, false, 1);
+      q.backward(torch::ones_like(q));
+      benchmark::DoNotOptimize(xg.grad().data_ptr());
+    }
+  }
+}
+
+BENCHMARK_CAPTURE(train_step, resnet20_28_float, "resnet20", 1, 28, Mode::kFloat, false)
+    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(train_step, resnet20_28_fixed_metric, "resnet20", 1, 28, Mode::kFixed, false)
+    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(train_step, resnet20_28_fixed_grid, "resnet20", 1, 28, Mode::kFixed, true)
+    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(train_step, resnet18_32_float, "resnet18", 3, 32, Mode::kFloat, false)
+    ->Unit(benchmark::kMillisecond)->MinTime(5.0);
+BENCHMARK_CAPTURE(train_step, resnet18_32_fixed_metric, "resnet18", 3, 32, Mode::kFixed, false)
+    ->Unit(benchmark::kMillisecond)->MinTime(5.0);
+BENCHMARK_CAPTURE(train_step, resnet18_32_fixed_grid, "resnet18", 3, 32, Mode::kFixed, true)
+    ->Unit(benchmark::kMillisecond)->MinTime(5.0);
+BENCHMARK_CAPTURE(machinery, resnet20_28_metric, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_grid, true)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
