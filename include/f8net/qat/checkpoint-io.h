@@ -1,0 +1,18 @@
+// Crash-safe file writes for checkpoints, configs and metrics (no LibTorch): the bytes go to a
+// temporary file in the destination's directory, are fsync'ed, and the file is renamed over the
+// destination, so readers see the old file or the new one, never a partial one.
+#pragma once
+
+#include <string>
+
+namespace f8net::qat {
+
+// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename, fsync of
+// the directory). Throws std::runtime_error naming the path on any failure; the destination is
+// then untouched and the temporary file removed.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Reads a whole file; throws std::runtime_error naming the path when it cannot be read.
+std::string read_file(const std::string& path);
+
+}  // namespace f8net::qat

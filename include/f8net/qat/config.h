@@ -1,0 +1,120 @@
+// Training configuration (F8NET.md §16, §20): a YAML recipe plus `--set key=value` overrides
+// (dotted keys) parsed into TrainConfig. Every key is listed in one schema (config.cc); unknown
+// keys and values of the wrong type are rejected with the key named. No LibTorch here.
+//
+// A recipe is a pipeline of up to two stages run in order by one `f8net train`: `pretrain`
+// (float or fp_pact) and `train` (normally fixed), the latter initialized from the former's best
+// checkpoint unless `train.init` names a checkpoint. A disabled pretrain stage is skipped.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace f8net::qat {
+
+// A bad configuration: the message names the key. Derives from std::runtime_error so the CLI
+// reports it as one line.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct DataConfig {
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | imagefolder
+  std::string dir = "/usr/share/datasets/fashion-mnist";  // imagefolder: dir/train, dir/val
+  int64_t input_size = 0;  // model input size; 0 = the data set's native size (IDX 28, CIFAR 32)
+  int64_t channels = 0;    // 0 = native; 3 on 1-channel data replicates the channel
+  bool normalize = false;  // (x - mean) / std, signed first-layer input (F8NET.md §14)
+  std::vector<double> mean;  // per channel (or one value); empty = ImageNet's when normalizing
+  std::vector<double> std_dev;
+  // Training augmentation.
+  int64_t random_crop_padding = 0;  // random crop of input_size after zero padding (0 = none)
+  bool hflip = false;               // random horizontal flip
+  bool random_resized_crop = false;  // RandomResizedCrop(input_size), scale [rrc_scale_min, 1]
+  double rrc_scale_min = 0.08;
+  // Evaluation (and non-RRC training) of variable-size images: shorter side resized to `resize`
+  // (0 = input_size), then a center crop of input_size.
+  int64_t resize = 0;
+  int64_t train_limit = 0;  // use only the first N training images (0 = all)
+  int64_t val_limit = 0;    // use only the first N validation images (0 = all)
+  int64_t workers = 2;      // background threads producing batches
+  int64_t prefetch = 4;     // batches produced ahead
+};
+
+struct ModelConfig {
+  std::string arch = "small_cnn";
+  double width_mult = 1.0;
+};
+
+// QuantOptions of models.h except mode (per stage) and normalize_input (data.normalize).
+struct QuantConfig {
+  std::string metric = "std";  // std | mae | rms
+  bool grid_search = false;
+  bool per_channel = false;
+  bool no_clipping = false;
+  bool quant_avgpool = false;
+  double fl_momentum = 0.1;
+  double initial_input_fl = 6.0;
+  double alpha_init = 8.0;
+  bool rescale_forward = true;
+};
+
+// One training stage (F8NET.md §20).
+struct StageConfig {
+  bool enabled = true;
+  std::string mode = "fixed";  // float | fp_pact | fixed
+  int64_t epochs = 1;
+  int64_t iterations = 0;  // > 0: train this many iterations instead of `epochs` (tiny FT)
+  int64_t batch_size = 128;
+  double lr = 0.1;  // peak (effective) learning rate; 0 = calibration only
+  std::string lr_schedule = "cosine";  // cosine (per iteration, to 0) | constant
+  double warmup_epochs = 0.0;
+  double warmup_start = 0.1;  // LR multiplier at iteration 0 of the warm-up (r of §20)
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weight_decay = 4e-5;
+  std::string wd_scheme = "all";  // all | no_depthwise_no_bn (F8NET.md §19 item 16)
+  double label_smoothing = 0.0;
+  std::string init;  // checkpoint to initialize from by key intersection ("" = see header note)
+};
+
+struct TrainConfig {
+  ModelConfig model;
+  QuantConfig quant;
+  DataConfig data;
+  StageConfig pretrain;
+  StageConfig train;
+  int64_t seed = 1995;
+  int64_t threads = 0;          // LibTorch threads; 0 = all cores
+  double log_interval = 10.0;   // seconds between plain progress lines (not a terminal)
+};
+
+// The defaults of a recipe that sets nothing: pretrain fp_pact, train fixed.
+TrainConfig default_config();
+
+// Parses YAML text (may be empty) on top of default_config(), applies `key=value` overrides
+// (value parsed as a YAML scalar or flow sequence) and validates. Throws ConfigError naming the
+// key for unknown keys, wrong types, bad values or a malformed override. `origin` names the
+// source in messages.
+TrainConfig parse_config(const std::string& yaml_text, const std::vector<std::string>& overrides,
+                         const std::string& origin = "config");
+
+// Reads `path` and calls parse_config; a missing or unreadable file is a ConfigError.
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// The full effective configuration as YAML (every key, parseable by parse_config).
+std::string config_to_yaml(const TrainConfig& config);
+
+// Every accepted dotted key, in schema order.
+std::vector<std::string> config_keys();
+
+// Validates values (ranges, names); throws ConfigError naming the key. parse_config calls it.
+void validate_config(const TrainConfig& config);
+
+// Mean and std per channel actually used when normalizing `channels` channels (ImageNet's
+// defaults when the config leaves them empty, one value broadcast to all channels).
+std::vector<double> effective_mean(const DataConfig& data, int64_t channels);
+std::vector<double> effective_std(const DataConfig& data, int64_t channels);
+
+}  // namespace f8net::qat

@@ -1,0 +1,130 @@
+// Training configs: defaults, YAML and --set overrides, errors that name the key (unknown keys,
+// wrong types, bad values), the effective-config round trip, and every recipe in configs/.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "f8net/qat/config.h"
+
+namespace f8net::qat {
+namespace {
+
+std::string error_of(const std::string& yaml, const std::vector<std::string>& sets = {}) {
+  try {
+    parse_config(yaml, sets, "test.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsAndYamlAndOverrides) {
+  const TrainConfig d = parse_config("", {});
+  EXPECT_EQ(d.pretrain.mode, "fp_pact");
+  EXPECT_EQ(d.train.mode, "fixed");
+  EXPECT_EQ(d.data.dataset, "fashion-mnist");
+  EXPECT_EQ(d.seed, 1995);
+  const TrainConfig c = parse_config(
+      "model: {arch: resnet20, width_mult: 0.5}\n"
+      "data:\n  dataset: cifar10\n  dir: /d\n  mean: [0.4, 0.5, 0.6]\n  std: 0.25\n"
+      "train:\n  epochs: 3\n  nesterov: false\n  wd_scheme: no_depthwise_no_bn\n  lr: 1e-3\n",
+      {"train.epochs=5", "pretrain.enabled=false", "data.mean=[0.1, 0.2, 0.3]", "train.init="});
+  EXPECT_EQ(c.model.arch, "resnet20");
+  EXPECT_DOUBLE_EQ(c.model.width_mult, 0.5);
+  EXPECT_EQ(c.data.dataset, "cifar10");
+  EXPECT_EQ(c.data.mean, (std::vector<double>{0.1, 0.2, 0.3}));
+  EXPECT_EQ(c.data.std_dev, (std::vector<double>{0.25}));
+  EXPECT_EQ(c.train.epochs, 5);
+  EXPECT_FALSE(c.train.nesterov);
+  EXPECT_DOUBLE_EQ(c.train.lr, 1e-3);
+  EXPECT_EQ(c.train.wd_scheme, "no_depthwise_no_bn");
+  EXPECT_FALSE(c.pretrain.enabled);
+  EXPECT_EQ(c.train.init, "");
+  EXPECT_EQ(effective_std(c.data, 3), (std::vector<double>{0.25, 0.25, 0.25}));
+  EXPECT_EQ(effective_mean(DataConfig{}, 3), (std::vector<double>{0.485, 0.456, 0.406}));
+}
+
+TEST(Config, UnknownKeysAreRejectedWithASuggestion) {
+  const std::string e = error_of("train:\n  epoch: 3\n");
+  EXPECT_NE(e.find("test.yaml"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'train.epoch'"), std::string::npos) << e;
+  EXPECT_NE(e.find("did you mean 'train.epochs'"), std::string::npos) << e;
+  EXPECT_NE(error_of("", {"bogus.key=1"}).find("unknown key 'bogus.key'"), std::string::npos);
+  EXPECT_NE(error_of("", {"bogus.key=1"}).find("--set"), std::string::npos);
+  EXPECT_NE(error_of("data: 5\n").find("'data' is a section"), std::string::npos);
+}
+
+TEST(Config, WrongTypesNameTheKey) {
+  EXPECT_NE(error_of("train:\n  epochs: 2.5\n").find("key 'train.epochs': expected an integer, got '2.5'"),
+            std::string::npos);
+  EXPECT_NE(error_of("train:\n  lr: fast\n").find("key 'train.lr': expected a number"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"train.nesterov=maybe"}).find("key 'train.nesterov': expected true or false"),
+            std::string::npos);
+  EXPECT_NE(error_of("model:\n  arch: [a, b]\n").find("key 'model.arch': expected a string"),
+            std::string::npos);
+  EXPECT_NE(error_of("data:\n  mean: [a]\n").find("key 'data.mean': expected a list of numbers"),
+            std::string::npos);
+  EXPECT_NE(error_of("- a\n- b\n").find("top level must be a mapping"), std::string::npos);
+  EXPECT_NE(error_of("train: {epochs: [1\n").find("invalid YAML"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.epochs"}).find("is not key=value"), std::string::npos);
+}
+
+TEST(Config, BadValuesNameTheKey) {
+  EXPECT_NE(error_of("", {"train.mode=int4"}).find("key 'train.mode'"), std::string::npos);
+  EXPECT_NE(error_of("", {"pretrain.mode=fixed"}).find("key 'pretrain.mode'"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.batch_size=0"}).find("key 'train.batch_size'"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.momentum=1.5"}).find("key 'train.momentum'"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.wd_scheme=no_bn"}).find("key 'train.wd_scheme'"), std::string::npos);
+  EXPECT_NE(error_of("", {"data.dataset=svhn"}).find("key 'data.dataset'"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.epochs=0"}).find("key 'train.epochs'"), std::string::npos);
+  EXPECT_EQ(error_of("", {"train.epochs=0", "train.iterations=100", "train.lr=0"}), "");
+  EXPECT_NE(error_of("", {"data.dataset=imagefolder"}).find("key 'data.input_size'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"quant.metric=l1"}).find("key 'quant.metric'"), std::string::npos);
+}
+
+TEST(Config, EffectiveConfigRoundTrips) {
+  TrainConfig c = parse_config("", {"model.arch=mobilenet_v2", "train.lr=0.0375", "data.mean=[0.5]",
+                                    "train.init=/tmp/x \"y\".pt", "quant.grid_search=true",
+                                    "seed=7", "train.warmup_epochs=2.5"});
+  const std::string yaml = config_to_yaml(c);
+  const TrainConfig back = parse_config(yaml, {});
+  EXPECT_EQ(config_to_yaml(back), yaml);
+  EXPECT_EQ(back.model.arch, "mobilenet_v2");
+  EXPECT_EQ(back.train.lr, 0.0375);
+  EXPECT_EQ(back.train.init, "/tmp/x \"y\".pt");
+  EXPECT_TRUE(back.quant.grid_search);
+  EXPECT_EQ(back.seed, 7);
+  // Every schema key is written.
+  for (const auto& key : config_keys()) {
+    const std::string leaf = key.substr(key.rfind('.') + 1);
+    EXPECT_NE(yaml.find(leaf + ":"), std::string::npos) << key;
+  }
+}
+
+TEST(Config, LoadConfigNamesAMissingFile) {
+  try {
+    load_config("/nonexistent/recipe.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/recipe.yaml"), std::string::npos);
+  }
+}
+
+TEST(Config, EveryRecipeParses) {
+  const auto dir = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
+                   "configs";
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    const TrainConfig c = load_config(entry.path().string());
+    EXPECT_TRUE(c.train.enabled);
+    ++count;
+  }
+  EXPECT_GE(count, 7) << "recipes in " << dir;
+}
+
+}  // namespace
+}  // namespace f8net::qat
