@@ -45,18 +45,32 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
   std::mt19937 rng(1);
   Buffers b;
   k::KernelArgs a;
-  a.c = l.c; a.h = l.h; a.w = l.w; a.oc = l.oc;
-  a.kh = a.kw = l.kh; a.sh = a.sw = l.sh; a.ph = a.pw = l.ph; a.groups = l.groups;
+  a.c = l.c;
+  a.h = l.h;
+  a.w = l.w;
+  a.oc = l.oc;
+  a.kh = a.kw = l.kh;
+  a.sh = a.sw = l.sh;
+  a.ph = a.pw = l.ph;
+  a.groups = l.groups;
   const bool conv = l.op == k::KernelOp::kConv2d, pool = l.op == k::KernelOp::kMaxPool;
-  a.oh = conv || pool ? (l.h + 2 * l.ph - l.kh) / l.sh + 1 : (l.op == k::KernelOp::kFullyConnected || l.op == k::KernelOp::kGlobalSumPool ? 1 : l.h);
-  a.ow = conv || pool ? (l.w + 2 * l.ph - l.kh) / l.sh + 1 : (l.op == k::KernelOp::kFullyConnected || l.op == k::KernelOp::kGlobalSumPool ? 1 : l.w);
+  a.oh =
+      conv || pool
+          ? (l.h + 2 * l.ph - l.kh) / l.sh + 1
+          : (l.op == k::KernelOp::kFullyConnected || l.op == k::KernelOp::kGlobalSumPool ? 1 : l.h);
+  a.ow =
+      conv || pool
+          ? (l.w + 2 * l.ph - l.kh) / l.sh + 1
+          : (l.op == k::KernelOp::kFullyConnected || l.op == k::KernelOp::kGlobalSumPool ? 1 : l.w);
   const size_t in = static_cast<size_t>(l.c) * l.h * l.w;
   const size_t out = static_cast<size_t>(a.oc) * a.oh * a.ow;
   b.src.resize(in * rt::dtype_size(e->src_dtype));
   b.src2.resize(in * 4);
   b.dst.resize(out * rt::dtype_size(e->dst_dtype));
-  for (uint8_t& x : b.src) x = static_cast<uint8_t>(rng() % (e->src_dtype == rt::DType::kInt8 ? 127 : 256));
-  const size_t per = l.op == k::KernelOp::kFullyConnected ? in : static_cast<size_t>(l.c / l.groups) * l.kh * l.kh;
+  for (uint8_t& x : b.src)
+    x = static_cast<uint8_t>(rng() % (e->src_dtype == rt::DType::kInt8 ? 127 : 256));
+  const size_t per =
+      l.op == k::KernelOp::kFullyConnected ? in : static_cast<size_t>(l.c / l.groups) * l.kh * l.kh;
   b.weights.resize(static_cast<size_t>(l.oc) * per);
   for (int8_t& x : b.weights) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
   b.bias.assign(static_cast<size_t>(l.oc), 1000);
@@ -81,8 +95,9 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
     benchmark::DoNotOptimize(b.dst.data());
     benchmark::ClobberMemory();
   }
-  const int64_t work = conv || l.op == k::KernelOp::kFullyConnected ? static_cast<int64_t>(out * per)
-                                                                     : static_cast<int64_t>(in);
+  const int64_t work = conv || l.op == k::KernelOp::kFullyConnected
+                           ? static_cast<int64_t>(out * per)
+                           : static_cast<int64_t>(in);
   state.SetItemsProcessed(state.iterations() * work);
 }
 

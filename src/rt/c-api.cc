@@ -1,10 +1,9 @@
 // The C API: a thin shell over Interpreter that turns Status into -1 plus a thread-local error
 // string. No exception can escape: allocations at load time are wrapped, run() never allocates.
-#include "f8net/rt/c_api.h"
-
 #include <new>
 #include <string>
 
+#include "f8net/rt/c_api.h"
 #include "f8net/rt/interpreter.h"
 
 struct f8net_model {

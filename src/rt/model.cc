@@ -6,22 +6,32 @@ namespace f8net::rt {
 
 const char* dtype_name(DType d) {
   switch (d) {
-    case DType::kUint8: return "uint8";
-    case DType::kInt8: return "int8";
-    case DType::kInt32: return "int32";
+    case DType::kUint8:
+      return "uint8";
+    case DType::kInt8:
+      return "int8";
+    case DType::kInt32:
+      return "int32";
   }
   return "invalid";
 }
 
 const char* op_type_name(OpType t) {
   switch (t) {
-    case OpType::kConv2d: return "Conv2d";
-    case OpType::kFullyConnected: return "FullyConnected";
-    case OpType::kRequantize: return "Requantize";
-    case OpType::kRelu: return "Relu";
-    case OpType::kMaxPool: return "MaxPool";
-    case OpType::kAdd: return "Add";
-    case OpType::kGlobalSumPool: return "GlobalSumPool";
+    case OpType::kConv2d:
+      return "Conv2d";
+    case OpType::kFullyConnected:
+      return "FullyConnected";
+    case OpType::kRequantize:
+      return "Requantize";
+    case OpType::kRelu:
+      return "Relu";
+    case OpType::kMaxPool:
+      return "MaxPool";
+    case OpType::kAdd:
+      return "Add";
+    case OpType::kGlobalSumPool:
+      return "GlobalSumPool";
   }
   return "invalid";
 }

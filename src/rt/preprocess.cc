@@ -15,9 +15,9 @@ Status image_to_codes(const uint8_t* pixels, int32_t channels, const InputDef& i
   const Shape& s = input.shape;
   const bool replicate = channels == 1 && s.c > 1;
   if (channels != s.c && !(replicate && pre.replicate_gray)) {
-    return Status(StatusCode::kInvalidArgument,
-                  "image has " + std::to_string(channels) + " channel(s), the model expects " +
-                      std::to_string(s.c));
+    return Status(StatusCode::kInvalidArgument, "image has " + std::to_string(channels) +
+                                                    " channel(s), the model expects " +
+                                                    std::to_string(s.c));
   }
   const int64_t plane = int64_t{s.h} * s.w;
   for (int32_t c = 0; c < s.c; ++c) {
@@ -39,9 +39,9 @@ Status image_to_codes(const uint8_t* pixels, int32_t channels, const InputDef& i
         dst[i] = static_cast<int8_t>(fixed::quantize(static_cast<double>(z), f));
       }
     } else {
-      return Status(StatusCode::kInvalidArgument,
-                    pre.mode == Preprocess::kCodes ? "the model takes input codes, not images"
-                                                   : "unsupported preprocessing for this input");
+      return Status(StatusCode::kInvalidArgument, pre.mode == Preprocess::kCodes
+                                                      ? "the model takes input codes, not images"
+                                                      : "unsupported preprocessing for this input");
     }
   }
   return Status::ok();

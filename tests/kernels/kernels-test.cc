@@ -99,7 +99,7 @@ std::vector<int32_t> make_bias(std::mt19937_64& rng, const std::vector<int64_t>&
     const int64_t room = (int64_t{1} << 31) - 1 - s * xmax;
     std::uniform_int_distribution<int64_t> dist(-room, room);
     int64_t v = dist(rng);
-    if (o == 0) v = room;        // extremes
+    if (o == 0) v = room;  // extremes
     if (o == 1) v = -room;
     b[static_cast<size_t>(o)] = static_cast<int32_t>(v);
     (*values)[static_cast<size_t>(o)] = v;
@@ -119,15 +119,15 @@ std::vector<ConvCase> conv_cases() {
     cases.push_back({2, 10, 11, 3, kk, kk, 2, 2, kk / 2, 0, 1, 1, false});
     cases.push_back({4, 9, 9, 4, kk, kk, 1, 2, kk / 2, kk / 2, 1, 1, true});
   }
-  cases.push_back({2, 12, 12, 2, 3, 3, 1, 1, 2, 2, 2, 2, false});   // dilation
-  cases.push_back({3, 13, 7, 3, 3, 2, 3, 1, 1, 0, 2, 3, true});     // everything differs
-  cases.push_back({1, 5, 5, 5, 5, 5, 1, 1, 4, 4, 1, 1, false});     // pad near kernel size
-  cases.push_back({5, 1, 1, 7, 1, 1, 1, 1, 0, 0, 1, 1, false});     // one pixel
-  cases.push_back({8, 6, 6, 8, 7, 1, 1, 1, 3, 0, 1, 1, true});      // 7x1 depthwise
-  cases.push_back({16, 7, 7, 33, 3, 3, 2, 2, 1, 1, 1, 1, false});   // more channels
-  cases.push_back({3, 5, 37, 4, 3, 3, 1, 1, 1, 1, 1, 1, false});    // wide rows, partial block
-  cases.push_back({2, 6, 30, 3, 5, 5, 2, 1, 2, 4, 1, 2, false});    // wide, dilated, odd taps
-  cases.push_back({5, 4, 64, 5, 3, 3, 1, 1, 1, 1, 1, 1, true});     // depthwise, whole blocks
+  cases.push_back({2, 12, 12, 2, 3, 3, 1, 1, 2, 2, 2, 2, false});  // dilation
+  cases.push_back({3, 13, 7, 3, 3, 2, 3, 1, 1, 0, 2, 3, true});    // everything differs
+  cases.push_back({1, 5, 5, 5, 5, 5, 1, 1, 4, 4, 1, 1, false});    // pad near kernel size
+  cases.push_back({5, 1, 1, 7, 1, 1, 1, 1, 0, 0, 1, 1, false});    // one pixel
+  cases.push_back({8, 6, 6, 8, 7, 1, 1, 1, 3, 0, 1, 1, true});     // 7x1 depthwise
+  cases.push_back({16, 7, 7, 33, 3, 3, 2, 2, 1, 1, 1, 1, false});  // more channels
+  cases.push_back({3, 5, 37, 4, 3, 3, 1, 1, 1, 1, 1, 1, false});   // wide rows, partial block
+  cases.push_back({2, 6, 30, 3, 5, 5, 2, 1, 2, 4, 1, 2, false});   // wide, dilated, odd taps
+  cases.push_back({5, 4, 64, 5, 3, 3, 1, 1, 1, 1, 1, 1, true});    // depthwise, whole blocks
   return cases;
 }
 
@@ -160,23 +160,33 @@ TEST(Kernels, Conv2dMatchesOracle) {
         const int groups = cc.depthwise ? cc.c : 1;
         const int oc = cc.depthwise ? cc.c : cc.oc;
         std::vector<int64_t> xv, wv, bv;
-        auto x = make_codes(rng, e->src_dtype, static_cast<size_t>(cc.c) * cc.h * cc.w,
-                            mode, &xv);
+        auto x = make_codes(rng, e->src_dtype, static_cast<size_t>(cc.c) * cc.h * cc.w, mode, &xv);
         auto w = make_weights(rng, static_cast<size_t>(oc) * (cc.c / groups) * cc.kh * cc.kw,
                               mode == 3 ? 0 : mode % 3, &wv);
         auto b = make_bias(rng, wv, oc, code_max(e->src_dtype), &bv);
         int oh = 0, ow = 0;
-        const f8net::testing::NaiveConv p{cc.c, cc.h, cc.w, oc, cc.kh, cc.kw, cc.sh, cc.sw,
-                                          cc.ph, cc.pw, cc.dh, cc.dw, groups};
+        const f8net::testing::NaiveConv p{cc.c,  cc.h,  cc.w,  oc,    cc.kh, cc.kw, cc.sh,
+                                          cc.sw, cc.ph, cc.pw, cc.dh, cc.dw, groups};
         const auto expect = f8net::testing::naive_conv2d(xv, p, wv, bv, &oh, &ow);
         Guarded out(expect.size() * 4);
         k::KernelArgs a;
         a.src = x.data();
         a.dst = out.data();
-        a.c = cc.c; a.h = cc.h; a.w = cc.w;
-        a.oc = oc; a.oh = oh; a.ow = ow;
-        a.kh = cc.kh; a.kw = cc.kw; a.sh = cc.sh; a.sw = cc.sw; a.ph = cc.ph; a.pw = cc.pw;
-        a.dh = cc.dh; a.dw = cc.dw; a.groups = groups;
+        a.c = cc.c;
+        a.h = cc.h;
+        a.w = cc.w;
+        a.oc = oc;
+        a.oh = oh;
+        a.ow = ow;
+        a.kh = cc.kh;
+        a.kw = cc.kw;
+        a.sh = cc.sh;
+        a.sw = cc.sw;
+        a.ph = cc.ph;
+        a.pw = cc.pw;
+        a.dh = cc.dh;
+        a.dw = cc.dw;
+        a.groups = groups;
         a.weights = w.data();
         a.bias = b.data();
         if (!k::isa_available(e->isa) || (e->supports && !e->supports(a))) continue;
@@ -186,10 +196,10 @@ TEST(Kernels, Conv2dMatchesOracle) {
         std::vector<int32_t> got(expect.size());
         std::memcpy(got.data(), out.data(), expect.size() * 4);
         for (size_t i = 0; i < expect.size(); ++i) {
-          ASSERT_EQ(got[i], expect[i]) << e->name << " k=" << cc.kh << "x" << cc.kw
-                                       << " s=" << cc.sh << " p=" << cc.ph << " d=" << cc.dh
-                                       << " dw=" << cc.depthwise << " mode=" << mode << " i=" << i
-                                       << " " << seed_note(seed);
+          ASSERT_EQ(got[i], expect[i])
+              << e->name << " k=" << cc.kh << "x" << cc.kw << " s=" << cc.sh << " p=" << cc.ph
+              << " d=" << cc.dh << " dw=" << cc.depthwise << " mode=" << mode << " i=" << i << " "
+              << seed_note(seed);
         }
       }
     }
@@ -204,8 +214,8 @@ TEST(Kernels, FullyConnectedMatchesOracle) {
   const uint64_t seed = test_seed(1002);
   std::mt19937_64 rng(seed);
   for (const k::KernelEntry* e : kernels_for(k::KernelOp::kFullyConnected)) {
-    for (const rt::Shape s : {rt::Shape{1, 1, 1}, rt::Shape{16, 1, 1}, rt::Shape{3, 5, 7},
-                              rt::Shape{64, 2, 2}}) {
+    for (const rt::Shape s :
+         {rt::Shape{1, 1, 1}, rt::Shape{16, 1, 1}, rt::Shape{3, 5, 7}, rt::Shape{64, 2, 2}}) {
       for (int oc : {1, 2, 10, 37}) {
         for (int mode = 0; mode < 4; ++mode) {
           std::vector<int64_t> xv, wv, bv;
@@ -217,8 +227,12 @@ TEST(Kernels, FullyConnectedMatchesOracle) {
           k::KernelArgs a;
           a.src = x.data();
           a.dst = out.data();
-          a.c = s.c; a.h = s.h; a.w = s.w;
-          a.oc = oc; a.oh = 1; a.ow = 1;
+          a.c = s.c;
+          a.h = s.h;
+          a.w = s.w;
+          a.oc = oc;
+          a.oh = 1;
+          a.ow = 1;
           a.weights = w.data();
           a.bias = b.data();
           run_chunks(*e, a);
@@ -236,8 +250,9 @@ TEST(Kernels, FullyConnectedMatchesOracle) {
 namespace {
 // int32 test values: random, rounding ties at every shift, and the extremes.
 std::vector<int32_t> interesting_int32(std::mt19937_64& rng, size_t n) {
-  std::vector<int32_t> v = {0, 1, -1, 64, -64, 192, -192, 320, -320, 63, 65, -65, 16320, 16384,
-                            -16384, 1000000, -1000000, 2147483647, -2147483647, -2147483647 - 1};
+  std::vector<int32_t> v = {
+      0,  1,   -1,    64,    -64,    192,     -192,     320,        -320,        63,
+      65, -65, 16320, 16384, -16384, 1000000, -1000000, 2147483647, -2147483647, -2147483647 - 1};
   for (int d = 1; d < 31; ++d) {
     const int32_t half = static_cast<int32_t>(int64_t{1} << (d - 1));
     v.push_back(half);
@@ -267,8 +282,12 @@ TEST(Kernels, RequantizeMatchesOracle) {
       k::KernelArgs a;
       a.src = x.data();
       a.dst = out.data();
-      a.c = c; a.h = h; a.w = w;
-      a.oc = c; a.oh = h; a.ow = w;
+      a.c = c;
+      a.h = h;
+      a.w = w;
+      a.oc = c;
+      a.oh = h;
+      a.ow = w;
       a.src_frac_bits = src_fl.data();
       a.out_frac_bits = out_fl;
       a.out_signed = is_signed;
@@ -279,8 +298,8 @@ TEST(Kernels, RequantizeMatchesOracle) {
         const int ch = static_cast<int>(i / (h * w));
         const int64_t want = f8net::testing::naive_requantize(x[i], ch, out_fl, is_signed);
         const int64_t have = is_signed ? static_cast<int8_t>(got[i]) : got[i];
-        ASSERT_EQ(have, want) << e->name << " x=" << x[i] << " fl " << ch << "->" << out_fl
-                              << " " << seed_note(seed);
+        ASSERT_EQ(have, want) << e->name << " x=" << x[i] << " fl " << ch << "->" << out_fl << " "
+                              << seed_note(seed);
       }
     }
   }
@@ -295,7 +314,9 @@ TEST(Kernels, ReluMatchesOracle) {
     k::KernelArgs a;
     a.src = x.data();
     a.dst = out.data();
-    a.c = a.oc = 4; a.h = a.oh = 7; a.w = a.ow = 9;
+    a.c = a.oc = 4;
+    a.h = a.oh = 7;
+    a.w = a.ow = 9;
     run_chunks(*e, a);
     ASSERT_TRUE(out.guards_intact()) << e->name;
     std::vector<int32_t> got(x.size());
@@ -323,7 +344,9 @@ TEST(Kernels, AddMatchesOracleWithSaturation) {
     a.src = x.data();
     a.src2 = x2.data();
     a.dst = out.data();
-    a.c = a.oc = c; a.h = a.oh = h; a.w = a.ow = w;
+    a.c = a.oc = c;
+    a.h = a.oh = h;
+    a.w = a.ow = w;
     a.shift = s1.data();
     a.shift2 = s2.data();
     run_chunks(*e, a);
@@ -333,10 +356,10 @@ TEST(Kernels, AddMatchesOracleWithSaturation) {
     for (size_t i = 0; i < x.size(); ++i) {
       const size_t ch = i / static_cast<size_t>(h * w);
       // Multiplying by 2^s in int64 (s <= 31 keeps |x| * 2^s below 2^62).
-      const int64_t want = f8net::testing::naive_sat32(
-          int64_t{x[i]} * (int64_t{1} << s1[ch]) + int64_t{x2[i]} * (int64_t{1} << s2[ch]));
-      ASSERT_EQ(got[i], want) << e->name << " " << x[i] << "<<" << s1[ch] << " + " << x2[i]
-                              << "<<" << s2[ch] << " " << seed_note(seed);
+      const int64_t want = f8net::testing::naive_sat32(int64_t{x[i]} * (int64_t{1} << s1[ch]) +
+                                                       int64_t{x2[i]} * (int64_t{1} << s2[ch]));
+      ASSERT_EQ(got[i], want) << e->name << " " << x[i] << "<<" << s1[ch] << " + " << x2[i] << "<<"
+                              << s2[ch] << " " << seed_note(seed);
     }
   }
 }
@@ -376,15 +399,21 @@ TEST(Kernels, MaxPoolMatchesOracle) {
           k::KernelArgs a;
           a.src = x.data();
           a.dst = out.data();
-          a.c = a.oc = c; a.h = h; a.w = w; a.oh = oh; a.ow = ow;
-          a.kh = a.kw = kk; a.sh = a.sw = s; a.ph = a.pw = pad;
+          a.c = a.oc = c;
+          a.h = h;
+          a.w = w;
+          a.oh = oh;
+          a.ow = ow;
+          a.kh = a.kw = kk;
+          a.sh = a.sw = s;
+          a.ph = a.pw = pad;
           run_chunks(*e, a);
           ASSERT_TRUE(out.guards_intact()) << e->name;
           std::vector<int32_t> got(expect.size());
           std::memcpy(got.data(), out.data(), expect.size() * 4);
           for (size_t i = 0; i < expect.size(); ++i)
-            ASSERT_EQ(got[i], expect[i]) << e->name << " k" << kk << " s" << s << " p" << pad
-                                         << " " << seed_note(seed);
+            ASSERT_EQ(got[i], expect[i])
+                << e->name << " k" << kk << " s" << s << " p" << pad << " " << seed_note(seed);
         }
       }
     }
@@ -398,14 +427,17 @@ TEST(Kernels, GlobalSumPoolMatchesOracleWithSaturation) {
     const int c = 6, h = 7, w = 7;
     std::vector<int32_t> x = interesting_int32(rng, static_cast<size_t>(c * h * w));
     std::shuffle(x.begin(), x.end(), rng);
-    std::fill(x.begin(), x.begin() + h * w, 2147483647);            // saturates high
+    std::fill(x.begin(), x.begin() + h * w, 2147483647);               // saturates high
     std::fill(x.begin() + h * w, x.begin() + 2 * h * w, -2147483647);  // saturates low
     for (int i = 0; i < h * w; ++i) x[static_cast<size_t>(2 * h * w + i)] = i == 0 ? 149 : 100;
     Guarded out(static_cast<size_t>(c) * 4);
     k::KernelArgs a;
     a.src = x.data();
     a.dst = out.data();
-    a.c = a.oc = c; a.h = h; a.w = w; a.oh = a.ow = 1;
+    a.c = a.oc = c;
+    a.h = h;
+    a.w = w;
+    a.oh = a.ow = 1;
     run_chunks(*e, a);
     ASSERT_TRUE(out.guards_intact()) << e->name;
     std::vector<int32_t> got(static_cast<size_t>(c));

@@ -3,6 +3,7 @@
 // --model on generated IDX .gz files (top-1/top-5 equal to what the interpreter computes here),
 // and bad inputs: exit code 1 (2 for usage) with exactly one line on stderr.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,7 +15,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 #include <vector>
 
 #include "f8net/rt/interpreter.h"
@@ -75,7 +75,9 @@ class Cli : public ::testing::Test {
     const rt::TensorView o = it.output();
     std::vector<int> idx(static_cast<size_t>(o.shape.c));
     std::iota(idx.begin(), idx.end(), 0);
-    auto value = [&](int c) { return std::ldexp(static_cast<double>(o.s32()[c]), -o.frac_bits[c]); };
+    auto value = [&](int c) {
+      return std::ldexp(static_cast<double>(o.s32()[c]), -o.frac_bits[c]);
+    };
     std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return value(a) > value(b); });
     return idx;
   }
@@ -113,8 +115,8 @@ TEST_F(Cli, InspectPrintsEveryOpAndZeroWideMultiplications) {
   const auto out = lines(r.out);
   size_t op_lines = 0;
   for (const std::string& l : out) {
-    for (const char* op : {"Conv2d", "Relu", "MaxPool", "Requantize", "Add", "GlobalSumPool",
-                           "FullyConnected"}) {
+    for (const char* op :
+         {"Conv2d", "Relu", "MaxPool", "Requantize", "Add", "GlobalSumPool", "FullyConnected"}) {
       if (l.find(op) != std::string::npos && l.find('{') == std::string::npos) {
         ++op_lines;
         break;
@@ -140,15 +142,17 @@ TEST_F(Cli, RunPrintsTopKClassNames) {
   std::string pgm = "P5\n# test image\n12 12\n255\n";
   pgm.append(px.begin(), px.end());
   std::ofstream(dir_ + "/img.pgm", std::ios::binary) << pgm;
-  const CliResult r = cli("run --model " + dir_ + "/model.f8 --top 3 --threads 2 " + dir_ + "/img.pgm");
+  const CliResult r =
+      cli("run --model " + dir_ + "/model.f8 --top 3 --threads 2 " + dir_ + "/img.pgm");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::vector<int> want = ranking(px);
   const auto out = lines(r.out);
   ASSERT_EQ(out.size(), 4u) << r.out;
   for (int k = 0; k < 3; ++k) {
-    EXPECT_NE(out[static_cast<size_t>(k + 1)].find(std::to_string(k + 1) + ". class" +
-                                                   std::to_string(want[static_cast<size_t>(k)]) + " "),
-              std::string::npos)
+    EXPECT_NE(
+        out[static_cast<size_t>(k + 1)].find(std::to_string(k + 1) + ". class" +
+                                             std::to_string(want[static_cast<size_t>(k)]) + " "),
+        std::string::npos)
         << out[static_cast<size_t>(k + 1)];
   }
 }
@@ -179,7 +183,8 @@ TEST_F(Cli, EvalModelOnIdxFilesMatchesTheInterpreter) {
   ASSERT_EQ(std::system(("mkdir -p " + data).c_str()), 0);
   write_gz(data + "/t10k-images-idx3-ubyte.gz", images);
   write_gz(data + "/t10k-labels-idx1-ubyte.gz", labels);
-  const CliResult r = cli("eval --model " + dir_ + "/model.f8 --data " + data + " --json --threads 3");
+  const CliResult r =
+      cli("eval --model " + dir_ + "/model.f8 --data " + data + " --json --threads 3");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string json = lines(r.out).back();
   char want[128];

@@ -35,10 +35,12 @@ uint64_t get_u64(const Bytes& b, size_t at) {
   return v;
 }
 void put_u64(Bytes* b, size_t at, uint64_t v) {
-  for (int i = 0; i < 8; ++i) (*b)[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    (*b)[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * i));
 }
 void put_u32(Bytes* b, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i) (*b)[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    (*b)[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * i));
 }
 void fix_checksum(Bytes* b) { put_u64(b, 24, rt::fnv1a64(b->data() + 128, b->size() - 128)); }
 
@@ -101,9 +103,15 @@ TEST(Hostile, RandomMutationsBehindTheChecksumNeverCrash) {
     for (int e = 0; e < edits; ++e) {
       const size_t at = 128 + rng() % (b.size() - 128);
       switch (rng() % 3) {
-        case 0: b[at] = static_cast<uint8_t>(rng()); break;
-        case 1: b[at] = 0xFF; break;
-        default: b[at] ^= 0x80; break;
+        case 0:
+          b[at] = static_cast<uint8_t>(rng());
+          break;
+        case 1:
+          b[at] = 0xFF;
+          break;
+        default:
+          b[at] ^= 0x80;
+          break;
       }
     }
     fix_checksum(&b);
@@ -137,18 +145,24 @@ TEST(Hostile, TargetedFieldEditsAreRejectedWithAReason) {
          put_u32(b, g + 4, 0xFFFFFFFFu);
        },
        "dimension above"},
-      {"input elements", [](Bytes* b) {
+      {"input elements",
+       [](Bytes* b) {
          const size_t g = graph_offset(*b);
-         put_u32(b, g, 65535); put_u32(b, g + 4, 65535); put_u32(b, g + 8, 65535);
-       }, "elements"},
+         put_u32(b, g, 65535);
+         put_u32(b, g + 4, 65535);
+         put_u32(b, g + 8, 65535);
+       },
+       "elements"},
       {"input dtype", [](Bytes* b) { put_u32(b, graph_offset(*b) + 12, 7); }, "input dtype"},
       {"input FL", [](Bytes* b) { put_u32(b, graph_offset(*b) + 16, 200); }, "input FL"},
-      {"op count", [](Bytes* b) { put_u32(b, graph_offset(*b) + 20, 0xFFFFFFFFu); }, "too many ops"},
+      {"op count", [](Bytes* b) { put_u32(b, graph_offset(*b) + 20, 0xFFFFFFFFu); },
+       "too many ops"},
       {"op count off by one", [](Bytes* b) { put_u32(b, graph_offset(*b) + 20, 3); }, "op records"},
       {"op type", [op0](Bytes* b) { put_u32(b, op0, 99); }, "unknown op type 99"},
       {"op type zero", [op0](Bytes* b) { put_u32(b, op0, 0); }, "unknown op type 0"},
       {"input id forward", [op0](Bytes* b) { put_u32(b, op0 + 4, 5); }, "not an earlier value"},
-      {"input id negative", [op0](Bytes* b) { put_u32(b, op0 + 4, 0x80000000u); }, "not an earlier value"},
+      {"input id negative", [op0](Bytes* b) { put_u32(b, op0 + 4, 0x80000000u); },
+       "not an earlier value"},
       {"second input on conv", [op0](Bytes* b) { put_u32(b, op0 + 8, 0); }, "second input"},
       {"out channels", [op0](Bytes* b) { put_u32(b, op0 + 12, 0x7FFFFFFF); }, "out_channels"},
       {"kernel zero", [op0](Bytes* b) { put_u32(b, op0 + 16, 0); }, "kernel/stride"},
@@ -160,39 +174,54 @@ TEST(Hostile, TargetedFieldEditsAreRejectedWithAReason) {
       {"out_signed", [op0](Bytes* b) { put_u32(b, op0 + 56, 2); }, "out_signed"},
       {"requant FL", [&full](Bytes* b) { put_u32(b, op_record(full, 3) + 52, 9); }, "output FL 9"},
       {"pool shift", [&full](Bytes* b) { put_u32(b, op_record(full, 11) + 60, 40); }, "shift 40"},
-      {"pool shift FL", [&full](Bytes* b) { put_u32(b, op_record(full, 11) + 60, 30); }, "output FL"},
+      {"pool shift FL", [&full](Bytes* b) { put_u32(b, op_record(full, 11) + 60, 30); },
+       "output FL"},
       {"maxpool pad", [&full](Bytes* b) { put_u32(b, op_record(full, 2) + 32, 2); }, "padding"},
-      {"weights offset", [op0](Bytes* b) { put_u64(b, op0 + 64, uint64_t{1} << 40); }, "outside the data"},
+      {"weights offset", [op0](Bytes* b) { put_u64(b, op0 + 64, uint64_t{1} << 40); },
+       "outside the data"},
       {"weights unaligned", [op0](Bytes* b) { put_u64(b, op0 + 64, 1); }, "aligned"},
-      {"weights count huge", [op0](Bytes* b) { put_u64(b, op0 + 72, ~uint64_t{0}); }, "outside the data"},
+      {"weights count huge", [op0](Bytes* b) { put_u64(b, op0 + 72, ~uint64_t{0}); },
+       "outside the data"},
       {"weights count short", [op0](Bytes* b) { put_u64(b, op0 + 72, 5); }, "weights, expected"},
-      {"bias count", [op0](Bytes* b) { put_u64(b, op0 + 88, uint64_t{1} << 61); }, "outside the data"},
-      {"wfl count zero with offset", [op0](Bytes* b) { put_u64(b, op0 + 104, 0); }, "non-zero offset"},
+      {"bias count", [op0](Bytes* b) { put_u64(b, op0 + 88, uint64_t{1} << 61); },
+       "outside the data"},
+      {"wfl count zero with offset", [op0](Bytes* b) { put_u64(b, op0 + 104, 0); },
+       "non-zero offset"},
       {"op reserved", [op0](Bytes* b) { (*b)[op0 + 120] = 1; }, "reserved bytes"},
       {"weight -128", [data](Bytes* b) { (*b)[data] = 0x80; }, "weight code -128"},
       {"bias INT32_MIN",
        [op0, data](Bytes* b) { put_u32(b, data + get_u64(*b, op0 + 80), 0x80000000u); },
        "bias of channel 0"},
-      {"bias overflows", [op0, data](Bytes* b) { put_u32(b, data + get_u64(*b, op0 + 80), 0x7FFFFFFFu); },
+      {"bias overflows",
+       [op0, data](Bytes* b) { put_u32(b, data + get_u64(*b, op0 + 80), 0x7FFFFFFFu); },
        "can overflow int32"},
-      {"weight FL", [op0, data](Bytes* b) { (*b)[data + get_u64(*b, op0 + 96)] = 9; }, "weight FL 9"},
-      {"class count", [](Bytes* b) {
+      {"weight FL", [op0, data](Bytes* b) { (*b)[data + get_u64(*b, op0 + 96)] = 9; },
+       "weight FL 9"},
+      {"class count",
+       [](Bytes* b) {
          // name (4 + len) + mode + gray + 6 floats, then the class count.
          const uint32_t len = static_cast<uint32_t>((*b)[128]);
          put_u32(b, 128 + 4 + len + 8 + 24, 0xFFFFFFFFu);
-       }, "class-name count"},
-      {"preprocess mode", [](Bytes* b) {
+       },
+       "class-name count"},
+      {"preprocess mode",
+       [](Bytes* b) {
          const uint32_t len = static_cast<uint32_t>((*b)[128]);
          put_u32(b, 128 + 4 + len, 9);
-       }, "preprocessing mode 9"},
-      {"replicate flag", [](Bytes* b) {
+       },
+       "preprocessing mode 9"},
+      {"replicate flag",
+       [](Bytes* b) {
          const uint32_t len = static_cast<uint32_t>((*b)[128]);
          put_u32(b, 128 + 4 + len + 4, 2);
-       }, "replicate_gray"},
-      {"normalize std NaN", [](Bytes* b) {
+       },
+       "replicate_gray"},
+      {"normalize std NaN",
+       [](Bytes* b) {
          const uint32_t len = static_cast<uint32_t>((*b)[128]);
          put_u32(b, 128 + 4 + len, 2);  // normalized mode on a uint8 input
-       }, "needs an int8 input"},
+       },
+       "needs an int8 input"},
   };
   for (const Edit& e : edits) {
     Bytes b = full;

@@ -1,16 +1,17 @@
 // Interpreter behaviour: outputs do not depend on the thread count or kernel choice, the arena
 // reuses dead buffers, calls out of order and bad inputs give a Status, preprocessing follows
 // TV11, and one interpreter can run many images.
+#include "f8net/rt/interpreter.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <random>
 #include <vector>
 
-#include "f8net/rt/interpreter.h"
 #include "f8net/rt/preprocess.h"
-#include "support/random.h"
 #include "kernels/kernel-table.h"
+#include "support/random.h"
 #include "support/tiny-models.h"
 
 namespace rt = f8net::rt;
@@ -33,7 +34,8 @@ rt::ModelDef wide_model(std::mt19937_64& rng) {
   p.out_channels = 16;
   p.kernel_h = p.kernel_w = 3;
   p.pad_h = p.pad_w = 1;
-  int32_t v = rt::add_conv2d(&m, 0, p, random_weights(rng, 16 * 27, 127), random_bias(rng, 16, 1000), {6});
+  int32_t v =
+      rt::add_conv2d(&m, 0, p, random_weights(rng, 16 * 27, 127), random_bias(rng, 16, 1000), {6});
   const int32_t skip = rt::add_relu(&m, v);
   v = rt::add_requantize(&m, skip, 4, false);
   rt::Conv2dParams d = p;
@@ -43,7 +45,8 @@ rt::ModelDef wide_model(std::mt19937_64& rng) {
   v = rt::add_max_pool(&m, v, 3, 2, 1);
   v = rt::add_global_sum_pool(&m, v, 8);
   v = rt::add_requantize(&m, v, 2, false);
-  rt::add_fully_connected(&m, v, 300, random_weights(rng, 300 * 16, 127), random_bias(rng, 300, 1000), {5});
+  rt::add_fully_connected(&m, v, 300, random_weights(rng, 300 * 16, 127),
+                          random_bias(rng, 300, 1000), {5});
   return m;
 }
 
@@ -70,7 +73,8 @@ TEST(Interpreter, ThreadCountDoesNotChangeOutputs) {
     if (first.empty()) {
       first = outputs(it);
     } else {
-      EXPECT_EQ(outputs(it), first) << "threads=" << threads << " " << f8net::testing::seed_note(seed);
+      EXPECT_EQ(outputs(it), first)
+          << "threads=" << threads << " " << f8net::testing::seed_note(seed);
     }
   }
   EXPECT_EQ(first.size(), 300u);
@@ -109,7 +113,8 @@ TEST(Interpreter, EnvironmentVariableForcesReference) {
   rt::Interpreter it;
   ASSERT_TRUE(it.load(f8net::testing::tv9_model()).is_ok());
   ASSERT_TRUE(it.prepare({1, false}).is_ok());
-  for (int i = 0; i < 6; ++i) EXPECT_NE(std::string(it.kernel_name(i)).find("__ref"), std::string::npos);
+  for (int i = 0; i < 6; ++i)
+    EXPECT_NE(std::string(it.kernel_name(i)).find("__ref"), std::string::npos);
   ::unsetenv("F8NET_FORCE_REFERENCE");
 }
 

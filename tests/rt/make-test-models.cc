@@ -1,5 +1,6 @@
 // Writes the tiny models the C API test loads (tv9.f8, random-cnn.f8) into the directory given
-// as argv[1] (created if missing). Registered with CTest as a fixture setup, so the C test never depends on C++.
+// as argv[1] (created if missing). Registered with CTest as a fixture setup, so the C test never
+// depends on C++.
 #include <cstdio>
 #include <filesystem>
 #include <string>

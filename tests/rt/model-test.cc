@@ -91,7 +91,8 @@ TEST(Model, RandomCnnMatchesWholeGraphOracle) {
     for (uint8_t& x : input) x = static_cast<uint8_t>(trial == 2 ? 255 : d(rng));
     std::vector<int32_t> fl;
     const std::vector<int32_t> got = run_model(m, input, &fl);
-    const auto want = f8net::testing::naive_run(m, std::vector<int64_t>(input.begin(), input.end()));
+    const auto want =
+        f8net::testing::naive_run(m, std::vector<int64_t>(input.begin(), input.end()));
     ASSERT_EQ(got.size(), want.data.size());
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want.data[i]) << seed_note(seed);
     for (size_t c = 0; c < fl.size(); ++c) EXPECT_EQ(fl[c], want.fl[c]);

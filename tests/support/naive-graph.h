@@ -21,25 +21,31 @@ struct NaiveValue {
 // `input` holds input.shape.elements() codes. Returns the last value.
 inline NaiveValue naive_run(const rt::ModelDef& m, const std::vector<int64_t>& input) {
   std::vector<NaiveValue> v;
-  v.push_back({m.input.shape, input, std::vector<int>(static_cast<size_t>(m.input.shape.c), m.input.frac_bits)});
+  v.push_back({m.input.shape, input,
+               std::vector<int>(static_cast<size_t>(m.input.shape.c), m.input.frac_bits)});
   for (const rt::OpDef& op : m.ops) {
     const NaiveValue& a = v[static_cast<size_t>(op.inputs[0])];
     NaiveValue out;
-    auto wfl = [&](int o) { return op.weight_frac_bits.size() == 1 ? op.weight_frac_bits[0] : op.weight_frac_bits[static_cast<size_t>(o)]; };
+    auto wfl = [&](int o) {
+      return op.weight_frac_bits.size() == 1 ? op.weight_frac_bits[0]
+                                             : op.weight_frac_bits[static_cast<size_t>(o)];
+    };
     switch (op.type) {
       case rt::OpType::kConv2d: {
-        NaiveConv p{a.shape.c, a.shape.h, a.shape.w, op.out_channels, op.kernel_h, op.kernel_w,
-                    op.stride_h, op.stride_w, op.pad_h, op.pad_w, op.dilation_h, op.dilation_w,
-                    op.groups};
+        NaiveConv p{a.shape.c,     a.shape.h,     a.shape.w,   op.out_channels, op.kernel_h,
+                    op.kernel_w,   op.stride_h,   op.stride_w, op.pad_h,        op.pad_w,
+                    op.dilation_h, op.dilation_w, op.groups};
         int oh = 0, ow = 0;
-        out.data = naive_conv2d(a.data, p, std::vector<int64_t>(op.weights.begin(), op.weights.end()),
-                                std::vector<int64_t>(op.bias.begin(), op.bias.end()), &oh, &ow);
+        out.data =
+            naive_conv2d(a.data, p, std::vector<int64_t>(op.weights.begin(), op.weights.end()),
+                         std::vector<int64_t>(op.bias.begin(), op.bias.end()), &oh, &ow);
         out.shape = {op.out_channels, oh, ow};
         for (int o = 0; o < op.out_channels; ++o) out.fl.push_back(a.fl[0] + wfl(o));
         break;
       }
       case rt::OpType::kFullyConnected:
-        out.data = naive_fc(a.data, op.out_channels, std::vector<int64_t>(op.weights.begin(), op.weights.end()),
+        out.data = naive_fc(a.data, op.out_channels,
+                            std::vector<int64_t>(op.weights.begin(), op.weights.end()),
                             std::vector<int64_t>(op.bias.begin(), op.bias.end()));
         out.shape = {op.out_channels, 1, 1};
         for (int o = 0; o < op.out_channels; ++o) out.fl.push_back(a.fl[0] + wfl(o));
@@ -48,7 +54,8 @@ inline NaiveValue naive_run(const rt::ModelDef& m, const std::vector<int64_t>& i
         out = a;
         const int64_t plane = int64_t{a.shape.h} * a.shape.w;
         for (size_t i = 0; i < out.data.size(); ++i)
-          out.data[i] = naive_requantize(a.data[i], a.fl[i / plane], op.out_frac_bits, op.out_signed);
+          out.data[i] =
+              naive_requantize(a.data[i], a.fl[i / plane], op.out_frac_bits, op.out_signed);
         std::fill(out.fl.begin(), out.fl.end(), op.out_frac_bits);
         break;
       }
@@ -58,8 +65,8 @@ inline NaiveValue naive_run(const rt::ModelDef& m, const std::vector<int64_t>& i
         break;
       case rt::OpType::kMaxPool: {
         int oh = 0, ow = 0;
-        out.data = naive_maxpool(a.data, a.shape.c, a.shape.h, a.shape.w, op.kernel_h,
-                                 op.stride_h, op.pad_h, &oh, &ow);
+        out.data = naive_maxpool(a.data, a.shape.c, a.shape.h, a.shape.w, op.kernel_h, op.stride_h,
+                                 op.pad_h, &oh, &ow);
         out.shape = {a.shape.c, oh, ow};
         out.fl = a.fl;
         break;

@@ -23,7 +23,9 @@ inline int64_t naive_rne_shift(int64_t a, int d) {
   return q;
 }
 
-inline int64_t naive_clamp(int64_t v, int64_t lo, int64_t hi) { return std::min(hi, std::max(lo, v)); }
+inline int64_t naive_clamp(int64_t v, int64_t lo, int64_t hi) {
+  return std::min(hi, std::max(lo, v));
+}
 
 struct NaiveConv {
   int c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw, groups;
@@ -56,8 +58,9 @@ inline std::vector<int64_t> naive_conv2d(const std::vector<int64_t>& x, const Na
           for (int ky = 0; ky < p.kh; ++ky)
             for (int kx = 0; kx < p.kw; ++kx) {
               const int64_t wv = wt[((static_cast<size_t>(o) * cpg + ci) * p.kh + ky) * p.kw + kx];
-              const int64_t xv = padded[(static_cast<size_t>(g * cpg + ci) * hp + y * p.sh +
-                                         ky * p.dh) * wp + xx * p.sw + kx * p.dw];
+              const int64_t xv =
+                  padded[(static_cast<size_t>(g * cpg + ci) * hp + y * p.sh + ky * p.dh) * wp +
+                         xx * p.sw + kx * p.dw];
               s += wv * xv;
             }
         out[(static_cast<size_t>(o) * oh + y) * ow + xx] = s;
@@ -89,8 +92,8 @@ inline int64_t naive_requantize(int64_t v, int fl_in, int fl_out, bool is_signed
 inline int64_t naive_sat32(int64_t v) { return naive_clamp(v, -2147483647LL, 2147483647LL); }
 
 // Max pool over [c, h, w] (window positions outside the input are ignored).
-inline std::vector<int64_t> naive_maxpool(const std::vector<int64_t>& x, int c, int h, int w,
-                                          int k, int s, int pad, int* oh_out, int* ow_out) {
+inline std::vector<int64_t> naive_maxpool(const std::vector<int64_t>& x, int c, int h, int w, int k,
+                                          int s, int pad, int* oh_out, int* ow_out) {
   const int oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
   *oh_out = oh;
   *ow_out = ow;

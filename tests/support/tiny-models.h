@@ -15,7 +15,8 @@ namespace f8net::testing {
 inline int32_t add_identity_fc(rt::ModelDef* m, int32_t src, int32_t n) {
   std::vector<int8_t> w(static_cast<size_t>(n * n), 0);
   for (int32_t i = 0; i < n; ++i) w[static_cast<size_t>(i * n + i)] = 1;
-  return rt::add_fully_connected(m, src, n, w, std::vector<int32_t>(static_cast<size_t>(n), 0), {0});
+  return rt::add_fully_connected(m, src, n, w, std::vector<int32_t>(static_cast<size_t>(n), 0),
+                                 {0});
 }
 
 // TV8: input codes [52, 129] at FL 6 -> 1x1 conv (wfl 4) -> acc [-3041, 2404] at FL 10
@@ -86,7 +87,8 @@ inline rt::ModelDef random_cnn(uint64_t seed, int32_t in_channels = 1, int32_t c
   m.metadata.name = "random-cnn";
   m.metadata.preprocessing.mode = rt::Preprocess::kRaw01;
   m.metadata.preprocessing.replicate_gray = in_channels == 3;
-  for (int32_t i = 0; i < classes; ++i) m.metadata.class_names.push_back("class" + std::to_string(i));
+  for (int32_t i = 0; i < classes; ++i)
+    m.metadata.class_names.push_back("class" + std::to_string(i));
   m.metadata.provenance = {{"config", "tests/support/tiny-models.h"}, {"git", "test"}};
   m.input = {rt::Shape{in_channels, 12, 12}, rt::DType::kUint8, 8};
   const int32_t c1 = 6;
@@ -94,8 +96,9 @@ inline rt::ModelDef random_cnn(uint64_t seed, int32_t in_channels = 1, int32_t c
   p.out_channels = c1;
   p.kernel_h = p.kernel_w = 3;
   p.pad_h = p.pad_w = 1;
-  int32_t v = rt::add_conv2d(&m, 0, p, random_weights(rng, static_cast<size_t>(c1 * in_channels * 9), 127),
-                             random_bias(rng, c1, 100000), {5});
+  int32_t v =
+      rt::add_conv2d(&m, 0, p, random_weights(rng, static_cast<size_t>(c1 * in_channels * 9), 127),
+                     random_bias(rng, c1, 100000), {5});
   v = rt::add_relu(&m, v);
   v = rt::add_max_pool(&m, v, 3, 2, 1);  // 6x6
   v = rt::add_requantize(&m, v, 3, false);
@@ -103,8 +106,9 @@ inline rt::ModelDef random_cnn(uint64_t seed, int32_t in_channels = 1, int32_t c
   dw.groups = c1;
   std::vector<int8_t> wfl(c1);
   for (int32_t i = 0; i < c1; ++i) wfl[static_cast<size_t>(i)] = static_cast<int8_t>(i % 8);
-  const int32_t dwv = rt::add_conv2d(&m, v, dw, random_weights(rng, static_cast<size_t>(c1 * 9), 127),
-                                     random_bias(rng, c1, 50000), wfl);
+  const int32_t dwv =
+      rt::add_conv2d(&m, v, dw, random_weights(rng, static_cast<size_t>(c1 * 9), 127),
+                     random_bias(rng, c1, 50000), wfl);
   v = rt::add_requantize(&m, dwv, 4, true);
   rt::Conv2dParams pw;
   pw.out_channels = c1;
@@ -123,7 +127,8 @@ inline rt::ModelDef random_cnn(uint64_t seed, int32_t in_channels = 1, int32_t c
                      random_bias(rng, 8, 30000), {6});
   v = rt::add_global_sum_pool(&m, v, 4);
   v = rt::add_requantize(&m, v, 6, false);
-  rt::add_fully_connected(&m, v, classes, random_weights(rng, static_cast<size_t>(classes * 8), 127),
+  rt::add_fully_connected(&m, v, classes,
+                          random_weights(rng, static_cast<size_t>(classes * 8), 127),
                           random_bias(rng, static_cast<size_t>(classes), 10000), {7});
   return m;
 }

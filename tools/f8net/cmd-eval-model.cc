@@ -23,9 +23,9 @@ int eval_model_main(const EvalModelArgs& args) {
   const IdxDataset data = read_idx_pair(args.data_dir + "/t10k-images-idx3-ubyte.gz",
                                         args.data_dir + "/t10k-labels-idx1-ubyte.gz");
   if (data.rows != in.h || data.cols != in.w) {
-    throw Error("eval: the data has " + std::to_string(data.cols) + "x" + std::to_string(data.rows) +
-                " images but " + args.model + " takes " + std::to_string(in.w) + "x" +
-                std::to_string(in.h));
+    throw Error("eval: the data has " + std::to_string(data.cols) + "x" +
+                std::to_string(data.rows) + " images but " + args.model + " takes " +
+                std::to_string(in.w) + "x" + std::to_string(in.h));
   }
   if (in.c != 1 && !m.metadata.preprocessing.replicate_gray) {
     throw Error("eval: " + args.model + " takes " + std::to_string(in.c) +

@@ -43,7 +43,8 @@ void run_eval(const EvalArgs& a) {
   c.threads = a.threads;
   eval_checkpoint_main(c);
 #else
-  throw Error("eval --checkpoint: this build has no LibTorch (configure with -DF8NET_BUILD_QAT=ON)");
+  throw Error(
+      "eval --checkpoint: this build has no LibTorch (configure with -DF8NET_BUILD_QAT=ON)");
 #endif
 }
 

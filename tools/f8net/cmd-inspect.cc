@@ -54,11 +54,13 @@ std::string shift_str(const rt::OpDef& op, const rt::GraphInfo& g, size_t i) {
       }
       return "align <<" + range_of(l1) + ",<<" + range_of(l2);
     }
-    case rt::OpType::kGlobalSumPool: return "FL +" + std::to_string(op.shift);
+    case rt::OpType::kGlobalSumPool:
+      return "FL +" + std::to_string(op.shift);
     case rt::OpType::kMaxPool:
       return "k" + std::to_string(op.kernel_h) + "x" + std::to_string(op.kernel_w) + " s" +
              std::to_string(op.stride_h) + " p" + std::to_string(op.pad_h);
-    case rt::OpType::kRelu: return "-";
+    case rt::OpType::kRelu:
+      return "-";
   }
   return "-";
 }
@@ -66,8 +68,10 @@ std::string shift_str(const rt::OpDef& op, const rt::GraphInfo& g, size_t i) {
 std::string geometry_str(const rt::OpDef& op) {
   if (op.type != rt::OpType::kConv2d) return "";
   std::string s = " " + std::to_string(op.kernel_h) + "x" + std::to_string(op.kernel_w) + "/s" +
-                  std::to_string(op.stride_h) + (op.stride_w != op.stride_h ? "," + std::to_string(op.stride_w) : "") +
-                  " p" + std::to_string(op.pad_h) + (op.pad_w != op.pad_h ? "," + std::to_string(op.pad_w) : "");
+                  std::to_string(op.stride_h) +
+                  (op.stride_w != op.stride_h ? "," + std::to_string(op.stride_w) : "") + " p" +
+                  std::to_string(op.pad_h) +
+                  (op.pad_w != op.pad_h ? "," + std::to_string(op.pad_w) : "");
   if (op.dilation_h != 1 || op.dilation_w != 1) s += " d" + std::to_string(op.dilation_h);
   if (op.groups != 1) s += " dw";
   return s;
@@ -111,10 +115,12 @@ void run_inspect(const InspectArgs& a) {
     params += static_cast<int64_t>(op.weights.size() + op.bias.size());
     worst_bound = std::max(worst_bound, info.accumulator_bound);
     if (!ops_json.empty()) ops_json += ",";
-    ops_json += "{\"index\":" + std::to_string(i) + ",\"op\":" + json_string(rt::op_type_name(op.type)) +
-                ",\"inputs\":[" + inputs + "],\"shape\":[" + std::to_string(v.shape.c) + "," +
-                std::to_string(v.shape.h) + "," + std::to_string(v.shape.w) + "],\"dtype\":" +
-                json_string(rt::dtype_name(v.dtype)) + ",\"fl\":" + json_string(fl_range(v.frac_bits)) +
+    ops_json += "{\"index\":" + std::to_string(i) +
+                ",\"op\":" + json_string(rt::op_type_name(op.type)) + ",\"inputs\":[" + inputs +
+                "],\"shape\":[" + std::to_string(v.shape.c) + "," + std::to_string(v.shape.h) +
+                "," + std::to_string(v.shape.w) +
+                "],\"dtype\":" + json_string(rt::dtype_name(v.dtype)) +
+                ",\"fl\":" + json_string(fl_range(v.frac_bits)) +
                 ",\"shifts\":" + json_string(shifts) + ",\"macs\":" + std::to_string(info.macs) +
                 ",\"wide_multiplications\":" + std::to_string(info.wide_multiplications) + "}";
   }
@@ -131,14 +137,15 @@ void run_inspect(const InspectArgs& a) {
     std::cout << "{\"model\":" << json_string(md.name) << ",\"ops\":[" << ops_json
               << "],\"totals\":{\"ops\":" << m.ops.size() << ",\"parameters\":" << params
               << ",\"macs\":" << macs << ",\"wide_multiplications\":" << wide
-              << ",\"max_accumulator_bound\":" << worst_bound << ",\"arena_bytes\":"
-              << it.arena_bytes() << "}}\n";
+              << ",\"max_accumulator_bound\":" << worst_bound
+              << ",\"arena_bytes\":" << it.arena_bytes() << "}}\n";
   }
 }
 
 void add_inspect(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Show an .f8 model's ops, formats, shifts and MACs");
+  CLI::App* cmd =
+      app.add_subcommand("inspect", "Show an .f8 model's ops, formats, shifts and MACs");
   cmd->add_option("model", args->model, "Exported .f8 model")->required();
   cmd->add_flag("--json", args->json, "Also print one JSON object (last line)");
   cmd->callback([args] { run_inspect(*args); });

@@ -51,8 +51,9 @@ void run_run(const RunArgs& a) {
                     ++rank, name.c_str(), logit_value(out, c), out.s32()[c], out.frac_bits[c], c);
       std::cout << line;
       char item[128];
-      std::snprintf(item, sizeof(item), "%s{\"class\":%d,\"logit\":%d,\"frac_bits\":%d,\"name\":",
-                    rank > 1 ? "," : "", c, out.s32()[c], out.frac_bits[c]);
+      std::snprintf(item, sizeof(item),
+                    "%s{\"class\":%d,\"logit\":%d,\"frac_bits\":%d,\"name\":", rank > 1 ? "," : "",
+                    c, out.s32()[c], out.frac_bits[c]);
       json += item + json_string(name) + "}";
     }
     json += "]}";

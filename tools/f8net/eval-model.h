@@ -12,8 +12,8 @@ struct EvalModelArgs {
   std::string model;
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   bool json = false;
-  int threads = 0;      // 0: all hardware threads
-  int64_t limit = 0;    // evaluate only the first `limit` images (0: all)
+  int threads = 0;    // 0: all hardware threads
+  int64_t limit = 0;  // evaluate only the first `limit` images (0: all)
 };
 
 // Prints a summary line (with json, then one JSON object as the last line); returns 0.

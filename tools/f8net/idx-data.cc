@@ -51,7 +51,8 @@ IdxDataset read_idx_pair(const std::string& images_gz, const std::string& labels
   IdxDataset d;
   const uint64_t n = be32(img, 4), rows = be32(img, 8), cols = be32(img, 12);
   if (rows == 0 || cols == 0 || rows > 65535 || cols > 65535) {
-    throw Error(images_gz + ": bad image size " + std::to_string(rows) + "x" + std::to_string(cols));
+    throw Error(images_gz + ": bad image size " + std::to_string(rows) + "x" +
+                std::to_string(cols));
   }
   if (img.size() - 16 != n * rows * cols) {  // n < 2^32, rows*cols < 2^32: no overflow
     throw Error(images_gz + ": header says " + std::to_string(n) + " images of " +

@@ -63,7 +63,8 @@ Image read_netpbm(const std::string& path) {
   img.pixels.resize(n);
   for (int c = 0; c < img.channels; ++c)  // interleaved -> planar
     for (size_t i = 0; i < static_cast<size_t>(img.width) * img.height; ++i)
-      img.pixels[c * static_cast<size_t>(img.width) * img.height + i] = b[pos + i * img.channels + c];
+      img.pixels[c * static_cast<size_t>(img.width) * img.height + i] =
+          b[pos + i * img.channels + c];
   return img;
 }
 #endif
@@ -71,8 +72,8 @@ Image read_netpbm(const std::string& path) {
 }  // namespace
 
 Image load_image(const std::string& path, int channels, int height, int width, bool resize) {
-  if (channels != 1 && channels != 3) throw Error("models with " + std::to_string(channels) +
-                                                  " input channels cannot take images");
+  if (channels != 1 && channels != 3)
+    throw Error("models with " + std::to_string(channels) + " input channels cannot take images");
   Image out;
   out.channels = channels;
   out.height = height;

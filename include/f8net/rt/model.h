@@ -29,9 +29,10 @@ const char* op_type_name(OpType t);  // "Conv2d", ... or "invalid"
 
 // How an 8-bit image becomes input codes (F8NET.md §14, §15.3, TV11).
 enum class Preprocess : uint32_t {
-  kRaw01 = 1,       // code = pixel (= rne(255 * x), x in [0,1]); unsigned input, FL 8
-  kNormalized = 2,  // z = (pixel/255 - mean[c]) / std[c] in float32; code = clamp(rne(z*2^FL), +-127)
-  kCodes = 3,       // no image preprocessing: the caller supplies codes (tests, embedded use)
+  kRaw01 = 1,  // code = pixel (= rne(255 * x), x in [0,1]); unsigned input, FL 8
+  kNormalized =
+      2,       // z = (pixel/255 - mean[c]) / std[c] in float32; code = clamp(rne(z*2^FL), +-127)
+  kCodes = 3,  // no image preprocessing: the caller supplies codes (tests, embedded use)
 };
 
 struct Preprocessing {
@@ -114,13 +115,13 @@ int32_t add_add(ModelDef* m, int32_t a, int32_t b);
 int32_t add_global_sum_pool(ModelDef* m, int32_t src, int32_t shift);
 
 // ---- Limits every model must respect (docs/model-format.md §Limits).
-constexpr int32_t kMaxDim = 65535;                 // C, H, W and O each in [1, kMaxDim]
+constexpr int32_t kMaxDim = 65535;  // C, H, W and O each in [1, kMaxDim]
 constexpr int64_t kMaxTensorElements = int64_t{1} << 28;
 constexpr int64_t kMaxWeights = int64_t{1} << 28;  // per op
 constexpr int32_t kMaxOps = 16384;
 constexpr int64_t kMaxTotalChannels = int64_t{1} << 22;  // summed over all values
-constexpr int32_t kMaxKernel = 64;                 // kernel, stride, dilation in [1, 64]; pad [0, 64]
-constexpr int32_t kMaxAccFracBits = 31;            // every int32 tensor's FL is in [0, 31]
+constexpr int32_t kMaxKernel = 64;       // kernel, stride, dilation in [1, 64]; pad [0, 64]
+constexpr int32_t kMaxAccFracBits = 31;  // every int32 tensor's FL is in [0, 31]
 constexpr int64_t kMaxAccumulatorBound = (int64_t{1} << 31) - 1;  // sum|w|*max|x| + |b| < 2^31
 
 // ---- What validation learns about a model.

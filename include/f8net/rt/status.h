@@ -10,11 +10,11 @@ namespace f8net::rt {
 
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument = 1,  // a caller passed something unusable (null pointer, wrong size)
-  kIoError = 2,          // the file system said no
-  kInvalidModel = 3,     // the model (file or ModelDef) breaks a rule of docs/model-format.md
-  kUnsupported = 4,      // well-formed but asks for something this runtime cannot do
-  kOverflow = 5,         // an int32 accumulator could overflow: the model is refused
+  kInvalidArgument = 1,     // a caller passed something unusable (null pointer, wrong size)
+  kIoError = 2,             // the file system said no
+  kInvalidModel = 3,        // the model (file or ModelDef) breaks a rule of docs/model-format.md
+  kUnsupported = 4,         // well-formed but asks for something this runtime cannot do
+  kOverflow = 5,            // an int32 accumulator could overflow: the model is refused
   kFailedPrecondition = 6,  // called in the wrong order (run before prepare)
 };
 
@@ -35,9 +35,9 @@ class Status {
 };
 
 // Returns from the enclosing function when `expr` is an error Status.
-#define F8NET_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::f8net::rt::Status f8net_s_ = (expr); \
+#define F8NET_RETURN_IF_ERROR(expr)         \
+  do {                                      \
+    ::f8net::rt::Status f8net_s_ = (expr);  \
     if (!f8net_s_.is_ok()) return f8net_s_; \
   } while (0)
 

@@ -39,9 +39,9 @@ constexpr size_t kOpKernelH = 16;  // then kernel_w, stride_h, stride_w, pad_h, 
 constexpr size_t kOpOutFracBits = 52;
 constexpr size_t kOpOutSigned = 56;
 constexpr size_t kOpShift = 60;
-constexpr size_t kOpWeights = 64;  // u64 offset, u64 count (int8)
-constexpr size_t kOpBias = 80;     // u64 offset, u64 count (int32)
-constexpr size_t kOpWfl = 96;      // u64 offset, u64 count (int8)
+constexpr size_t kOpWeights = 64;    // u64 offset, u64 count (int8)
+constexpr size_t kOpBias = 80;       // u64 offset, u64 count (int32)
+constexpr size_t kOpWfl = 96;        // u64 offset, u64 count (int8)
 constexpr size_t kOpReserved = 112;  // 16 bytes, zero
 
 constexpr uint64_t align_up(uint64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignment; }

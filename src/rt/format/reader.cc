@@ -129,7 +129,7 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
   op->inputs[0] = static_cast<int32_t>(format::load_u32(rec + format::kOpInput0));
   op->inputs[1] = static_cast<int32_t>(format::load_u32(rec + format::kOpInput1));
   op->out_channels = static_cast<int32_t>(format::load_u32(rec + format::kOpOutChannels));
-  int32_t* geometry[] = {&op->kernel_h, &op->kernel_w, &op->stride_h,   &op->stride_w, &op->pad_h,
+  int32_t* geometry[] = {&op->kernel_h, &op->kernel_w,   &op->stride_h,   &op->stride_w, &op->pad_h,
                          &op->pad_w,    &op->dilation_h, &op->dilation_w, &op->groups};
   for (size_t k = 0; k < 9; ++k) {
     *geometry[k] = static_cast<int32_t>(format::load_u32(rec + format::kOpKernelH + 4 * k));
@@ -143,14 +143,14 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
     if (rec[k] != 0) return bad(what + ": reserved bytes are not zero");
   }
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpWeights),
-                                  format::load_u64(rec + format::kOpWeights + 8),
-                                  what + " weights", &op->weights));
+                                  format::load_u64(rec + format::kOpWeights + 8), what + " weights",
+                                  &op->weights));
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpBias),
                                   format::load_u64(rec + format::kOpBias + 8), what + " bias",
                                   &op->bias));
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpWfl),
-                                  format::load_u64(rec + format::kOpWfl + 8),
-                                  what + " weight FLs", &op->weight_frac_bits));
+                                  format::load_u64(rec + format::kOpWfl + 8), what + " weight FLs",
+                                  &op->weight_frac_bits));
   return Status::ok();
 }
 
@@ -171,7 +171,8 @@ Status read_graph(const uint8_t* p, uint64_t size, const uint8_t* data, uint64_t
   m->input.shape = Shape{static_cast<int32_t>(c), static_cast<int32_t>(h), static_cast<int32_t>(w)};
   m->input.dtype = static_cast<DType>(dtype);  // checked by validate_model
   m->input.frac_bits = fl;
-  if (n_ops > static_cast<uint32_t>(kMaxOps)) return bad("graph: too many ops (" + std::to_string(n_ops) + ")");
+  if (n_ops > static_cast<uint32_t>(kMaxOps))
+    return bad("graph: too many ops (" + std::to_string(n_ops) + ")");
   if (size != format::kGraphHeaderSize + uint64_t{n_ops} * format::kOpRecordSize) {
     return bad("graph: section size does not match " + std::to_string(n_ops) + " op records");
   }

@@ -84,8 +84,8 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   const MemoryPlan plan = plan_memory(sizes, last_use);
   if (plan.arena_bytes > options.max_arena_bytes) {
     return Status(StatusCode::kUnsupported,
-                  "the model needs a " + std::to_string(plan.arena_bytes) +
-                      "-byte arena (limit " + std::to_string(options.max_arena_bytes) + ")");
+                  "the model needs a " + std::to_string(plan.arena_bytes) + "-byte arena (limit " +
+                      std::to_string(options.max_arena_bytes) + ")");
   }
   s.arena.reset(new (std::nothrow) uint8_t[plan.arena_bytes]);
   if (s.arena == nullptr) {
@@ -100,7 +100,8 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   s.ops.clear();
   s.ops.resize(n_ops);
   for (size_t i = 0; i < n_ops; ++i) {
-    F8NET_RETURN_IF_ERROR(ops::prepare_op(s.model.ops[i], i, s.info, s.values, force_ref, &s.ops[i]));
+    F8NET_RETURN_IF_ERROR(
+        ops::prepare_op(s.model.ops[i], i, s.info, s.values, force_ref, &s.ops[i]));
   }
   int threads = options.num_threads;
   if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -128,7 +129,8 @@ TensorView Interpreter::input() const {
 }
 
 Status Interpreter::set_input(const void* codes, size_t bytes) {
-  if (!impl_->prepared) return Status(StatusCode::kFailedPrecondition, "set_input() before prepare()");
+  if (!impl_->prepared)
+    return Status(StatusCode::kFailedPrecondition, "set_input() before prepare()");
   const size_t expected = input().bytes();
   if (codes == nullptr || bytes != expected) {
     return Status(StatusCode::kInvalidArgument, "set_input: expected " + std::to_string(expected) +

@@ -36,9 +36,10 @@ MemoryPlan plan_memory(const std::vector<uint64_t>& sizes, const std::vector<int
     plan.offsets[v] = at;
     plan.arena_bytes = std::max(plan.arena_bytes, at + size);
     const Block block{at, size, v};
-    live.insert(std::upper_bound(live.begin(), live.end(), block,
-                                 [](const Block& a, const Block& b) { return a.offset < b.offset; }),
-                block);
+    live.insert(
+        std::upper_bound(live.begin(), live.end(), block,
+                         [](const Block& a, const Block& b) { return a.offset < b.offset; }),
+        block);
   };
   if (sizes.empty()) return plan;
   place(0);

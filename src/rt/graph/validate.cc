@@ -45,7 +45,8 @@ Status check_metadata(const ModelDef& m) {
   for (const std::string& s : md.class_names) {
     if (s.size() > kMaxNameBytes) return model_error("metadata: class name too long");
   }
-  if (md.provenance.size() > kMaxListEntries) return model_error("metadata: too many provenance entries");
+  if (md.provenance.size() > kMaxListEntries)
+    return model_error("metadata: too many provenance entries");
   for (const auto& kv : md.provenance) {
     if (kv.first.size() > kMaxNameBytes || kv.second.size() > kMaxProvenanceBytes) {
       return model_error("metadata: provenance entry too long");
@@ -58,8 +59,10 @@ Status check_metadata(const ModelDef& m) {
       return model_error("metadata: preprocessing raw01 needs a uint8 input at FL 8");
     }
   } else if (p.mode == Preprocess::kNormalized) {
-    if (in.dtype != DType::kInt8) return model_error("metadata: preprocessing normalized needs an int8 input");
-    if (in.shape.c > 3) return model_error("metadata: preprocessing normalized supports at most 3 channels");
+    if (in.dtype != DType::kInt8)
+      return model_error("metadata: preprocessing normalized needs an int8 input");
+    if (in.shape.c > 3)
+      return model_error("metadata: preprocessing normalized supports at most 3 channels");
     for (int c = 0; c < 3; ++c) {
       if (!std::isfinite(p.mean[c]) || !std::isfinite(p.std[c]) || !(p.std[c] > 0.f)) {
         return model_error("metadata: normalization mean/std must be finite with std > 0");
@@ -111,7 +114,8 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
     return model_error(pre + "has " + std::to_string(op.bias.size()) + " biases, expected " +
                        std::to_string(o_count));
   }
-  if (op.weight_frac_bits.size() != 1 && static_cast<int64_t>(op.weight_frac_bits.size()) != o_count) {
+  if (op.weight_frac_bits.size() != 1 &&
+      static_cast<int64_t>(op.weight_frac_bits.size()) != o_count) {
     return model_error(pre + "has " + std::to_string(op.weight_frac_bits.size()) +
                        " weight FLs, expected 1 or " + std::to_string(o_count));
   }
@@ -144,13 +148,14 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
     if (bound > kMaxAccumulatorBound) {
       return Status(StatusCode::kOverflow,
                     pre + "output channel " + std::to_string(o) + " can overflow int32: sum|w| " +
-                        std::to_string(abs_w) + " x max|x| " + std::to_string(x_max) +
-                        " + |b| " + std::to_string(b < 0 ? -int64_t{b} : b) + " = " +
-                        std::to_string(bound) + " >= 2^31");
+                        std::to_string(abs_w) + " x max|x| " + std::to_string(x_max) + " + |b| " +
+                        std::to_string(b < 0 ? -int64_t{b} : b) + " = " + std::to_string(bound) +
+                        " >= 2^31");
     }
     if (bound > worst) worst = bound;
-    const int32_t wfl = op.weight_frac_bits.size() == 1 ? op.weight_frac_bits[0]
-                                                        : op.weight_frac_bits[static_cast<size_t>(o)];
+    const int32_t wfl = op.weight_frac_bits.size() == 1
+                            ? op.weight_frac_bits[0]
+                            : op.weight_frac_bits[static_cast<size_t>(o)];
     out->frac_bits[static_cast<size_t>(o)] = src_fl + wfl;
   }
   info->accumulator_bound = worst;
@@ -159,7 +164,8 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
 
 Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* out, OpInfo* info) {
   const std::string pre = op_prefix(i, op.type);
-  if (!is_code_dtype(src.dtype)) return model_error(pre + "input must be uint8/int8 codes, got int32");
+  if (!is_code_dtype(src.dtype))
+    return model_error(pre + "input must be uint8/int8 codes, got int32");
   if (!in_range(op.out_channels, 1, kMaxDim)) {
     return model_error(pre + "out_channels " + std::to_string(op.out_channels) + " outside [1, " +
                        std::to_string(kMaxDim) + "]");
@@ -174,7 +180,8 @@ Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* ou
   if (op.groups == 1) {
     // ordinary convolution
   } else if (op.groups == c && c > 1) {
-    if (op.out_channels != c) return model_error(pre + "depthwise conv needs out_channels == in_channels");
+    if (op.out_channels != c)
+      return model_error(pre + "depthwise conv needs out_channels == in_channels");
   } else {
     return model_error(pre + "groups " + std::to_string(op.groups) + " must be 1 or in_channels (" +
                        std::to_string(c) + ")");
@@ -183,7 +190,8 @@ Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* ou
   const int64_t ext_w = int64_t{op.dilation_w} * (op.kernel_w - 1) + 1;
   const int64_t span_h = int64_t{src.shape.h} + 2 * op.pad_h;
   const int64_t span_w = int64_t{src.shape.w} + 2 * op.pad_w;
-  if (span_h < ext_h || span_w < ext_w) return model_error(pre + "kernel larger than the padded input");
+  if (span_h < ext_h || span_w < ext_w)
+    return model_error(pre + "kernel larger than the padded input");
   out->shape = Shape{op.out_channels, static_cast<int32_t>((span_h - ext_h) / op.stride_h + 1),
                      static_cast<int32_t>((span_w - ext_w) / op.stride_w + 1)};
   F8NET_RETURN_IF_ERROR(check_shape(out->shape, pre + "output"));
@@ -198,7 +206,8 @@ Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* ou
 
 Status check_fc(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* out, OpInfo* info) {
   const std::string pre = op_prefix(i, op.type);
-  if (!is_code_dtype(src.dtype)) return model_error(pre + "input must be uint8/int8 codes, got int32");
+  if (!is_code_dtype(src.dtype))
+    return model_error(pre + "input must be uint8/int8 codes, got int32");
   if (!in_range(op.out_channels, 1, kMaxDim)) {
     return model_error(pre + "out_channels " + std::to_string(op.out_channels) + " outside [1, " +
                        std::to_string(kMaxDim) + "]");
@@ -239,7 +248,8 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
   const OpDef& op = m.ops[i];
   const auto type_number = static_cast<uint32_t>(op.type);
   if (type_number < 1 || type_number > 7) {
-    return model_error("op " + std::to_string(i) + ": unknown op type " + std::to_string(type_number));
+    return model_error("op " + std::to_string(i) + ": unknown op type " +
+                       std::to_string(type_number));
   }
   const std::string pre = op_prefix(i, op.type);
   const int32_t own = static_cast<int32_t>(i) + 1;
@@ -247,7 +257,8 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
   for (int k = 0; k < n_inputs; ++k) {
     if (op.inputs[k] < 0 || op.inputs[k] >= own) {
       return model_error(pre + "input " + std::to_string(op.inputs[k]) +
-                         " is not an earlier value (must be in [0, " + std::to_string(own - 1) + "])");
+                         " is not an earlier value (must be in [0, " + std::to_string(own - 1) +
+                         "])");
     }
   }
   const bool is_conv = op.type == OpType::kConv2d;
@@ -255,7 +266,8 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
   const bool is_pool = op.type == OpType::kMaxPool;
   const bool is_requant = op.type == OpType::kRequantize;
   const bool is_gsp = op.type == OpType::kGlobalSumPool;
-  F8NET_RETURN_IF_ERROR(check_unused(op, i, is_conv || is_pool, is_conv || is_fc, is_requant, is_gsp));
+  F8NET_RETURN_IF_ERROR(
+      check_unused(op, i, is_conv || is_pool, is_conv || is_fc, is_requant, is_gsp));
 
   const ValueInfo& src = g->values[static_cast<size_t>(op.inputs[0])];
   ValueInfo out;
@@ -266,8 +278,12 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
                        " codes");
   }
   switch (op.type) {
-    case OpType::kConv2d: F8NET_RETURN_IF_ERROR(check_conv(op, i, src, &out, &info)); break;
-    case OpType::kFullyConnected: F8NET_RETURN_IF_ERROR(check_fc(op, i, src, &out, &info)); break;
+    case OpType::kConv2d:
+      F8NET_RETURN_IF_ERROR(check_conv(op, i, src, &out, &info));
+      break;
+    case OpType::kFullyConnected:
+      F8NET_RETURN_IF_ERROR(check_fc(op, i, src, &out, &info));
+      break;
     case OpType::kRequantize: {
       const fixed::Format f = fixed::activation_format(op.out_frac_bits, op.out_signed);
       if (!f.valid()) {
@@ -284,7 +300,9 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
       out.dtype = DType::kInt32;
       out.frac_bits = src.frac_bits;
       break;
-    case OpType::kMaxPool: F8NET_RETURN_IF_ERROR(check_max_pool(op, i, src, &out)); break;
+    case OpType::kMaxPool:
+      F8NET_RETURN_IF_ERROR(check_max_pool(op, i, src, &out));
+      break;
     case OpType::kAdd: {
       const ValueInfo& b = g->values[static_cast<size_t>(op.inputs[1])];
       if (b.dtype != DType::kInt32) return model_error(pre + "second input must be int32");
@@ -353,8 +371,8 @@ Status validate_model(const ModelDef& m, GraphInfo* info) {
     // Bounds the per-channel FL tables (and so the memory a hostile file can make us allocate).
     total_channels += g->values[i + 1].shape.c;
     if (total_channels > kMaxTotalChannels) {
-      return model_error("the model's tensors have more than " +
-                         std::to_string(kMaxTotalChannels) + " channels in all");
+      return model_error("the model's tensors have more than " + std::to_string(kMaxTotalChannels) +
+                         " channels in all");
     }
   }
   const ValueInfo& out = g->values.back();

@@ -18,19 +18,29 @@ constexpr DType kS8 = DType::kInt8;
 constexpr DType kS32 = DType::kInt32;
 
 const KernelEntry kTable[] = {
-    {"u8_conv2d_generic__ref", KernelOp::kConv2d, kU8, kS32, Isa::kReference, ref::u8_conv2d, nullptr},
-    {"s8_conv2d_generic__ref", KernelOp::kConv2d, kS8, kS32, Isa::kReference, ref::s8_conv2d, nullptr},
-    {"u8_fc_generic__ref", KernelOp::kFullyConnected, kU8, kS32, Isa::kReference, ref::u8_fc, nullptr},
-    {"s8_fc_generic__ref", KernelOp::kFullyConnected, kS8, kS32, Isa::kReference, ref::s8_fc, nullptr},
-    {"s32u8_requantize_rne__ref", KernelOp::kRequantize, kS32, kU8, Isa::kReference, ref::s32u8_requantize, nullptr},
-    {"s32s8_requantize_rne__ref", KernelOp::kRequantize, kS32, kS8, Isa::kReference, ref::s32s8_requantize, nullptr},
+    {"u8_conv2d_generic__ref", KernelOp::kConv2d, kU8, kS32, Isa::kReference, ref::u8_conv2d,
+     nullptr},
+    {"s8_conv2d_generic__ref", KernelOp::kConv2d, kS8, kS32, Isa::kReference, ref::s8_conv2d,
+     nullptr},
+    {"u8_fc_generic__ref", KernelOp::kFullyConnected, kU8, kS32, Isa::kReference, ref::u8_fc,
+     nullptr},
+    {"s8_fc_generic__ref", KernelOp::kFullyConnected, kS8, kS32, Isa::kReference, ref::s8_fc,
+     nullptr},
+    {"s32u8_requantize_rne__ref", KernelOp::kRequantize, kS32, kU8, Isa::kReference,
+     ref::s32u8_requantize, nullptr},
+    {"s32s8_requantize_rne__ref", KernelOp::kRequantize, kS32, kS8, Isa::kReference,
+     ref::s32s8_requantize, nullptr},
     {"s32_relu_generic__ref", KernelOp::kRelu, kS32, kS32, Isa::kReference, ref::s32_relu, nullptr},
-    {"s32_maxpool_generic__ref", KernelOp::kMaxPool, kS32, kS32, Isa::kReference, ref::s32_maxpool, nullptr},
+    {"s32_maxpool_generic__ref", KernelOp::kMaxPool, kS32, kS32, Isa::kReference, ref::s32_maxpool,
+     nullptr},
     {"s32_add_sat__ref", KernelOp::kAdd, kS32, kS32, Isa::kReference, ref::s32_add, nullptr},
-    {"s32_globalsumpool_sat__ref", KernelOp::kGlobalSumPool, kS32, kS32, Isa::kReference, ref::s32_global_sum_pool, nullptr},
+    {"s32_globalsumpool_sat__ref", KernelOp::kGlobalSumPool, kS32, kS32, Isa::kReference,
+     ref::s32_global_sum_pool, nullptr},
 #ifdef F8NET_HAVE_AVX2_KERNELS
-    {"u8_conv2d_s1x8__avx2", KernelOp::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_s1, avx2::conv2d_s1_supports},
-    {"s8_conv2d_s1x8__avx2", KernelOp::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_s1, avx2::conv2d_s1_supports},
+    {"u8_conv2d_s1x8__avx2", KernelOp::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_s1,
+     avx2::conv2d_s1_supports},
+    {"s8_conv2d_s1x8__avx2", KernelOp::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_s1,
+     avx2::conv2d_s1_supports},
 #endif
 };
 
@@ -39,12 +49,15 @@ const KernelEntry kTable[] = {
 int64_t work_items(KernelOp op, const KernelArgs& a) {
   switch (op) {
     case KernelOp::kConv2d:
-    case KernelOp::kMaxPool: return int64_t{a.oc} * a.oh;
+    case KernelOp::kMaxPool:
+      return int64_t{a.oc} * a.oh;
     case KernelOp::kFullyConnected:
-    case KernelOp::kGlobalSumPool: return a.oc;
+    case KernelOp::kGlobalSumPool:
+      return a.oc;
     case KernelOp::kRequantize:
     case KernelOp::kRelu:
-    case KernelOp::kAdd: return int64_t{a.c} * a.h;
+    case KernelOp::kAdd:
+      return int64_t{a.c} * a.h;
   }
   return 0;
 }
@@ -65,7 +78,8 @@ bool reference_forced_by_environment() {
 
 bool isa_available(Isa isa) {
   switch (isa) {
-    case Isa::kReference: return true;
+    case Isa::kReference:
+      return true;
     case Isa::kAvx2:
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

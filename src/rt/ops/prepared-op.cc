@@ -12,13 +12,20 @@ constexpr int64_t kMinParallelWork = 1 << 14;  // inner-loop steps below which t
 
 kernels::KernelOp kernel_op(OpType t) {
   switch (t) {
-    case OpType::kConv2d: return kernels::KernelOp::kConv2d;
-    case OpType::kFullyConnected: return kernels::KernelOp::kFullyConnected;
-    case OpType::kRequantize: return kernels::KernelOp::kRequantize;
-    case OpType::kRelu: return kernels::KernelOp::kRelu;
-    case OpType::kMaxPool: return kernels::KernelOp::kMaxPool;
-    case OpType::kAdd: return kernels::KernelOp::kAdd;
-    case OpType::kGlobalSumPool: return kernels::KernelOp::kGlobalSumPool;
+    case OpType::kConv2d:
+      return kernels::KernelOp::kConv2d;
+    case OpType::kFullyConnected:
+      return kernels::KernelOp::kFullyConnected;
+    case OpType::kRequantize:
+      return kernels::KernelOp::kRequantize;
+    case OpType::kRelu:
+      return kernels::KernelOp::kRelu;
+    case OpType::kMaxPool:
+      return kernels::KernelOp::kMaxPool;
+    case OpType::kAdd:
+      return kernels::KernelOp::kAdd;
+    case OpType::kGlobalSumPool:
+      return kernels::KernelOp::kGlobalSumPool;
   }
   return kernels::KernelOp::kRelu;
 }
@@ -72,7 +79,9 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
       a.out_signed = op.out_signed;
       out->cost_per_item = a.w;
       break;
-    case OpType::kRelu: out->cost_per_item = a.w; break;
+    case OpType::kRelu:
+      out->cost_per_item = a.w;
+      break;
     case OpType::kMaxPool:
       a.kh = op.kernel_h;
       a.kw = op.kernel_w;
@@ -96,15 +105,16 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
       out->cost_per_item = a.w;
       break;
     }
-    case OpType::kGlobalSumPool: out->cost_per_item = int64_t{a.h} * a.w; break;
+    case OpType::kGlobalSumPool:
+      out->cost_per_item = int64_t{a.h} * a.w;
+      break;
   }
   out->items = kernels::work_items(out->op, a);
   out->kernel = kernels::select_kernel(out->op, src.dtype, dst.dtype, a, force_reference);
   if (out->kernel == nullptr) {
-    return Status(StatusCode::kUnsupported, "op " + std::to_string(index) + " (" +
-                                                op_type_name(op.type) + "): no kernel for " +
-                                                dtype_name(src.dtype) + " -> " +
-                                                dtype_name(dst.dtype));
+    return Status(StatusCode::kUnsupported,
+                  "op " + std::to_string(index) + " (" + op_type_name(op.type) +
+                      "): no kernel for " + dtype_name(src.dtype) + " -> " + dtype_name(dst.dtype));
   }
   return Status::ok();
 }

@@ -14,7 +14,7 @@
 namespace f8net::rt::kernels::avx2 {
 namespace {
 
-constexpr int kRowCap = 2048;     // int16 entries in the padded row buffer
+constexpr int kRowCap = 2048;  // int16 entries in the padded row buffer
 constexpr int kMaxBlocks = kRowCap / 8;
 
 int round_up8(int v) { return (v + 7) / 8 * 8; }
@@ -47,14 +47,16 @@ void conv2d_s1(const KernelArgs& a, int64_t begin, int64_t end) {
         for (int kx = 0; kx < a.kw; kx += 2) {
           const int16_t w0 = wk[kx];
           const int16_t w1 = kx + 1 < a.kw ? wk[kx + 1] : 0;
-          const __m256i wpair = _mm256_set1_epi32(static_cast<int32_t>(
-              (static_cast<uint32_t>(static_cast<uint16_t>(w1)) << 16) | static_cast<uint16_t>(w0)));
+          const __m256i wpair = _mm256_set1_epi32(
+              static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(w1)) << 16) |
+                                   static_cast<uint16_t>(w0)));
           const int16_t* p0 = row + kx * a.dw;
           const int16_t* p1 = kx + 1 < a.kw ? row + (kx + 1) * a.dw : p0;
           for (int b = 0; b < blocks; ++b) {
             const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + 8 * b));
             const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + 8 * b));
-            const __m256i pairs = _mm256_set_m128i(_mm_unpackhi_epi16(v0, v1), _mm_unpacklo_epi16(v0, v1));
+            const __m256i pairs =
+                _mm256_set_m128i(_mm_unpackhi_epi16(v0, v1), _mm_unpacklo_epi16(v0, v1));
             acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(pairs, wpair));
           }
         }

@@ -23,8 +23,8 @@ void s32_add(const KernelArgs& a, int64_t begin, int64_t end) {
     const int32_t s1 = a.shift[c], s2 = a.shift2[c];
     for (int64_t i = row * a.w; i < (row + 1) * a.w; ++i) {
       // Left shifts of at most 31 bits: each term stays below 2^62, the sum below 2^63.
-      const int64_t sum = fixed::shift_round_half_even(x[i], -s1) +
-                          fixed::shift_round_half_even(x2[i], -s2);
+      const int64_t sum =
+          fixed::shift_round_half_even(x[i], -s1) + fixed::shift_round_half_even(x2[i], -s2);
       y[i] = static_cast<int32_t>(fixed::saturate(sum, acc));
     }
   }
