@@ -37,10 +37,10 @@ const KernelEntry kTable[] = {
     {"s32_globalsumpool_sat__ref", KernelOp::kGlobalSumPool, kS32, kS32, Isa::kReference,
      ref::s32_global_sum_pool, nullptr},
 #ifdef F8NET_HAVE_AVX2_KERNELS
-    {"u8_conv2d_s1x8__avx2", KernelOp::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_s1,
-     avx2::conv2d_s1_supports},
-    {"s8_conv2d_s1x8__avx2", KernelOp::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_s1,
-     avx2::conv2d_s1_supports},
+    {"u8_conv2d_rowx8__avx2", KernelOp::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_rows,
+     avx2::conv2d_rows_supports},
+    {"s8_conv2d_rowx8__avx2", KernelOp::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_rows,
+     avx2::conv2d_rows_supports},
 #endif
 };
 

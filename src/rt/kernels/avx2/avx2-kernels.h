@@ -9,12 +9,13 @@
 
 namespace f8net::rt::kernels::avx2 {
 
-// Conv2d with horizontal stride 1 (any kernel, padding, dilation, vertical stride, groups 1 or
-// depthwise): 8 output columns per vector; pairs of kernel taps multiplied with vpmaddwd on
-// int16-widened codes (exact: |w*x| <= 127*255, a pair sum fits int32; no vpmaddubsw saturation).
-void u8_conv2d_s1(const KernelArgs& a, int64_t begin, int64_t end);
-void s8_conv2d_s1(const KernelArgs& a, int64_t begin, int64_t end);
-// Whether the row buffers of the kernels above fit: stride_w 1 and a padded row of <= 2048.
-bool conv2d_s1_supports(const KernelArgs& a);
+// Conv2d (any kernel, stride, padding, dilation; groups 1 or depthwise): 8 output columns per
+// vector; pairs of kernel taps multiplied with vpmaddwd on int16-widened codes (exact:
+// |w*x| <= 127*255 and a pair sum fits int32; no vpmaddubsw saturation).
+void u8_conv2d_rows(const KernelArgs& a, int64_t begin, int64_t end);
+void s8_conv2d_rows(const KernelArgs& a, int64_t begin, int64_t end);
+// Whether a row fits the kernels' stack buffers (padded row <= 4096 int16 over stride_w phases,
+// at most 2048 output columns).
+bool conv2d_rows_supports(const KernelArgs& a);
 
 }  // namespace f8net::rt::kernels::avx2
