@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "f8net/qat/checkpoint-io.h"
+#include "f8net/qat/checkpoint-model.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/data.h"
 #include "f8net/qat/models.h"
@@ -630,9 +631,10 @@ TrainResult run_training(const TrainConfig& config, const RunOptions& options) {
   return one_line_errors([&] { return run.run(); });
 }
 
-EvalResult evaluate_checkpoint(const EvalOptions& options) {
+CheckpointModel open_checkpoint_model(const std::string& path, const std::string& data_dir,
+                                      int64_t threads) {
   return one_line_errors([&] {
-    const CheckpointInfo info = read_checkpoint_info(options.checkpoint);
+    const CheckpointInfo info = read_checkpoint_info(path);
     json meta;
     try {
       meta = json::parse(info.meta_json);
@@ -640,42 +642,53 @@ EvalResult evaluate_checkpoint(const EvalOptions& options) {
         throw std::runtime_error("no f8net metadata");
       }
     } catch (const std::exception& e) {
-      throw std::runtime_error(options.checkpoint + ": not an f8net training checkpoint (" +
-                               e.what() + ")");
+      throw std::runtime_error(path + ": not an f8net training checkpoint (" + e.what() + ")");
     }
-    TrainConfig c = parse_config(info.config_yaml, {}, options.checkpoint + " (embedded config)");
-    if (!options.data_dir.empty()) c.data.dir = options.data_dir;
-    const int64_t threads = resolve_threads(options.threads > 0 ? options.threads : c.threads);
-    torch::set_num_threads(static_cast<int>(threads));
+    CheckpointModel r;
+    r.config = parse_config(info.config_yaml, {}, path + " (embedded config)");
+    if (!data_dir.empty()) r.config.data.dir = data_dir;
+    torch::set_num_threads(static_cast<int>(resolve_threads(threads > 0 ? threads
+                                                                         : r.config.threads)));
+    try {
+      const json& m = meta.at("model");
+      r.options.arch = m.at("arch").get<std::string>();
+      r.options.in_channels = m.at("in_channels").get<int64_t>();
+      r.options.input_size = m.at("input_size").get<int64_t>();
+      r.options.num_classes = m.at("num_classes").get<int64_t>();
+      r.options.width_mult = m.at("width_mult").get<double>();
+      r.mode = meta.at("mode").get<std::string>();
+      r.stage = meta.value("stage", "");
+    } catch (const json::exception& e) {
+      throw std::runtime_error(path + ": malformed f8net metadata (" + e.what() + ")");
+    }
+    r.options.quant = quant_options(r.config, r.mode);
+    r.val = open_dataset(r.config.data, Split::kVal);
+    check_fits(r.config.data, *r.val, r.options.in_channels, r.options.input_size,
+               r.options.num_classes, "model");
+    r.val_transform = make_transform(r.config.data, *r.val, false);
+    r.model = build_model(r.options);
+    load_checkpoint(path, *r.model, nullptr, false);
+    r.model->eval();
+    return r;
+  });
+}
 
-    ModelOptions mo;
-    const json& m = meta.at("model");
-    mo.arch = m.at("arch").get<std::string>();
-    mo.in_channels = m.at("in_channels").get<int64_t>();
-    mo.input_size = m.at("input_size").get<int64_t>();
-    mo.num_classes = m.at("num_classes").get<int64_t>();
-    mo.width_mult = m.at("width_mult").get<double>();
-    const std::string mode = meta.at("mode").get<std::string>();
-    mo.quant = quant_options(c, mode);
-
-    const auto val = open_dataset(c.data, Split::kVal);
-    check_fits(c.data, *val, mo.in_channels, mo.input_size, mo.num_classes, "model");
-    const TransformOptions transform = make_transform(c.data, *val, false);
-    Net model = build_model(mo);
-    load_checkpoint(options.checkpoint, *model, nullptr, false);
-    const int64_t batch_size = std::max<int64_t>(c.train.batch_size, 64);
-    const EvalTotals t = evaluate(*model, val, transform, c.data, batch_size, "eval",
-                                  options.observer, nullptr);
+EvalResult evaluate_checkpoint(const EvalOptions& options) {
+  CheckpointModel cm = open_checkpoint_model(options.checkpoint, options.data_dir, options.threads);
+  return one_line_errors([&] {
+    const int64_t batch_size = std::max<int64_t>(cm.config.train.batch_size, 64);
+    const EvalTotals t = evaluate(*cm.model, cm.val, cm.val_transform, cm.config.data, batch_size,
+                                  "eval", options.observer, nullptr);
     EvalResult r;
     r.top1 = t.top1;
     r.top5 = t.top5;
     r.loss = t.loss;
     r.images = t.images;
-    r.arch = mo.arch;
-    r.mode = mode;
-    r.stage = meta.value("stage", "");
-    r.dataset = c.data.dataset;
-    r.layers = layer_formats(*model);
+    r.arch = cm.options.arch;
+    r.mode = cm.mode;
+    r.stage = cm.stage;
+    r.dataset = cm.config.data.dataset;
+    r.layers = layer_formats(*cm.model);
     return r;
   });
 }

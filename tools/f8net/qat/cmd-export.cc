@@ -1,0 +1,84 @@
+// `f8net export --checkpoint CKPT -o model.f8 [--data DIR] [--json]`: writes a fixed-mode training
+// checkpoint as an integer-only .f8 model (the integer view of its exact evaluation, translated by
+// qat::to_runtime_model), atomically. Nothing is written when anything fails.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <string>
+
+#include "commands.h"
+#include "f8net/qat/checkpoint-model.h"
+#include "f8net/qat/config.h"
+#include "f8net/qat/export.h"
+#include "f8net/qat/runtime-model.h"
+#include "f8net/rt/model-file.h"
+#include "runtime-metadata.h"
+
+namespace f8net::cli {
+namespace {
+
+struct ExportArgs {
+  std::string checkpoint, output, data_dir;
+  bool json = false;
+  int threads = 0;
+};
+
+void run_export(const ExportArgs& args) {
+  qat::CheckpointModel cm;
+  try {
+    cm = qat::open_checkpoint_model(args.checkpoint, args.data_dir, args.threads);
+  } catch (const std::exception& e) {
+    throw Error(std::string("export: ") + e.what());
+  }
+  if (cm.options.quant.mode != qat::Mode::kFixed) {
+    throw Error("export: " + args.checkpoint + " is a " + cm.mode +
+                " model; only fixed-point (mode: fixed) models run on the integer runtime");
+  }
+  rt::ModelDef model;
+  try {
+    model = qat::to_runtime_model(qat::integer_view(*cm.model),
+                                  runtime_metadata(cm, args.checkpoint));
+  } catch (const std::exception& e) {
+    throw Error(std::string("export: ") + e.what());
+  }
+  const rt::Status st = rt::write_model_file(model, args.output);
+  if (!st) throw Error("export: " + st.message());
+  rt::GraphInfo info;
+  (void)rt::validate_model(model, &info);
+  int64_t macs = 0, wide = 0;
+  for (const rt::OpInfo& op : info.ops) {
+    macs += op.macs;
+    wide += op.wide_multiplications;
+  }
+  std::cout << "exported " << cm.options.arch << " (" << model.ops.size() << " ops, " << macs
+            << " 8-bit MACs, " << wide << " wider multiplications) to " << args.output << "\n";
+  if (args.json) {
+    const nlohmann::json j = {{"model", args.output}, {"checkpoint", args.checkpoint},
+                              {"arch", cm.options.arch}, {"ops", model.ops.size()},
+                              {"macs", macs}, {"wide_multiplications", wide}};
+    std::cout << j.dump() << std::endl;
+  }
+}
+
+void add_export(CLI::App& app) {
+  auto args = std::make_shared<ExportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "export", "Write a fixed-point training checkpoint as an integer-only .f8 model");
+  cmd->add_option("--checkpoint", args->checkpoint, "Training checkpoint (fixed mode)")
+      ->required();
+  cmd->add_option("-o,--output", args->output, "The .f8 file to write")->required();
+  cmd->add_option("--data", args->data_dir,
+                  "Data directory (for class names; default: the one in the checkpoint)");
+  cmd->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", args->json, "Print a JSON object as the last line");
+  cmd->callback([args] { run_export(*args); });
+}
+
+}  // namespace
+
+F8NET_REGISTER_COMMAND(30, add_export);
+
+}  // namespace f8net::cli
