@@ -85,7 +85,7 @@ const torch::Tensor& QLayerImpl::effective_alpha() const {
 int QLayerImpl::input_fl_used() const {
   if (kind_ == InputKind::kRaw01) return 8;
   if (quant_.mode == Mode::kFpPact) return static_cast<int>(kFloatingInputFl);
-  return fixed::ema_fl_used(input_fraclen.data_ptr<float>()[0], input_signed());
+  return fixed::ema_fl_used(input_fraclen.item<float>(), input_signed());
 }
 
 torch::Tensor QLayerImpl::fix_scale() const {
@@ -121,8 +121,11 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   if (!is_training()) return quantize_ste(x, {input_fl_used()}, sg, 1);
   const int64_t fb = activation_fl(x, sg, quant_.metric, quant_.grid_search);
   last_batch_fl_ = fb;
-  float* f = input_fraclen.data_ptr<float>();
-  f[0] = fixed::ema_update(f[0], static_cast<int>(fb), quant_.fl_momentum);
+  {
+    torch::NoGradGuard no_grad;  // the stored FL is a buffer in any dtype; the EMA runs in float32
+    input_fraclen.fill_(fixed::ema_update(input_fraclen.item<float>(), static_cast<int>(fb),
+                                          quant_.fl_momentum));
+  }
   return quantize_ste(x, {fb}, sg, 1);
 }
 

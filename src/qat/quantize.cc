@@ -107,6 +107,7 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
 
 void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
                      int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask) {
+  TORCH_CHECK(x.device().is_cpu(), "quantize_kernel: CPU tensors only (the fused kernel is CPU)");
   TORCH_CHECK(x.is_contiguous(), "quantize_kernel: x must be contiguous");
   TORCH_CHECK(!fl.empty(), "quantize_kernel: no FL given");
   const int max_fl = is_signed ? 7 : 8;

@@ -7,6 +7,9 @@
 
 #include "f8net/qat/models.h"
 #include "f8net/qat/modules.h"
+#include "f8net/qat/state-io.h"
+
+#include <cstdio>
 
 namespace f8net::qat {
 namespace {
@@ -83,6 +86,54 @@ TEST(Models, ParameterNamesIdenticalAcrossModes) {
   EXPECT_NE(std::find(f.begin(), f.end(), "stem.weight"), f.end());
   EXPECT_NE(std::find(f.begin(), f.end(), "blocks.0.convs.0.input_fraclen"), f.end());
   EXPECT_NE(std::find(f.begin(), f.end(), "fc.alpha"), f.end());
+}
+
+}  // namespace
+}  // namespace f8net::qat
+
+namespace f8net::qat {
+namespace {
+
+TEST(Models, FixedModelLoadsFloatCheckpointByIntersection) {
+  torch::manual_seed(9);
+  ModelOptions fo;
+  fo.arch = "resnet20";
+  fo.width_mult = 0.5;
+  fo.quant.mode = Mode::kFloat;
+  Net src = make_model(fo);
+  src->train();
+  src->forward(torch::rand({4, 1, 28, 28}));  // running statistics move
+  const std::string path = ::testing::TempDir() + "/qat-models-float.pt";
+  save_state(*src, path);
+  ModelOptions xo = fo;
+  xo.quant.mode = Mode::kFixed;
+  torch::manual_seed(10);
+  Net dst = make_model(xo);
+  const LoadReport r = load_state_by_intersection(*dst, path);
+  EXPECT_TRUE(r.missing.empty());
+  EXPECT_TRUE(r.shape_mismatch.empty());
+  EXPECT_EQ(r.loaded.size(), dst->named_parameters().size() + dst->named_buffers().size());
+  auto sp = src->named_parameters();
+  for (const auto& p : dst->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), sp[p.key()])) << p.key();
+  auto sb = src->named_buffers();
+  for (const auto& b : dst->named_buffers()) EXPECT_TRUE(torch::equal(b.value(), sb[b.key()])) << b.key();
+  std::remove(path.c_str());
+}
+
+TEST(Models, EvalLogitScaleRecoversTrainingScale) {
+  torch::manual_seed(4);
+  ModelOptions o;
+  o.quant.mode = Mode::kFixed;
+  Net net = make_model(o);
+  net->eval();
+  const double scale = net->logit_scale();
+  EXPECT_GT(scale, 0.0);
+  EXPECT_NE(scale, 1.0);
+  ModelOptions f = o;
+  f.quant.mode = Mode::kFloat;
+  Net fnet = make_model(f);
+  fnet->eval();
+  EXPECT_EQ(fnet->logit_scale(), 1.0);
 }
 
 }  // namespace
