@@ -9,7 +9,9 @@
 #include <fstream>
 
 #include "f8net/qat/checkpoint-io.h"
+#include "f8net/qat/checkpoint.h"
 #include "f8net/qat/data.h"
+#include "f8net/qat/models.h"
 #include "f8net/qat/trainer.h"
 #include "qat/data-fixtures.h"
 
@@ -186,6 +188,53 @@ TEST(Trainer, BadRunsFailWithoutTouchingTheOutput) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("pretrain.batch_size"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace f8net::qat
+
+namespace f8net::qat {
+namespace {
+
+// Tiny fine-tuning as calibration (F8NET.md §20): lr 0 for a few iterations from a float
+// checkpoint keeps every parameter and re-estimates the buffers (BN statistics, FL averages).
+TEST(Trainer, CalibrationWithZeroLrKeepsParametersAndMovesBuffers) {
+  TempDir dir;
+  testing::write_fashion_dir(dir / "data", 64, 16);
+  TrainConfig c = small_config(dir / "data");
+  c.pretrain.enabled = false;
+  c.train.mode = "float";
+  c.train.epochs = 1;
+  RunOptions o;
+  o.out_dir = dir / "float";
+  run_training(c, o);
+
+  c.train.mode = "fixed";
+  c.train.epochs = 0;
+  c.train.iterations = 3;
+  c.train.lr = 0;
+  c.train.weight_decay = 1e-3;
+  c.train.init = dir / "float/train-best.pt";
+  o.out_dir = dir / "calib";
+  const TrainResult r = run_training(c, o);
+  EXPECT_EQ(r.stages[1].iterations, 3);
+
+  ModelOptions mo;
+  mo.in_channels = 1;
+  mo.input_size = 12;
+  mo.width_mult = 0.5;
+  mo.quant.mode = Mode::kFixed;
+  Net before = make_model(mo), after = make_model(mo);
+  load_checkpoint(dir / "float/train-best.pt", *before, nullptr, false);
+  load_checkpoint(dir / "calib/train-best.pt", *after, nullptr, false);
+  for (const auto& p : before->named_parameters()) {
+    EXPECT_TRUE(torch::equal(p.value(), after->named_parameters()[p.key()])) << p.key();
+  }
+  int moved = 0;
+  for (const auto& b : before->named_buffers()) {
+    moved += !torch::equal(b.value(), after->named_buffers()[b.key()]);
+  }
+  EXPECT_GT(moved, 0) << "no BN statistic or FL buffer changed";
 }
 
 }  // namespace
