@@ -67,7 +67,41 @@ std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64
 
 std::vector<int> to_int(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
 
+// Per-channel mean and BIASED variance of an N x C x H x W tensor over (N, H, W), with gradient
+// (§8.1: gradients flow through the batch statistics). Forward uses ATen's batch-norm statistics
+// kernel; backward is one fused pass: dL/dy = g_mean / n + 2 g_var (y - mean) / n.
+class BatchStats : public torch::autograd::Function<BatchStats> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& y) {
+    auto stats = at::batch_norm_update_stats(y, {}, {}, 0.0);
+    torch::Tensor mean = std::get<0>(stats);
+    torch::Tensor var = std::get<1>(stats);
+    ctx->save_for_backward({y, mean});
+    return {mean, var};
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& y = saved[0];
+    const torch::Tensor& mean = saved[1];
+    const int64_t c = y.size(1);
+    const double n = static_cast<double>(y.numel() / c);
+    const torch::Tensor g_mean = grad[0].defined() ? grad[0] : torch::zeros_like(mean);
+    const torch::Tensor g_var = grad[1].defined() ? grad[1] : torch::zeros_like(mean);
+    const torch::Tensor b = g_var * (2.0 / n);
+    const torch::Tensor a = g_mean / n - b * mean;
+    return {torch::addcmul(a.view({1, c, 1, 1}), y, b.view({1, c, 1, 1}))};
+  }
+};
+
 }  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> batch_stats(const torch::Tensor& y) {
+  TORCH_CHECK(y.dim() == 4, "batch_stats: N x C x H x W input expected");
+  const auto stats = BatchStats::apply(y);
+  return {stats[0], stats[1]};
+}
 
 // ---------------------------------------------------------------------------------------------
 // QLayerImpl
@@ -167,9 +201,9 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
     // y0 = conv(s_self * xq, W) = s_self * conv(xq, W): its statistics are s * mean, s^2 * var.
     const torch::Tensor y0 = torch::conv2d(xq, weight, {}, options_.stride(), options_.padding(),
                                            options_.dilation(), groups());
-    const auto var_mean = torch::var_mean(y0, {0, 2, 3}, /*unbiased=*/false, /*keepdim=*/false);
-    mu = std::get<1>(var_mean) * s_self;
-    const torch::Tensor var_b = std::get<0>(var_mean) * (s_self * s_self);
+    const auto [mean0, var0] = batch_stats(y0);
+    mu = mean0 * s_self;
+    const torch::Tensor var_b = var0 * (s_self * s_self);
     const int64_t n = y0.numel() / y0.size(1);
     TORCH_CHECK(n > 1, "QConvBN: batch statistics need more than one value per channel");
     {

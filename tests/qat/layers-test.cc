@@ -213,6 +213,21 @@ TEST(Layers, DoubleForwardGradientsReachEveryParameter) {
   EXPECT_GT(b->alpha.grad().abs().item<double>(), 0.0);
 }
 
+TEST(Layers, BatchStatsMatchVarMeanWithGradients) {
+  torch::manual_seed(21);
+  const torch::Tensor y = (torch::randn({5, 3, 4, 6}, torch::kDouble) * 2 + 1).set_requires_grad(true);
+  const torch::Tensor gm = torch::randn({3}, torch::kDouble), gv = torch::randn({3}, torch::kDouble);
+  auto [mean, var] = batch_stats(y);
+  ((mean * gm).sum() + (var * gv).sum()).backward();
+  const torch::Tensor grad = y.grad().clone();
+  y.grad().zero_();
+  const auto ref = torch::var_mean(y, {0, 2, 3}, /*unbiased=*/false, false);
+  ((std::get<1>(ref) * gm).sum() + (std::get<0>(ref) * gv).sum()).backward();
+  EXPECT_TRUE(torch::allclose(mean, std::get<1>(ref), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(var, std::get<0>(ref), 1e-12, 1e-12)) << "biased variance";
+  EXPECT_TRUE(torch::allclose(grad, y.grad(), 1e-10, 1e-12));
+}
+
 TEST(Layers, MasterSharesAlphaWithPrivateFl) {
   QConvBN m = conv1x1(2, 2, fixed_quant());
   QConvBN l = conv1x1(2, 2, fixed_quant());

@@ -26,6 +26,10 @@ constexpr double kBnEps = 1e-5;
 constexpr int64_t kFloatingInputFl = 6;
 constexpr int64_t kFloatingWeightFl = 7;
 
+// Per-channel mean and biased variance over (N, H, W) of an N x C x H x W tensor, differentiable
+// (the batch statistics of the double forward, §8.1); ATen's BN statistics kernel, fused backward.
+std::pair<torch::Tensor, torch::Tensor> batch_stats(const torch::Tensor& y);
+
 // The part shared by QConvBN and QLinear: alpha, the stored input FL (EMA) and its quantizer.
 class QLayerImpl : public torch::nn::Module {
  public:
