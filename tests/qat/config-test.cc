@@ -113,8 +113,8 @@ TEST(Config, LoadConfigNamesAMissingFile) {
 }
 
 TEST(Config, EveryRecipeParses) {
-  const auto dir = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                   "configs";
+  // F8NET_SOURCE_DIR, not __FILE__: ccache's base_dir makes __FILE__ relative.
+  const auto dir = std::filesystem::path(F8NET_SOURCE_DIR) / "configs";
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".yaml") continue;
