@@ -3,57 +3,24 @@
 // one line on stderr, a non-zero exit and no clobbered files.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <string>
 
-#include "qat/data-fixtures.h"
+#include "cli-runner.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using f8net::testing::count_lines;
+using f8net::testing::last_line;
+using f8net::testing::slurp;
 using f8net::testing::TempDir;
+using f8net::testing::write_text;
+using Result = f8net::testing::CliResult;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs the f8net binary with `args` (shell words), capturing stdout and stderr.
 Result run(const std::string& args, const TempDir& dir) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = std::string(F8NET_BINARY) + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-std::string last_line(const std::string& s) {
-  std::string t = s;
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  const auto nl = t.rfind('\n');
-  return nl == std::string::npos ? t : t.substr(nl + 1);
-}
-
-int count_lines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
+  return f8net::testing::run_cli(args, dir);
 }
 
 // A tiny recipe on generated data: fp_pact 1 epoch, fixed 1 epoch.
