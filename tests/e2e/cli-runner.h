@@ -1,6 +1,6 @@
-// Running the f8net binary from end-to-end tests (shared by every tests/e2e file): the command line (shell words) runs with stdout
-// and stderr captured to files in a temporary directory; helpers read the last line (where --json
-// puts its object) and count lines (errors must be exactly one).
+// Running the f8net binary from end-to-end tests (shared by every tests/e2e file): the command
+// line (shell words) runs with stdout and stderr captured to files in a temporary directory;
+// helpers read the last line (where --json puts its object) and count lines (errors: one).
 #pragma once
 
 #include <sys/wait.h>
