@@ -107,7 +107,8 @@ void paired(benchmark::State& state, const char* arch, int64_t channels, int64_t
 
 // The per-step activation machinery of fixed-mode resnet20 at 1x28x28, batch 64: per layer input,
 // the batch FL (metric or grid search), the fused quantize+mask forward and grad*mask backward.
-void machinery(benchmark::State& state, bool grid) {
+// `stages`: 1 = batch FL only, 2 = + quantize forward, 3 = + backward (the whole machinery).
+void machinery(benchmark::State& state, bool grid, int stages) {
   torch::set_num_threads(threads());
   struct Shape { int64_t c, hw, count; };
   const std::vector<Shape> shapes = {{16, 28, 8}, {32, 14, 7}, {64, 7, 5}};
@@ -119,7 +120,10 @@ void machinery(benchmark::State& state, bool grid) {
     for (const torch::Tensor& x : xs) {
       const torch::Tensor xg = x.detach().requires_grad_(true);
       const int64_t fl = f8net::qat::activation_fl(x, false, f8net::fixed::Metric::kStd, grid);
+      benchmark::DoNotOptimize(fl);
+      if (stages < 2) continue;
       const torch::Tensor q = f8net::qat::quantize_ste(xg, {fl}, false, 1);
+      if (stages < 3) continue;
       q.backward(torch::ones_like(q));
       benchmark::DoNotOptimize(xg.grad().data_ptr());
     }
@@ -151,8 +155,11 @@ BENCHMARK_CAPTURE(paired, resnet18_32_float_vs_fixed, "resnet18", 3, 32, Mode::k
 BENCHMARK_CAPTURE(paired, resnet18_32_metric_vs_grid, "resnet18", 3, 32, Mode::kFixed, false,
                   Mode::kFixed, true)
     ->Unit(benchmark::kMillisecond)->Iterations(6);
-BENCHMARK_CAPTURE(machinery, resnet20_28_metric, false)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(machinery, resnet20_28_grid, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_metric_fl, false, 1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_grid_fl, true, 1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_metric_fl_forward, false, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_metric, false, 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_grid, true, 3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 // integer runtime both call it for every rounding and clamp, so they cannot disagree.
 #pragma once
 
+#include "f8net/fixed/blocked-sum.h"
 #include "f8net/fixed/format.h"
 #include "f8net/fixed/fraclen.h"
 #include "f8net/fixed/rounding.h"

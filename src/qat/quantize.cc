@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <type_traits>
+#include <utility>
 
 namespace f8net::qat {
 namespace {
@@ -23,23 +25,27 @@ constexpr double kRoundMagic<double> = 6755399441055744.0;  // 1.5 * 2^52
 // v * 2^f is exact (power of two). Clamping to the integer bounds before rounding gives the same
 // code as rounding first (rounding is monotone), and the strict STE bounds on the rounded value
 // become strict bounds on the clamped code: signed |q| < qmax, unsigned 0 < q < qmax. NaN -> 0.
-template <typename T, bool kOut, bool kMask>
-void quantize_loop(const T* x, T* out, T* mask, int64_t n, T scale, T inv_scale, T lo, T hi,
-                   T magic, T low_pass) {
+// kMask writes the 0/1 mask, or grad * mask when kGrad (the backward pass, fused).
+template <typename T, bool kOut, bool kMask, bool kGrad>
+void quantize_loop(const T* x, T* out, T* mask, const T* grad, int64_t n, T scale, T inv_scale,
+                   T lo, T hi, T magic, T low_pass) {
   for (int64_t i = 0; i < n; ++i) {
     T r = x[i] * scale;
     r = r < lo ? lo : r;  // NaN stays NaN
     r = r > hi ? hi : r;
     T q = (r + magic) - magic;  // floating: magic = 0, q = r
     // Branch-free; NaN fails both comparisons (zero mask) and becomes code 0.
-    if (kMask) mask[i] = static_cast<T>(static_cast<int>(q > low_pass) & static_cast<int>(q < hi));
+    if (kMask) {
+      const T m = static_cast<T>(static_cast<int>(q > low_pass) & static_cast<int>(q < hi));
+      mask[i] = kGrad ? grad[i] * m : m;
+    }
     if (kOut) out[i] = (q == q ? q : T(0)) * inv_scale;
   }
 }
 
 template <typename T>
-void quantize_run(const T* x, T* out, T* mask, int64_t n, int64_t fl, bool is_signed,
-                  bool floating) {
+void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t fl,
+                  bool is_signed, bool floating) {
   const fixed::Format fmt = fixed::activation_format(static_cast<int>(fl), is_signed);
   const T hi = static_cast<T>(fmt.qmax());
   const T lo = static_cast<T>(fmt.qmin());
@@ -47,26 +53,36 @@ void quantize_run(const T* x, T* out, T* mask, int64_t n, int64_t fl, bool is_si
   const T inv_scale = static_cast<T>(std::ldexp(1.0, -static_cast<int>(fl)));
   const T magic = floating ? T(0) : kRoundMagic<T>;
   const T low_pass = is_signed ? -hi : T(0);
-  if (out && mask) {
-    quantize_loop<T, true, true>(x, out, mask, n, scale, inv_scale, lo, hi, magic, low_pass);
+  const auto run = [&](auto out_on, auto mask_on, auto grad_on) {
+    quantize_loop<T, decltype(out_on)::value, decltype(mask_on)::value, decltype(grad_on)::value>(
+        x, out, mask, grad, n, scale, inv_scale, lo, hi, magic, low_pass);
+  };
+  using On = std::true_type;
+  using Off = std::false_type;
+  if (grad) {
+    run(Off{}, On{}, On{});
+  } else if (out && mask) {
+    run(On{}, On{}, Off{});
   } else if (out) {
-    quantize_loop<T, true, false>(x, out, mask, n, scale, inv_scale, lo, hi, magic, low_pass);
+    run(On{}, Off{}, Off{});
   } else if (mask) {
-    quantize_loop<T, false, true>(x, out, mask, n, scale, inv_scale, lo, hi, magic, low_pass);
+    run(Off{}, On{}, Off{});
   }
 }
 
 template <typename T>
 void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
-                    int64_t axis, bool floating, torch::Tensor& out, torch::Tensor& mask) {
+                    int64_t axis, bool floating, torch::Tensor& out, torch::Tensor& mask,
+                    const torch::Tensor& grad) {
   const T* px = x.data_ptr<T>();
   T* po = out.defined() ? out.data_ptr<T>() : nullptr;
   T* pm = mask.defined() ? mask.data_ptr<T>() : nullptr;
+  const T* pg = grad.defined() ? grad.data_ptr<T>() : nullptr;
   const int64_t n = x.numel();
+  const auto at = [](auto* p, int64_t off) { return p ? p + off : nullptr; };
   if (fl.size() == 1) {
     at::parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
-      quantize_run<T>(px + b, po ? po + b : nullptr, pm ? pm + b : nullptr, e - b, fl[0],
-                      is_signed, floating);
+      quantize_run<T>(px + b, at(po, b), at(pm, b), at(pg, b), e - b, fl[0], is_signed, floating);
     });
     return;
   }
@@ -78,35 +94,16 @@ void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool
   at::parallel_for(0, blocks, grain, [&](int64_t b, int64_t e) {
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t off = blk * inner;
-      quantize_run<T>(px + off, po ? po + off : nullptr, pm ? pm + off : nullptr, inner,
+      quantize_run<T>(px + off, at(po, off), at(pm, off), at(pg, off), inner,
                       fl[blk % channels], is_signed, floating);
     }
   });
 }
 
-class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
- public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
-                               bool floating) {
-    const torch::Tensor xc = x.contiguous();
-    torch::Tensor out = torch::empty_like(xc);
-    torch::Tensor mask = torch::empty_like(xc);
-    quantize_kernel(xc, fl, is_signed, axis, floating, out, mask);
-    ctx->save_for_backward({mask});
-    return out;
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad) {
-    const torch::Tensor mask = ctx->get_saved_variables()[0];
-    return {grad[0] * mask, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
-  }
-};
-
-}  // namespace
-
-void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
-                     int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask) {
+// Checks the arguments shared by the forward and backward kernels, then runs the typed kernel.
+void run_quantize(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                  int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask,
+                  const torch::Tensor& grad) {
   TORCH_CHECK(x.device().is_cpu(), "quantize_kernel: CPU tensors only (the fused kernel is CPU)");
   TORCH_CHECK(x.is_contiguous(), "quantize_kernel: x must be contiguous");
   TORCH_CHECK(!fl.empty(), "quantize_kernel: no FL given");
@@ -117,12 +114,60 @@ void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, boo
                 "quantize: ", fl.size(), " FLs do not match dimension ", axis, " of ", x.sizes());
   }
   if (x.scalar_type() == torch::kFloat) {
-    quantize_typed<float>(x, fl, is_signed, axis, floating, out, mask);
+    quantize_typed<float>(x, fl, is_signed, axis, floating, out, mask, grad);
   } else if (x.scalar_type() == torch::kDouble) {
-    quantize_typed<double>(x, fl, is_signed, axis, floating, out, mask);
+    quantize_typed<double>(x, fl, is_signed, axis, floating, out, mask, grad);
   } else {
     TORCH_CHECK(false, "quantize: float32 or float64 tensors only, got ", x.scalar_type());
   }
+}
+
+// Forward writes only Q(x) and keeps x (usually alive anyway as the previous layer's output);
+// backward recomputes the mask from x in the same pass that multiplies the gradient by it, so no
+// mask tensor is ever stored.
+class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                               bool floating) {
+    const torch::Tensor xc = x.contiguous();
+    torch::Tensor out = torch::empty_like(xc);
+    quantize_kernel(xc, fl, is_signed, axis, floating, out, torch::Tensor());
+    ctx->save_for_backward({xc});
+    ctx->saved_data["fl"] = fl;
+    ctx->saved_data["is_signed"] = is_signed;
+    ctx->saved_data["axis"] = axis;
+    ctx->saved_data["floating"] = floating;
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const torch::Tensor x = ctx->get_saved_variables()[0];
+    const torch::Tensor g = ste_gradient(x, grad[0], ctx->saved_data["fl"].toIntVector(),
+                                         ctx->saved_data["is_signed"].toBool(),
+                                         ctx->saved_data["axis"].toInt(),
+                                         ctx->saved_data["floating"].toBool());
+    return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+                     int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask) {
+  run_quantize(x, fl, is_signed, axis, floating, std::move(out), std::move(mask), torch::Tensor());
+}
+
+torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
+                           const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                           bool floating) {
+  TORCH_CHECK(grad.sizes() == x.sizes(), "ste_gradient: gradient shape ", grad.sizes(),
+              " differs from the input's ", x.sizes());
+  const torch::Tensor xc = x.contiguous();
+  const torch::Tensor gc = grad.to(xc.scalar_type()).contiguous();
+  torch::Tensor out = torch::empty_like(xc);
+  run_quantize(xc, fl, is_signed, axis, floating, torch::Tensor(), out, gc);
+  return out;
 }
 
 torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
@@ -145,20 +190,35 @@ torch::Tensor quantize_raw01(const torch::Tensor& x) {
   return out.to(x.scalar_type());
 }
 
+namespace {
+
+// Spreads the blocks of the core's blocked sums over LibTorch's intra-op threads; the core's sums
+// are the same for any split, so the FL does not depend on the thread count.
+struct AtenBlocks {
+  template <typename Body>
+  void operator()(size_t blocks, Body&& body) const {
+    at::parallel_for(0, static_cast<int64_t>(blocks), 1, [&](int64_t b, int64_t e) {
+      body(static_cast<size_t>(b), static_cast<size_t>(e));
+    });
+  }
+};
+
+}  // namespace
+
 int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
                       bool grid_search) {
   const torch::Tensor xc = x.detach().contiguous();
   const size_t n = static_cast<size_t>(xc.numel());
   if (grid_search) {
     torch::Tensor xf = xc.scalar_type() == torch::kFloat ? xc : xc.to(torch::kFloat);
-    return fixed::fl_grid_search(xf.data_ptr<float>(), n, is_signed);
+    return fixed::fl_grid_search(xf.data_ptr<float>(), n, is_signed, 8, AtenBlocks{});
   }
   double m;
   if (xc.scalar_type() == torch::kFloat) {
-    m = fixed::compute_metric(xc.data_ptr<float>(), n, metric);
+    m = fixed::compute_metric(xc.data_ptr<float>(), n, metric, AtenBlocks{});
   } else {
     TORCH_CHECK(xc.scalar_type() == torch::kDouble, "activation_fl: float32/float64 only");
-    m = fixed::compute_metric(xc.data_ptr<double>(), n, metric);
+    m = fixed::compute_metric(xc.data_ptr<double>(), n, metric, AtenBlocks{});
   }
   if (std::isnan(m)) return is_signed ? 7 : 8;  // metric of a NaN tensor: treat like m = 0
   return fixed::fl_from_metric(m, metric, is_signed);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "f8net/fixed.h"
@@ -88,21 +89,65 @@ TEST(GridSearch, TV5Special) {
 
 namespace {
 
-// The one-pass errors must be identical (==, not near) to the per-FL passes, and so must the FL.
-void expect_one_pass_equals_per_fl(const std::vector<float>& x, bool sg, int wl,
-                                   const std::string& what) {
-  double a[fx::kMaxGridCandidates], b[fx::kMaxGridCandidates];
-  const int na = fx::grid_search_errors(x.data(), x.size(), sg, wl, a);
-  const int nb = fx::grid_search_errors_per_fl(x.data(), x.size(), sg, wl, b);
-  ASSERT_EQ(na, nb);
-  for (int f = 0; f < na; ++f) {
-    if (std::isnan(b[f])) {
-      EXPECT_TRUE(std::isnan(a[f])) << what;
+// Runs the blocks in uneven slices on several threads: a result that depended on how the blocks
+// are shared out would differ from the serial one.
+struct ThreadedBlocks {
+  int threads;
+  template <typename Body>
+  void operator()(size_t blocks, Body&& body) const {
+    std::vector<std::thread> pool;
+    size_t first = 0;
+    for (int t = 0; t < threads && first < blocks; ++t) {
+      const size_t end = t == threads - 1 ? blocks : std::min(blocks, first + 1 + t);
+      pool.emplace_back([&body, first, end] { body(first, end); });
+      first = end;
+    }
+    for (std::thread& th : pool) th.join();
+  }
+};
+
+void expect_same_errors(const double* got, const double* want, int count, const std::string& what) {
+  for (int f = 0; f < count; ++f) {
+    if (std::isnan(want[f])) {
+      EXPECT_TRUE(std::isnan(got[f])) << what << " FL " << f;
     } else {
-      EXPECT_EQ(a[f], b[f]) << what << " FL " << f << " signed " << sg;
+      EXPECT_EQ(got[f], want[f]) << what << " FL " << f;
     }
   }
+}
+
+// The one-pass errors must be identical (==, not near) to the per-FL passes, and so must the FL,
+// serially and with the blocks spread over threads; and every SIMD kernel must give the scalar
+// kernel's block sums.
+void expect_one_pass_equals_per_fl(const std::vector<float>& x, bool sg, int wl,
+                                   const std::string& what) {
+  double a[fx::kMaxGridCandidates], b[fx::kMaxGridCandidates], c[fx::kMaxGridCandidates];
+  const int na = fx::grid_search_errors(x.data(), x.size(), sg, wl, a);
+  const int nb = fx::grid_search_errors_per_fl(x.data(), x.size(), sg, wl, b);
+  const int nc = fx::grid_search_errors(x.data(), x.size(), sg, wl, c, ThreadedBlocks{3});
+  ASSERT_EQ(na, nb);
+  ASSERT_EQ(nc, nb);
+  expect_same_errors(a, b, na, what + " one pass, signed " + std::to_string(sg));
+  expect_same_errors(c, b, nc, what + " threaded, signed " + std::to_string(sg));
   EXPECT_EQ(fx::first_minimum(a, na), fx::first_minimum(b, nb)) << what;
+
+  const double hi = static_cast<double>(fx::Format{wl, 0, sg}.qmax());
+  const double lo = sg ? -hi : 0.0;
+  const size_t n = std::min(x.size(), fx::kSumBlock);
+  double scalar[fx::kMaxGridCandidates];
+  fx::detail::grid_block_errors_scalar(x.data(), n, na, lo, hi, scalar);
+#if defined(__SSE2__)
+  double sse2[fx::kMaxGridCandidates];
+  fx::detail::grid_block_errors_sse2(x.data(), n, na, lo, hi, sse2);
+  expect_same_errors(sse2, scalar, na, what + " sse2 kernel");
+#endif
+#if F8NET_FIXED_HAVE_AVX2
+  if (fx::detail::cpu_has_avx2()) {
+    double avx2[fx::kMaxGridCandidates];
+    fx::detail::grid_block_errors_avx2(x.data(), n, na, lo, hi, avx2);
+    expect_same_errors(avx2, scalar, na, what + " avx2 kernel");
+  }
+#endif
 }
 
 }  // namespace
@@ -114,7 +159,9 @@ TEST(GridSearch, OnePassEqualsPerFlComputation) {
   for (int trial = 0; trial < 60; ++trial) {
     const double scale = std::ldexp(1.0, static_cast<int>(rng() % 40) - 20);  // 2^-20 .. 2^19
     std::normal_distribution<float> gauss(0.0f, static_cast<float>(scale));
-    std::vector<float> x(1 + rng() % 3000);
+    // Mostly within one block; every fifth tensor spans several, with a partial last block.
+    const size_t n = trial % 5 == 0 ? 3 * fx::kSumBlock + 1 + rng() % 5000 : 1 + rng() % 3000;
+    std::vector<float> x(n);
     for (float& v : x) v = gauss(rng);
     for (bool sg : {false, true}) {
       expect_one_pass_equals_per_fl(x, sg, 8, "gaussian " + note);
@@ -145,6 +192,46 @@ TEST(GridSearch, OnePassEdgeCases) {
   }
   const float grid[] = {1.0f, 2.0f, 3.0f, 4.0f};  // exact at FL 0..5 unsigned: first minimum = 0
   EXPECT_EQ(fx::fl_grid_search(grid, 4, false), 0);
+}
+
+// The blocked summation order of blocked-sum.h, written out plainly: the statistics every FL rule
+// computes must follow it exactly, serially or threaded.
+double blocked_sum_oracle(const std::vector<double>& terms) {
+  double sum = 0.0;
+  for (size_t begin = 0; begin < terms.size(); begin += fx::kSumBlock) {
+    double p[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t i = begin; i < terms.size() && i < begin + fx::kSumBlock; ++i) {
+      p[(i - begin) % 4] += terms[i];
+    }
+    sum += (p[0] + p[2]) + (p[1] + p[3]);
+  }
+  return sum;
+}
+
+TEST(BlockedSum, FollowsTheDefinedOrderSeriallyAndThreaded) {
+  const uint64_t seed = f8net::testing::test_seed(77);
+  std::mt19937_64 rng(seed);
+  // Values of wildly different magnitudes make any change of order visible in the last bits.
+  std::uniform_real_distribution<double> mant(-1.0, 1.0);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{5}, fx::kSumBlock - 1,
+                   fx::kSumBlock, fx::kSumBlock + 3, 5 * fx::kSumBlock + 2}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = static_cast<float>(std::ldexp(mant(rng), static_cast<int>(rng() % 60) - 30));
+    std::vector<double> squares(n);
+    for (size_t i = 0; i < n; ++i) squares[i] = static_cast<double>(x[i]) * x[i];
+    const auto square = [](float v) { return static_cast<double>(v) * v; };
+    const double want = blocked_sum_oracle(squares);
+    EXPECT_EQ(fx::blocked_sum(x.data(), n, square), want) << n << f8net::testing::seed_note(seed);
+    EXPECT_EQ(fx::blocked_sum(x.data(), n, square, ThreadedBlocks{2}), want) << n;
+    EXPECT_EQ(fx::blocked_sum(x.data(), n, square, ThreadedBlocks{4}), want) << n;
+    // compute_metric is that sum, whichever way the blocks run.
+    EXPECT_EQ(fx::compute_metric(x.data(), n, Metric::kRms, ThreadedBlocks{3}),
+              n ? std::sqrt(want / static_cast<double>(n)) : 0.0) << n;
+    EXPECT_EQ(fx::compute_metric(x.data(), n, Metric::kStd, ThreadedBlocks{3}),
+              fx::compute_metric(x.data(), n, Metric::kStd)) << n;
+    EXPECT_EQ(fx::compute_metric(x.data(), n, Metric::kMae, ThreadedBlocks{2}),
+              fx::compute_metric(x.data(), n, Metric::kMae)) << n;
+  }
 }
 
 TEST(Ema, TV6Sequence) {

@@ -108,6 +108,34 @@ TEST(Quantize, FusedKernelEqualsCoreOnRandomData) {
   }
 }
 
+// The fused backward recomputes the mask from x: it must equal grad * the forward kernel's mask,
+// bit for bit, NaN/inf inputs and gradients included (NaN * 0 stays NaN, as in grad * mask), for
+// a non-contiguous input too.
+TEST(Quantize, SteGradientEqualsGradTimesKernelMask) {
+  torch::manual_seed(11);
+  for (bool floating : {false, true}) {
+    for (bool sg : {true, false}) {
+      torch::Tensor x = (torch::randn({6, 4, 5}) * 4.0).transpose(0, 2);  // non-contiguous
+      x.select(0, 0).select(0, 0).copy_(torch::tensor({NAN, INFINITY, -INFINITY, 0.0f, 1.99f, -1.99f}));
+      torch::Tensor g = torch::randn_like(x).contiguous();
+      g.view(-1).index_put_({0}, NAN);
+      g.view(-1).index_put_({1}, INFINITY);
+      for (const std::vector<int64_t>& fl : {std::vector<int64_t>{6}, std::vector<int64_t>{1, 7, 3, 0}}) {
+        const torch::Tensor xc = x.contiguous();
+        torch::Tensor mask = torch::empty_like(xc);
+        quantize_kernel(xc, fl, sg, 1, floating, torch::Tensor(), mask);
+        const torch::Tensor want = g * mask;
+        const torch::Tensor got = ste_gradient(x, g, fl, sg, 1, floating);
+        EXPECT_TRUE(torch::equal(got.isnan(), want.isnan()));
+        EXPECT_TRUE(torch::equal(torch::nan_to_num(got, 7.0), torch::nan_to_num(want, 7.0)))
+            << "floating " << floating << " signed " << sg << " FLs " << fl.size();
+      }
+    }
+  }
+  EXPECT_THROW(ste_gradient(torch::zeros({2, 3}), torch::zeros({3, 2}), {1}, true, 1, false),
+               c10::Error);
+}
+
 TEST(Quantize, RejectsBadFls) {
   const torch::Tensor x = torch::zeros({2, 3});
   EXPECT_THROW(quantize_ste(x, {8}, true, 1), c10::Error);

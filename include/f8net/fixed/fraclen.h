@@ -8,10 +8,20 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+// GCC and Clang compile a function for AVX2 on request (target attribute) and tell at run time
+// whether the CPU has it; elsewhere the SSE2 or scalar kernel runs.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define F8NET_FIXED_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define F8NET_FIXED_HAVE_AVX2 0
+#endif
 
+#include "f8net/fixed/blocked-sum.h"
 #include "f8net/fixed/format.h"
 #include "f8net/fixed/rounding.h"
 
@@ -47,34 +57,39 @@ inline int fl_from_metric(double m, Metric metric, bool is_signed, int word_bits
   return fl;
 }
 
-// The metric of n values, accumulated in double in index order. Unbiased std of fewer than two
-// values is 0 (PyTorch would give NaN; one value carries no spread).
-template <typename T>
-double compute_metric(const T* x, size_t n, Metric metric) {
+// The metric of n values, summed in double in the blocked order of blocked-sum.h (`parallel` may
+// spread the blocks over threads; the result is the same). Unbiased std of fewer than two values
+// is 0 (PyTorch would give NaN; one value carries no spread).
+template <typename T, typename Parallel = SerialBlocks>
+double compute_metric(const T* x, size_t n, Metric metric, const Parallel& parallel = {}) {
   if (n == 0) return 0.0;
+  const double count = static_cast<double>(n);
   switch (metric) {
     case Metric::kStd: {
       if (n < 2) return 0.0;
-      double sum = 0.0;
-      for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
-      const double mean = sum / static_cast<double>(n);
-      double ss = 0.0;
-      for (size_t i = 0; i < n; ++i) {
-        const double d = static_cast<double>(x[i]) - mean;
-        ss += d * d;
-      }
-      return std::sqrt(ss / static_cast<double>(n - 1));
+      const double mean =
+          blocked_sum(x, n, [](T v) { return static_cast<double>(v); }, parallel) / count;
+      const double ss = blocked_sum(
+          x, n,
+          [mean](T v) {
+            const double d = static_cast<double>(v) - mean;
+            return d * d;
+          },
+          parallel);
+      return std::sqrt(ss / (count - 1.0));
     }
-    case Metric::kMae: {
-      double sum = 0.0;
-      for (size_t i = 0; i < n; ++i) sum += std::fabs(static_cast<double>(x[i]));
-      return sum / static_cast<double>(n);
-    }
-    case Metric::kRms: {
-      double sum = 0.0;
-      for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-      return std::sqrt(sum / static_cast<double>(n));
-    }
+    case Metric::kMae:
+      return blocked_sum(x, n, [](T v) { return std::fabs(static_cast<double>(v)); }, parallel) /
+             count;
+    case Metric::kRms:
+      return std::sqrt(blocked_sum(
+                           x, n,
+                           [](T v) {
+                             const double d = static_cast<double>(v);
+                             return d * d;
+                           },
+                           parallel) /
+                       count);
   }
   return 0.0;
 }
@@ -83,17 +98,22 @@ double compute_metric(const T* x, size_t n, Metric metric) {
 constexpr int kMaxGridCandidates = 32;
 
 // RMSE(x - Q(x; f)) for every f in 0..word_bits - is_signed, the straightforward way: one full
-// pass per FL, squared errors summed in double in index order. Writes rmse[0..max_fl]; returns
-// the number of candidates. The oracle the one-pass search is tested against.
+// pass per FL, squared errors summed in double, each block of kSumBlock elements in index order
+// and the block sums in block order (blocked-sum.h). Writes rmse[0..max_fl]; returns the number
+// of candidates. The oracle the one-pass search is tested against.
 inline int grid_search_errors_per_fl(const float* x, size_t n, bool is_signed, int word_bits,
                                      double* rmse) {
   const int max_fl = is_signed ? word_bits - 1 : word_bits;
   for (int f = 0; f <= max_fl; ++f) {
     const Format fmt{word_bits, f, is_signed};
     double sum = 0.0;
-    for (size_t i = 0; i < n; ++i) {
-      const double e = static_cast<double>(x[i]) - fake_quantize(x[i], fmt);
-      sum += e * e;
+    for (size_t begin = 0; begin < n; begin += kSumBlock) {
+      double block = 0.0;
+      for (size_t i = begin; i < n && i < begin + kSumBlock; ++i) {
+        const double e = static_cast<double>(x[i]) - fake_quantize(x[i], fmt);
+        block += e * e;
+      }
+      sum += block;
     }
     rmse[f] = n ? std::sqrt(sum / static_cast<double>(n)) : 0.0;
   }
@@ -102,16 +122,31 @@ inline int grid_search_errors_per_fl(const float* x, size_t n, bool is_signed, i
 
 namespace detail {
 
-// Adds, for every element, the squared error of every candidate FL to sums[0..count). Each
-// sums[f] receives its terms in element order, exactly like one pass per FL. Clamping the scaled
-// value to [lo, hi] before rounding gives the same code as rounding first (rounding is monotone
-// and lo, hi are integers), and keeps it far below 2^51, where the magic-number rounding of
-// round_half_even is exact. A NaN input yields a NaN error for every FL, as quantize()'s code 0
-// would. On SSE2 the FLs of one element are scored two at a time; the lane arithmetic is the same
-// IEEE operations as the scalar loop (max/min return their second operand, the NaN, when a lane
-// is NaN).
+// The kernels below write, for one block of n elements, the sum of the squared errors of every
+// candidate FL to sums[0..count), each sum receiving its terms in element order, exactly like the
+// per-FL passes. Clamping the scaled value to [lo, hi] before rounding gives the same code as
+// rounding first (rounding is monotone and lo, hi are integers), and keeps it far below 2^51,
+// where the magic-number rounding of round_half_even is exact. A NaN input yields a NaN error for
+// every FL, as quantize()'s code 0 would. The SIMD kernels score the FLs of one element two or
+// four at a time with the same IEEE operations per lane as the scalar loop (max/min return their
+// second operand, the NaN, when a lane is NaN); the tests hold all three to the per-FL oracle.
+inline void grid_block_errors_scalar(const float* x, size_t n, int count, double lo, double hi,
+                                     double* sums) {
+  for (int f = 0; f < count; ++f) sums[f] = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    for (int f = 0; f < count; ++f) {
+      double c = std::ldexp(v, f);
+      c = lo > c ? lo : c;  // a NaN stays NaN
+      c = hi < c ? hi : c;
+      const double e = v - std::ldexp(round_half_even(c), -f);
+      sums[f] += e * e;
+    }
+  }
+}
+
 #if defined(__SSE2__)
-inline void accumulate_grid_errors(const float* x, size_t n, int count, double lo, double hi,
+inline void grid_block_errors_sse2(const float* x, size_t n, int count, double lo, double hi,
                                    double* sums) {
   constexpr int kPairs = kMaxGridCandidates / 2;
   const int pairs = (count + 1) / 2;  // an odd count scores one FL too many, then drops it
@@ -137,38 +172,89 @@ inline void accumulate_grid_errors(const float* x, size_t n, int count, double l
   for (int p = 0; p < pairs; ++p) _mm_store_pd(lanes + 2 * p, acc[p]);
   for (int f = 0; f < count; ++f) sums[f] = lanes[f];
 }
-#else
-inline void accumulate_grid_errors(const float* x, size_t n, int count, double lo, double hi,
-                                   double* sums) {
-  for (int f = 0; f < count; ++f) sums[f] = 0.0;
+#endif
+
+#if F8NET_FIXED_HAVE_AVX2
+// Compiled for AVX2 whatever the translation unit's flags; called only when the CPU has it.
+// No FMA: a fused multiply-add would round differently from the oracle's e * e then +.
+__attribute__((target("avx2"))) inline void grid_block_errors_avx2(const float* x, size_t n,
+                                                                    int count, double lo,
+                                                                    double hi, double* sums) {
+  constexpr int kQuads = kMaxGridCandidates / 4;
+  const int quads = (count + 3) / 4;  // extra FLs are scored, then dropped
+  __m256d scale[kQuads], inv_scale[kQuads], acc[kQuads];
+  for (int q = 0; q < quads; ++q) {
+    const int f = 4 * q;
+    scale[q] = _mm256_set_pd(std::ldexp(1.0, f + 3), std::ldexp(1.0, f + 2),
+                             std::ldexp(1.0, f + 1), std::ldexp(1.0, f));
+    inv_scale[q] = _mm256_set_pd(std::ldexp(1.0, -f - 3), std::ldexp(1.0, -f - 2),
+                                 std::ldexp(1.0, -f - 1), std::ldexp(1.0, -f));
+    acc[q] = _mm256_setzero_pd();
+  }
+  const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0);  // 1.5 * 2^52
   for (size_t i = 0; i < n; ++i) {
-    const double v = x[i];
-    for (int f = 0; f < count; ++f) {
-      double c = std::ldexp(v, f);
-      c = lo > c ? lo : c;  // a NaN stays NaN
-      c = hi < c ? hi : c;
-      const double e = v - std::ldexp(round_half_even(c), -f);
-      sums[f] += e * e;
+    const __m256d v = _mm256_set1_pd(static_cast<double>(x[i]));
+    for (int q = 0; q < quads; ++q) {
+      __m256d c = _mm256_mul_pd(v, scale[q]);
+      c = _mm256_min_pd(vhi, _mm256_max_pd(vlo, c));
+      const __m256d r = _mm256_sub_pd(_mm256_add_pd(c, magic), magic);
+      const __m256d e = _mm256_sub_pd(v, _mm256_mul_pd(r, inv_scale[q]));
+      acc[q] = _mm256_add_pd(acc[q], _mm256_mul_pd(e, e));
     }
   }
+  alignas(32) double lanes[kMaxGridCandidates];
+  for (int q = 0; q < quads; ++q) _mm256_store_pd(lanes + 4 * q, acc[q]);
+  for (int f = 0; f < count; ++f) sums[f] = lanes[f];
+}
+
+inline bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
 }
 #endif
+
+// The fastest kernel this CPU runs; all of them give identical sums.
+inline void grid_block_errors(const float* x, size_t n, int count, double lo, double hi,
+                              double* sums) {
+#if F8NET_FIXED_HAVE_AVX2
+  if (cpu_has_avx2()) return grid_block_errors_avx2(x, n, count, lo, hi, sums);
+#endif
+#if defined(__SSE2__)
+  grid_block_errors_sse2(x, n, count, lo, hi, sums);
+#else
+  grid_block_errors_scalar(x, n, count, lo, hi, sums);
+#endif
+}
 
 }  // namespace detail
 
 // The same errors in ONE pass over the data: each element is read once and scored against every
-// candidate FL. The per-FL sums see the same terms in the same order as the per-FL passes, so the
-// results are identical, not merely close.
-inline int grid_search_errors(const float* x, size_t n, bool is_signed, int word_bits,
-                              double* rmse) {
+// candidate FL, block by block (`parallel` may spread the blocks over threads). The per-FL sums
+// see the same terms in the same order as the per-FL passes, so the results are identical, not
+// merely close, whatever the thread count or SIMD width.
+template <typename Parallel = SerialBlocks>
+int grid_search_errors(const float* x, size_t n, bool is_signed, int word_bits, double* rmse,
+                       const Parallel& parallel = {}) {
   const int max_fl = is_signed ? word_bits - 1 : word_bits;
   const int count = max_fl + 1;
   assert(count <= kMaxGridCandidates);
   const double hi = static_cast<double>(Format{word_bits, 0, is_signed}.qmax());
   const double lo = is_signed ? -hi : 0.0;
-  double sums[kMaxGridCandidates];
-  detail::accumulate_grid_errors(x, n, count, lo, hi, sums);
-  for (int f = 0; f < count; ++f) rmse[f] = n ? std::sqrt(sums[f] / static_cast<double>(n)) : 0.0;
+  const size_t blocks = sum_blocks(n);
+  std::vector<double> partial(blocks * kMaxGridCandidates);
+  parallel(blocks, [&](size_t first, size_t end) {
+    for (size_t b = first; b < end; ++b) {
+      const size_t begin = b * kSumBlock;
+      detail::grid_block_errors(x + begin, std::min(kSumBlock, n - begin), count, lo, hi,
+                                partial.data() + b * kMaxGridCandidates);
+    }
+  });
+  for (int f = 0; f < count; ++f) {
+    double sum = 0.0;
+    for (size_t b = 0; b < blocks; ++b) sum += partial[b * kMaxGridCandidates + f];
+    rmse[f] = n ? std::sqrt(sum / static_cast<double>(n)) : 0.0;
+  }
   return count;
 }
 
@@ -183,9 +269,11 @@ inline int first_minimum(const double* err, int count) {
 
 // The grid-search FL of F8NET.md §5.4: argmin over f of RMSE(x - Q(x; f)), first minimum wins.
 // An all-zero tensor gives FL 0. One pass over the data (grid_search_errors).
-inline int fl_grid_search(const float* x, size_t n, bool is_signed, int word_bits = 8) {
+template <typename Parallel = SerialBlocks>
+int fl_grid_search(const float* x, size_t n, bool is_signed, int word_bits = 8,
+                   const Parallel& parallel = {}) {
   std::array<double, kMaxGridCandidates> rmse{};
-  const int count = grid_search_errors(x, n, is_signed, word_bits, rmse.data());
+  const int count = grid_search_errors(x, n, is_signed, word_bits, rmse.data(), parallel);
   return first_minimum(rmse.data(), count);
 }
 

@@ -1,7 +1,7 @@
 // The F8Net quantizer Q(v; f, 8, sg) with its straight-through estimator (F8NET.md §4), and the
 // fractional-length rules applied to tensors (§5, §6). Forward rounds half-to-even and saturates
-// in one fused CPU pass that also writes the STE mask (on the ROUNDED value, strict bounds);
-// backward is grad * mask. FLs come from f8net::fixed (metric rule or one-pass grid search).
+// in one fused CPU pass; backward is grad * the STE mask (on the ROUNDED value, strict bounds),
+// recomputed from the saved input in one fused pass. FLs come from f8net::fixed (metric rule or one-pass grid search).
 #pragma once
 
 #include <torch/torch.h>
@@ -24,6 +24,13 @@ torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& f
 // (either may be undefined to skip it). x contiguous, out/mask same shape and dtype as x.
 void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
                      int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask);
+
+// The STE backward of §4 without autograd: grad * mask(x), the mask recomputed from x in the same
+// fused pass (quantize_ste's backward). Equal, element for element, to grad * the mask that
+// quantize_kernel writes.
+torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
+                           const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                           bool floating);
 
 // The raw-image pre-quantization of the weight-only first layer (§14, TV11): code = rne(255 x)
 // clamped to [0, 255] (computed in double), value code / 256. Same dtype as x, no gradient.
