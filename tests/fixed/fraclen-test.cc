@@ -131,22 +131,23 @@ void expect_one_pass_equals_per_fl(const std::vector<float>& x, bool sg, int wl,
   expect_same_errors(c, b, nc, what + " threaded, signed " + std::to_string(sg));
   EXPECT_EQ(fx::first_minimum(a, na), fx::first_minimum(b, nb)) << what;
 
+  // Each kernel on the first block alone, against the oracle on that block.
+  const size_t n = std::min(x.size(), fx::kSumBlock);
+  double want[fx::kMaxGridCandidates];
+  fx::grid_search_errors_per_fl(x.data(), n, sg, wl, want);
   const double hi = static_cast<double>(fx::Format{wl, 0, sg}.qmax());
   const double lo = sg ? -hi : 0.0;
-  const size_t n = std::min(x.size(), fx::kSumBlock);
-  double scalar[fx::kMaxGridCandidates];
-  fx::detail::grid_block_errors_scalar(x.data(), n, na, lo, hi, scalar);
-#if defined(__SSE2__)
-  double sse2[fx::kMaxGridCandidates];
-  fx::detail::grid_block_errors_sse2(x.data(), n, na, lo, hi, sse2);
-  expect_same_errors(sse2, scalar, na, what + " sse2 kernel");
-#endif
-#if F8NET_FIXED_HAVE_AVX2
-  if (fx::detail::cpu_has_avx2()) {
-    double avx2[fx::kMaxGridCandidates];
-    fx::detail::grid_block_errors_avx2(x.data(), n, na, lo, hi, avx2);
-    expect_same_errors(avx2, scalar, na, what + " avx2 kernel");
-  }
+  const auto expect_kernel = [&](auto kernel, const std::string& name) {
+    double sums[fx::kMaxGridCandidates];
+    kernel(x.data(), n, na, lo, hi, sums);
+    double rmse[fx::kMaxGridCandidates];
+    for (int f = 0; f < na; ++f) rmse[f] = n ? std::sqrt(sums[f] / static_cast<double>(n)) : 0.0;
+    expect_same_errors(rmse, want, na, what + " " + name + " kernel");
+  };
+  expect_kernel(fx::detail::grid_block_errors_scalar, "scalar");
+#if F8NET_FIXED_HAVE_SIMD
+  if (fx::detail::cpu_has_avx2()) expect_kernel(fx::detail::grid_block_errors_avx2, "avx2");
+  if (fx::detail::cpu_has_avx512f()) expect_kernel(fx::detail::grid_block_errors_avx512, "avx512");
 #endif
 }
 
@@ -198,12 +199,10 @@ TEST(GridSearch, OnePassEdgeCases) {
 // computes must follow it exactly, serially or threaded.
 double blocked_sum_oracle(const std::vector<double>& terms) {
   double sum = 0.0;
-  for (size_t begin = 0; begin < terms.size(); begin += fx::kSumBlock) {
-    double p[4] = {0.0, 0.0, 0.0, 0.0};
-    for (size_t i = begin; i < terms.size() && i < begin + fx::kSumBlock; ++i) {
-      p[(i - begin) % 4] += terms[i];
-    }
-    sum += (p[0] + p[2]) + (p[1] + p[3]);
+  for (size_t begin = 0; begin < terms.size(); begin += 4096) {
+    double p[8] = {};
+    for (size_t i = begin; i < terms.size() && i < begin + 4096; ++i) p[(i - begin) % 8] += terms[i];
+    sum += ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
   }
   return sum;
 }

@@ -2,7 +2,8 @@
 // squared errors). A sum over n terms is formed block by block: each block of kSumBlock
 // consecutive terms is summed on its own, and the block sums are added in block order. Blocks can
 // therefore be shared among threads without changing a single bit of the result, and the sum is
-// more accurate than one long running sum. Within a block the order is fixed too (see block_sum).
+// more accurate than one long running sum. Within a block the order is fixed too: eight
+// interleaved partial sums, combined in a fixed tree (combine_partials).
 #pragma once
 
 #include <algorithm>
@@ -26,23 +27,27 @@ struct SerialBlocks {
   }
 };
 
-// Sum of term(x[i]) over one block, i in [0, n): four interleaved partial sums (term i goes to
-// partial i % 4, each in index order), combined as (p0 + p2) + (p1 + p3). Four independent
-// chains let the additions overlap instead of waiting on each other.
+// Partial sums per block: term i of a block (counted from the block's start) goes to partial
+// i % kSumLanes, each partial in index order. Eight independent chains let the additions overlap
+// and map onto SIMD lanes (one 8-double, two 4-double or four 2-double registers).
+constexpr size_t kSumLanes = 8;
+
+// The block's sum from its eight partials: ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)),
+// the order in which SIMD registers of 8, 4 and 2 lanes fold naturally (halves added lane-wise).
+inline double combine_partials(const double* p) {
+  return ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
+}
+
+// Sum of term(x[i]) over one block, i in [0, n), in the order above.
 template <typename T, typename Term>
 double block_sum(const T* x, size_t n, const Term& term) {
-  double p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0;
+  double p[kSumLanes] = {};
   size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    p0 += term(x[i]);
-    p1 += term(x[i + 1]);
-    p2 += term(x[i + 2]);
-    p3 += term(x[i + 3]);
+  for (; i + kSumLanes <= n; i += kSumLanes) {
+    for (size_t l = 0; l < kSumLanes; ++l) p[l] += term(x[i + l]);
   }
-  if (i < n) p0 += term(x[i++]);
-  if (i < n) p1 += term(x[i++]);
-  if (i < n) p2 += term(x[i]);
-  return (p0 + p2) + (p1 + p3);
+  for (size_t l = 0; i < n; ++i, ++l) p[l] += term(x[i]);
+  return combine_partials(p);
 }
 
 // Sum of term(x[i]) over i in [0, n) in the blocked order above; `parallel` may spread the blocks

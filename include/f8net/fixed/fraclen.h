@@ -9,16 +9,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-// GCC and Clang compile a function for AVX2 on request (target attribute) and tell at run time
-// whether the CPU has it; elsewhere the SSE2 or scalar kernel runs.
+// GCC and Clang compile a function for AVX2 or AVX-512 on request (target attribute) and tell at
+// run time whether the CPU has it; elsewhere the scalar kernel runs.
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define F8NET_FIXED_HAVE_AVX2 1
+#define F8NET_FIXED_HAVE_SIMD 1
 #include <immintrin.h>
 #else
-#define F8NET_FIXED_HAVE_AVX2 0
+#define F8NET_FIXED_HAVE_SIMD 0
 #endif
 
 #include "f8net/fixed/blocked-sum.h"
@@ -98,9 +95,9 @@ double compute_metric(const T* x, size_t n, Metric metric, const Parallel& paral
 constexpr int kMaxGridCandidates = 32;
 
 // RMSE(x - Q(x; f)) for every f in 0..word_bits - is_signed, the straightforward way: one full
-// pass per FL, squared errors summed in double, each block of kSumBlock elements in index order
-// and the block sums in block order (blocked-sum.h). Writes rmse[0..max_fl]; returns the number
-// of candidates. The oracle the one-pass search is tested against.
+// pass per FL, squared errors summed in double in the blocked order of blocked-sum.h (per block,
+// eight interleaved partials in index order; block sums in block order). Writes rmse[0..max_fl];
+// returns the number of candidates. The oracle the one-pass search is tested against.
 inline int grid_search_errors_per_fl(const float* x, size_t n, bool is_signed, int word_bits,
                                      double* rmse) {
   const int max_fl = is_signed ? word_bits - 1 : word_bits;
@@ -108,12 +105,12 @@ inline int grid_search_errors_per_fl(const float* x, size_t n, bool is_signed, i
     const Format fmt{word_bits, f, is_signed};
     double sum = 0.0;
     for (size_t begin = 0; begin < n; begin += kSumBlock) {
-      double block = 0.0;
+      double partial[kSumLanes] = {};
       for (size_t i = begin; i < n && i < begin + kSumBlock; ++i) {
         const double e = static_cast<double>(x[i]) - fake_quantize(x[i], fmt);
-        block += e * e;
+        partial[(i - begin) % kSumLanes] += e * e;
       }
-      sum += block;
+      sum += combine_partials(partial);
     }
     rmse[f] = n ? std::sqrt(sum / static_cast<double>(n)) : 0.0;
   }
@@ -123,93 +120,128 @@ inline int grid_search_errors_per_fl(const float* x, size_t n, bool is_signed, i
 namespace detail {
 
 // The kernels below write, for one block of n elements, the sum of the squared errors of every
-// candidate FL to sums[0..count), each sum receiving its terms in element order, exactly like the
-// per-FL passes. Clamping the scaled value to [lo, hi] before rounding gives the same code as
-// rounding first (rounding is monotone and lo, hi are integers), and keeps it far below 2^51,
-// where the magic-number rounding of round_half_even is exact. A NaN input yields a NaN error for
-// every FL, as quantize()'s code 0 would. The SIMD kernels score the FLs of one element two or
-// four at a time with the same IEEE operations per lane as the scalar loop (max/min return their
-// second operand, the NaN, when a lane is NaN); the tests hold all three to the per-FL oracle.
+// candidate FL to sums[0..count), in the oracle's order (element i to partial i % 8). Two exact
+// rewrites make them cheaper than the oracle's formula, and the tests hold every kernel to the
+// oracle bit for bit:
+//  * Clamping the scaled value c = v * 2^f to [lo, hi] before rounding gives the same code as
+//    rounding first (rounding is monotone and lo, hi are integers), and keeps it far below 2^51,
+//    where magic-number or SIMD rounding to nearest-even is exact.
+//  * The error is formed in scaled units, c - code = (v - Q(v)) * 2^f, and each partial is
+//    scaled back by 2^-2f at the end. Multiplying by a power of two commutes with every rounded
+//    operation here (no overflow: |v| < 2^128 and f < 32; no underflow: errors of float inputs
+//    are at least 2^-149, their squares far above the double subnormals), so the sums are the
+//    very same numbers.
+// A NaN input gives NaN errors for every FL, as quantize()'s code 0 would; infinities give
+// infinite errors. max/min return their second operand, the NaN, when a lane is NaN.
 inline void grid_block_errors_scalar(const float* x, size_t n, int count, double lo, double hi,
                                      double* sums) {
-  for (int f = 0; f < count; ++f) sums[f] = 0.0;
+  double scale[kMaxGridCandidates];
+  double acc[kMaxGridCandidates][kSumLanes] = {};
+  for (int f = 0; f < count; ++f) scale[f] = std::ldexp(1.0, f);
   for (size_t i = 0; i < n; ++i) {
     const double v = x[i];
+    const size_t lane = i % kSumLanes;
     for (int f = 0; f < count; ++f) {
-      double c = std::ldexp(v, f);
-      c = lo > c ? lo : c;  // a NaN stays NaN
-      c = hi < c ? hi : c;
-      const double e = v - std::ldexp(round_half_even(c), -f);
-      sums[f] += e * e;
+      const double c = v * scale[f];
+      double r = lo > c ? lo : c;  // a NaN stays NaN
+      r = hi < r ? hi : r;
+      const double e = c - round_half_even(r);
+      acc[f][lane] += e * e;
     }
   }
+  for (int f = 0; f < count; ++f) sums[f] = std::ldexp(combine_partials(acc[f]), -2 * f);
 }
 
-#if defined(__SSE2__)
-inline void grid_block_errors_sse2(const float* x, size_t n, int count, double lo, double hi,
-                                   double* sums) {
-  constexpr int kPairs = kMaxGridCandidates / 2;
-  const int pairs = (count + 1) / 2;  // an odd count scores one FL too many, then drops it
-  __m128d scale[kPairs], inv_scale[kPairs], acc[kPairs];
-  for (int p = 0; p < pairs; ++p) {
-    scale[p] = _mm_set_pd(std::ldexp(1.0, 2 * p + 1), std::ldexp(1.0, 2 * p));  // exact 2^f
-    inv_scale[p] = _mm_set_pd(std::ldexp(1.0, -2 * p - 1), std::ldexp(1.0, -2 * p));
-    acc[p] = _mm_setzero_pd();
-  }
-  const __m128d vlo = _mm_set1_pd(lo), vhi = _mm_set1_pd(hi);
-  const __m128d magic = _mm_set1_pd(6755399441055744.0);  // 1.5 * 2^52
-  for (size_t i = 0; i < n; ++i) {
-    const __m128d v = _mm_set1_pd(static_cast<double>(x[i]));
-    for (int p = 0; p < pairs; ++p) {
-      __m128d c = _mm_mul_pd(v, scale[p]);
-      c = _mm_min_pd(vhi, _mm_max_pd(vlo, c));
-      const __m128d r = _mm_sub_pd(_mm_add_pd(c, magic), magic);
-      const __m128d e = _mm_sub_pd(v, _mm_mul_pd(r, inv_scale[p]));
-      acc[p] = _mm_add_pd(acc[p], _mm_mul_pd(e, e));
-    }
-  }
-  alignas(16) double lanes[kMaxGridCandidates];
-  for (int p = 0; p < pairs; ++p) _mm_store_pd(lanes + 2 * p, acc[p]);
-  for (int f = 0; f < count; ++f) sums[f] = lanes[f];
-}
-#endif
-
-#if F8NET_FIXED_HAVE_AVX2
-// Compiled for AVX2 whatever the translation unit's flags; called only when the CPU has it.
-// No FMA: a fused multiply-add would round differently from the oracle's e * e then +.
+#if F8NET_FIXED_HAVE_SIMD
+// Eight elements at a time as two 4-double registers (lanes 0-3 and 4-7 of the partials), one FL
+// after the other. Compiled for AVX2 whatever the translation unit's flags; called only when the
+// CPU has it. No FMA: a fused multiply-add would round differently from e * e then +.
 __attribute__((target("avx2"))) inline void grid_block_errors_avx2(const float* x, size_t n,
                                                                     int count, double lo,
                                                                     double hi, double* sums) {
-  constexpr int kQuads = kMaxGridCandidates / 4;
-  const int quads = (count + 3) / 4;  // extra FLs are scored, then dropped
-  __m256d scale[kQuads], inv_scale[kQuads], acc[kQuads];
-  for (int q = 0; q < quads; ++q) {
-    const int f = 4 * q;
-    scale[q] = _mm256_set_pd(std::ldexp(1.0, f + 3), std::ldexp(1.0, f + 2),
-                             std::ldexp(1.0, f + 1), std::ldexp(1.0, f));
-    inv_scale[q] = _mm256_set_pd(std::ldexp(1.0, -f - 3), std::ldexp(1.0, -f - 2),
-                                 std::ldexp(1.0, -f - 1), std::ldexp(1.0, -f));
-    acc[q] = _mm256_setzero_pd();
+  __m256d acc_lo[kMaxGridCandidates], acc_hi[kMaxGridCandidates], scale[kMaxGridCandidates];
+  for (int f = 0; f < count; ++f) {
+    acc_lo[f] = acc_hi[f] = _mm256_setzero_pd();
+    scale[f] = _mm256_set1_pd(std::ldexp(1.0, f));
   }
   const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
-  const __m256d magic = _mm256_set1_pd(6755399441055744.0);  // 1.5 * 2^52
-  for (size_t i = 0; i < n; ++i) {
-    const __m256d v = _mm256_set1_pd(static_cast<double>(x[i]));
-    for (int q = 0; q < quads; ++q) {
-      __m256d c = _mm256_mul_pd(v, scale[q]);
-      c = _mm256_min_pd(vhi, _mm256_max_pd(vlo, c));
-      const __m256d r = _mm256_sub_pd(_mm256_add_pd(c, magic), magic);
-      const __m256d e = _mm256_sub_pd(v, _mm256_mul_pd(r, inv_scale[q]));
-      acc[q] = _mm256_add_pd(acc[q], _mm256_mul_pd(e, e));
+  // The whole groups of eight, then the remainder zero-padded (adding +0 to the unused partials
+  // changes nothing). One loop for both: a lambda would lose the target attribute.
+  float tail[kSumLanes] = {};
+  const size_t whole = n - n % kSumLanes;
+  for (size_t l = 0; whole + l < n; ++l) tail[l] = x[whole + l];
+  for (int part = 0; part < 2; ++part) {
+    const float* base = part == 0 ? x : tail;
+    const size_t end = part == 0 ? whole : (whole < n ? kSumLanes : 0);
+    for (size_t i = 0; i < end; i += kSumLanes) {
+      const __m256d v_lo = _mm256_cvtps_pd(_mm_loadu_ps(base + i));
+      const __m256d v_hi = _mm256_cvtps_pd(_mm_loadu_ps(base + i + 4));
+      for (int f = 0; f < count; ++f) {
+        const __m256d c_lo = _mm256_mul_pd(v_lo, scale[f]);
+        const __m256d c_hi = _mm256_mul_pd(v_hi, scale[f]);
+        const __m256d r_lo = _mm256_round_pd(_mm256_min_pd(vhi, _mm256_max_pd(vlo, c_lo)),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256d r_hi = _mm256_round_pd(_mm256_min_pd(vhi, _mm256_max_pd(vlo, c_hi)),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256d e_lo = _mm256_sub_pd(c_lo, r_lo);
+        const __m256d e_hi = _mm256_sub_pd(c_hi, r_hi);
+        acc_lo[f] = _mm256_add_pd(acc_lo[f], _mm256_mul_pd(e_lo, e_lo));
+        acc_hi[f] = _mm256_add_pd(acc_hi[f], _mm256_mul_pd(e_hi, e_hi));
+      }
     }
   }
-  alignas(32) double lanes[kMaxGridCandidates];
-  for (int q = 0; q < quads; ++q) _mm256_store_pd(lanes + 4 * q, acc[q]);
-  for (int f = 0; f < count; ++f) sums[f] = lanes[f];
+  for (int f = 0; f < count; ++f) {
+    double p[kSumLanes];
+    _mm256_storeu_pd(p, acc_lo[f]);
+    _mm256_storeu_pd(p + 4, acc_hi[f]);
+    sums[f] = std::ldexp(combine_partials(p), -2 * f);
+  }
+}
+
+// The same with one 8-double register: lane l holds partial l.
+__attribute__((target("avx512f"))) inline void grid_block_errors_avx512(const float* x, size_t n,
+                                                                        int count, double lo,
+                                                                        double hi, double* sums) {
+  __m512d acc[kMaxGridCandidates], scale[kMaxGridCandidates];
+  for (int f = 0; f < count; ++f) {
+    acc[f] = _mm512_setzero_pd();
+    scale[f] = _mm512_set1_pd(std::ldexp(1.0, f));
+  }
+  const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
+  float tail[kSumLanes] = {};  // as in the AVX2 kernel
+  const size_t whole = n - n % kSumLanes;
+  for (size_t l = 0; whole + l < n; ++l) tail[l] = x[whole + l];
+  for (int part = 0; part < 2; ++part) {
+    const float* base = part == 0 ? x : tail;
+    const size_t end = part == 0 ? whole : (whole < n ? kSumLanes : 0);
+    for (size_t i = 0; i < end; i += kSumLanes) {
+      // The maskz forms (all lanes on) are the plain operations; GCC 12 warns about the
+      // undefined pass-through operand of the unmasked ones under -Wmaybe-uninitialized.
+      const __m512d v = _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(base + i));
+      for (int f = 0; f < count; ++f) {
+        const __m512d c = _mm512_mul_pd(v, scale[f]);
+        const __m512d clamped = _mm512_maskz_min_pd(0xFF, vhi, _mm512_maskz_max_pd(0xFF, vlo, c));
+        const __m512d r = _mm512_maskz_roundscale_pd(
+            0xFF, clamped, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512d e = _mm512_sub_pd(c, r);
+        acc[f] = _mm512_add_pd(acc[f], _mm512_mul_pd(e, e));
+      }
+    }
+  }
+  for (int f = 0; f < count; ++f) {
+    double p[kSumLanes];
+    _mm512_storeu_pd(p, acc[f]);
+    sums[f] = std::ldexp(combine_partials(p), -2 * f);
+  }
 }
 
 inline bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+inline bool cpu_has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f");
   return has;
 }
 #endif
@@ -217,14 +249,11 @@ inline bool cpu_has_avx2() {
 // The fastest kernel this CPU runs; all of them give identical sums.
 inline void grid_block_errors(const float* x, size_t n, int count, double lo, double hi,
                               double* sums) {
-#if F8NET_FIXED_HAVE_AVX2
+#if F8NET_FIXED_HAVE_SIMD
+  if (cpu_has_avx512f()) return grid_block_errors_avx512(x, n, count, lo, hi, sums);
   if (cpu_has_avx2()) return grid_block_errors_avx2(x, n, count, lo, hi, sums);
 #endif
-#if defined(__SSE2__)
-  grid_block_errors_sse2(x, n, count, lo, hi, sums);
-#else
   grid_block_errors_scalar(x, n, count, lo, hi, sums);
-#endif
 }
 
 }  // namespace detail
