@@ -153,6 +153,25 @@ inline void grid_block_errors_scalar(const float* x, size_t n, int count, double
 }
 
 #if F8NET_FIXED_HAVE_SIMD
+// What a SIMD kernel scans of one block, eight elements at a time: part 0 is the whole groups of
+// eight in place, part 1 the remainder copied and zero-padded (adding +0 to the unused partials
+// changes nothing). Plain loops over both parts: a lambda would lose the target attribute.
+struct BlockParts {
+  float tail[kSumLanes] = {};
+  const float* base[2];
+  size_t end[2];
+  BlockParts(const float* x, size_t n) {
+    const size_t whole = n - n % kSumLanes;
+    for (size_t l = 0; whole + l < n; ++l) tail[l] = x[whole + l];
+    base[0] = x;
+    end[0] = whole;
+    base[1] = tail;
+    end[1] = whole < n ? kSumLanes : 0;
+  }
+  BlockParts(const BlockParts&) = delete;  // base[1] points into this object
+  BlockParts& operator=(const BlockParts&) = delete;
+};
+
 // Eight elements at a time as two 4-double registers (lanes 0-3 and 4-7 of the partials), one FL
 // after the other. Compiled for AVX2 whatever the translation unit's flags; called only when the
 // CPU has it. No FMA: a fused multiply-add would round differently from e * e then +.
@@ -165,17 +184,12 @@ __attribute__((target("avx2"))) inline void grid_block_errors_avx2(const float* 
     scale[f] = _mm256_set1_pd(std::ldexp(1.0, f));
   }
   const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
-  // The whole groups of eight, then the remainder zero-padded (adding +0 to the unused partials
-  // changes nothing). One loop for both: a lambda would lose the target attribute.
-  float tail[kSumLanes] = {};
-  const size_t whole = n - n % kSumLanes;
-  for (size_t l = 0; whole + l < n; ++l) tail[l] = x[whole + l];
+  const BlockParts parts(x, n);
   for (int part = 0; part < 2; ++part) {
-    const float* base = part == 0 ? x : tail;
-    const size_t end = part == 0 ? whole : (whole < n ? kSumLanes : 0);
-    for (size_t i = 0; i < end; i += kSumLanes) {
-      const __m256d v_lo = _mm256_cvtps_pd(_mm_loadu_ps(base + i));
-      const __m256d v_hi = _mm256_cvtps_pd(_mm_loadu_ps(base + i + 4));
+    for (size_t i = 0; i < parts.end[part]; i += kSumLanes) {
+      const float* p = parts.base[part] + i;
+      const __m256d v_lo = _mm256_cvtps_pd(_mm_loadu_ps(p));
+      const __m256d v_hi = _mm256_cvtps_pd(_mm_loadu_ps(p + 4));
       for (int f = 0; f < count; ++f) {
         const __m256d c_lo = _mm256_mul_pd(v_lo, scale[f]);
         const __m256d c_hi = _mm256_mul_pd(v_hi, scale[f]);
@@ -208,16 +222,13 @@ __attribute__((target("avx512f"))) inline void grid_block_errors_avx512(const fl
     scale[f] = _mm512_set1_pd(std::ldexp(1.0, f));
   }
   const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
-  float tail[kSumLanes] = {};  // as in the AVX2 kernel
-  const size_t whole = n - n % kSumLanes;
-  for (size_t l = 0; whole + l < n; ++l) tail[l] = x[whole + l];
+  const BlockParts parts(x, n);
   for (int part = 0; part < 2; ++part) {
-    const float* base = part == 0 ? x : tail;
-    const size_t end = part == 0 ? whole : (whole < n ? kSumLanes : 0);
-    for (size_t i = 0; i < end; i += kSumLanes) {
+    for (size_t i = 0; i < parts.end[part]; i += kSumLanes) {
+      const float* p = parts.base[part] + i;
       // The maskz forms (all lanes on) are the plain operations; GCC 12 warns about the
       // undefined pass-through operand of the unmasked ones under -Wmaybe-uninitialized.
-      const __m512d v = _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(base + i));
+      const __m512d v = _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(p));
       for (int f = 0; f < count; ++f) {
         const __m512d c = _mm512_mul_pd(v, scale[f]);
         const __m512d clamped = _mm512_maskz_min_pd(0xFF, vhi, _mm512_maskz_max_pd(0xFF, vlo, c));
