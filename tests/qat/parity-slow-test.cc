@@ -14,6 +14,7 @@
 
 #include "f8net/qat/export.h"
 #include "f8net/qat/models.h"
+#include "qat/random-models.h"
 
 namespace f8net::qat {
 namespace {
@@ -184,24 +185,7 @@ std::vector<int64_t> run_integer(const IntegerView& view, const torch::Tensor& x
   return val[static_cast<size_t>(view.output)].v;
 }
 
-struct Case {
-  std::string arch;
-  int64_t channels;
-  int64_t size;
-  double width;
-  std::string variant;  // "", "per_channel", "grid_search", "normalize", "quant_avgpool"
-};
-
-void randomize(NetImpl& net) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : net.named_parameters()) {
-    const std::string& k = p.key();
-    if (k.size() >= 9 && k.compare(k.size() - 9, 9, "bn_weight") == 0) p.value().uniform_(0.5, 8.0);  // wide: per-channel FLs differ
-    if (k.size() >= 7 && k.compare(k.size() - 7, 7, "bn_bias") == 0) p.value().uniform_(-0.3, 0.3);
-    if (k.size() >= 5 && k.compare(k.size() - 5, 5, "alpha") == 0) p.value().uniform_(4.0, 12.0);
-    if (k == "fc.bias") p.value().uniform_(-0.1, 0.1);
-  }
-}
+using Case = testing::ModelCase;
 
 torch::Tensor inputs(const ModelOptions& o, int64_t n) {
   const torch::Tensor x = torch::rand({n, o.in_channels, o.input_size, o.input_size});
@@ -212,25 +196,11 @@ void check_parity(const Case& c) {
   SCOPED_TRACE(c.arch + " " + std::to_string(c.channels) + "x" + std::to_string(c.size) + " " +
                c.variant);
   torch::manual_seed(2024);
-  ModelOptions o;
-  o.arch = c.arch;
-  o.in_channels = c.channels;
-  o.input_size = c.size;
-  o.width_mult = c.width;
-  o.quant.mode = Mode::kFixed;
-  o.quant.per_channel = c.variant == "per_channel";
-  o.quant.grid_search = c.variant == "grid_search";
-  o.quant.normalize_input = c.variant == "normalize";
-  o.quant.quant_avgpool = c.variant == "quant_avgpool";
-  o.quant.quant_bias = true;
-  Net net = make_model(o);
-  randomize(*net);
-  net->train();
-  {
-    torch::NoGradGuard no_grad;
-    for (int i = 0; i < 3; ++i) net->forward(inputs(o, 4));
-  }
-  net->eval();
+  const ModelOptions o = testing::fixed_model_options(c);
+  testing::Randomization wide;
+  wide.bn_weight_max = 8.0;
+  wide.fc_bias = true;
+  Net net = testing::warm_random_model(c, wide, [&](int64_t n) { return inputs(o, n); });
   const torch::Tensor x = inputs(o, 2);
   const ExactResult r = exact_eval_with_view(*net, x);
   ASSERT_EQ(r.logits.scalar_type(), torch::kDouble);

@@ -18,48 +18,14 @@
 #include "f8net/rt/interpreter.h"
 #include "f8net/rt/model-file.h"
 #include "f8net/rt/preprocess.h"
+#include "qat/random-models.h"
 
 namespace f8net::qat {
 namespace {
 
-struct Case {
-  std::string arch;
-  int64_t channels;
-  int64_t size;
-  double width;
-  std::string variant;  // "", "per_channel", "grid_search", "normalize"
-};
+using Case = testing::ModelCase;
 
 constexpr float kMean = 0.45f, kStd = 0.225f;
-
-// Random BN affine, alphas and FC bias so folding and clipping are exercised, then a few
-// training-mode forwards to warm up running statistics and FL averages.
-Net warm_random_model(const Case& c, const std::function<torch::Tensor(int64_t)>& images) {
-  ModelOptions o;
-  o.arch = c.arch;
-  o.in_channels = c.channels;
-  o.input_size = c.size;
-  o.width_mult = c.width;
-  o.quant.mode = Mode::kFixed;
-  o.quant.per_channel = c.variant == "per_channel";
-  o.quant.grid_search = c.variant == "grid_search";
-  o.quant.normalize_input = c.variant == "normalize";
-  Net net = make_model(o);
-  torch::NoGradGuard no_grad;
-  for (auto& p : net->named_parameters()) {
-    const std::string& k = p.key();
-    auto ends = [&](const std::string& s) {
-      return k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0;
-    };
-    if (ends("bn_weight")) p.value().uniform_(0.5, 1.5);
-    if (ends("bn_bias")) p.value().uniform_(-0.3, 0.3);
-    if (ends("alpha")) p.value().uniform_(4.0, 12.0);
-  }
-  net->train();
-  for (int i = 0; i < 3; ++i) net->forward(images(4));
-  net->eval();
-  return net;
-}
 
 void check_runtime_parity(const Case& c) {
   SCOPED_TRACE(c.arch + " " + std::to_string(c.channels) + "x" + std::to_string(c.size) + " " +
@@ -75,7 +41,8 @@ void check_runtime_parity(const Case& c) {
     torch::Tensor x = px.to(torch::kFloat) / 255.0f;
     return normalize ? (x - kMean) / kStd : x;
   };
-  Net net = warm_random_model(c, [&](int64_t n) { return to_float(pixels(n)); });
+  Net net = testing::warm_random_model(c, testing::Randomization{},
+                                      [&](int64_t n) { return to_float(pixels(n)); });
 
   const torch::Tensor px = pixels(3);
   const ExactResult exact = exact_eval_with_view(*net, to_float(px));
