@@ -27,37 +27,6 @@ int threads() {
   return t ? std::atoi(t) : 2;
 }
 
-void train_step(benchmark::State& state, const char* arch, int64_t channels, int64_t size,
-                Mode mode, bool grid) {
-  torch::set_num_threads(threads());
-  torch::manual_seed(1);
-  f8net::qat::ModelOptions o;
-  o.arch = arch;
-  o.in_channels = channels;
-  o.input_size = size;
-  o.quant.mode = mode;
-  o.quant.grid_search = grid;
-  f8net::qat::Net net = f8net::qat::make_model(o);
-  net->train();
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-  const torch::Tensor x = torch::rand({64, channels, size, size});
-  const torch::Tensor y = torch::randint(0, 10, {64}, torch::kLong);
-  for (int i = 0; i < 2; ++i) {  // warm-up (allocator, FL EMAs)
-    opt.zero_grad();
-    torch::nn::functional::cross_entropy(net->forward(x), y).backward();
-    opt.step();
-  }
-  for (auto _ : state) {
-    opt.zero_grad();
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(x), y);
-    loss.backward();
-    opt.step();
-    benchmark::DoNotOptimize(loss.data_ptr());
-  }
-  state.counters["threads"] = threads();
-  state.counters["allocator_tuned"] = kAllocatorTuned;
-}
-
 // One model and its optimizer, stepping on a fixed batch of 64.
 struct Trainer {
   f8net::qat::Net net;
@@ -86,6 +55,17 @@ struct Trainer {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 };
+
+// One configuration's training step, timed by the benchmark library.
+void train_step(benchmark::State& state, const char* arch, int64_t channels, int64_t size,
+                Mode mode, bool grid) {
+  torch::set_num_threads(threads());
+  Trainer t(arch, channels, size, mode, grid);
+  for (int i = 0; i < 2; ++i) t.step();  // warm-up (allocator, FL EMAs)
+  for (auto _ : state) benchmark::DoNotOptimize(t.step());
+  state.counters["threads"] = threads();
+  state.counters["allocator_tuned"] = kAllocatorTuned;
+}
 
 // Two configurations stepped alternately in one loop, so both see the same machine load (this
 // machine is shared); counters report each one's fastest step and the ratio of fastest steps.

@@ -1,5 +1,6 @@
 #include "f8net/qat/allocator.h"
 
+#include <cstdlib>  // defines __GLIBC__ on glibc systems (it is not predefined by the compiler)
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

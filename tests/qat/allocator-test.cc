@@ -1,0 +1,15 @@
+// The allocator tuning must really reach glibc: its settings are applied only where the C library
+// is glibc, and a missing feature macro once made it a silent no-op.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "f8net/qat/allocator.h"
+
+TEST(Allocator, GlibcTakesEverySetting) {
+#if defined(__GLIBC__)
+  EXPECT_TRUE(f8net::qat::keep_freed_memory_for_reuse());
+#else
+  EXPECT_FALSE(f8net::qat::keep_freed_memory_for_reuse());
+#endif
+}
