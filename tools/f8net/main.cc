@@ -7,6 +7,9 @@
 #include <iostream>
 
 #include "commands.h"
+#ifdef F8NET_HAVE_QAT
+#include "f8net/qat/allocator.h"
+#endif
 
 namespace f8net::cli {
 std::vector<CommandRegistration>& command_registry() {
@@ -17,6 +20,11 @@ std::vector<CommandRegistration>& command_registry() {
 
 int main(int argc, char** argv) {
   namespace cli = f8net::cli;
+#ifdef F8NET_HAVE_QAT
+  // Training, checkpoint evaluation, export and verify allocate and free the same large tensors
+  // over and over; keep that memory in the heap (results are unaffected).
+  f8net::qat::keep_freed_memory_for_reuse();
+#endif
   CLI::App app{"f8net: F8Net fixed-point 8-bit training and integer-only inference"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "f8net 0.1.0");

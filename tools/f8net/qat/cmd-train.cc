@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "commands.h"
-#include "f8net/qat/allocator.h"
 #include "f8net/qat/config.h"
 #include "f8net/qat/trainer.h"
 #include "progress.h"
@@ -68,7 +67,6 @@ void run_train(const TrainArgs& a) {
   qat::TrainResult result;
   {
     StopSignals signals;
-    qat::keep_freed_memory_for_reuse();
     result = qat::run_training(config, options);
   }
   progress.clear();

@@ -14,7 +14,6 @@
 
 #include "cli-util.h"
 #include "commands.h"
-#include "f8net/qat/allocator.h"
 #include "f8net/fixed.h"
 #include "f8net/qat/checkpoint-model.h"
 #include "f8net/qat/export.h"
@@ -64,7 +63,6 @@ void input_codes(const float* x, int64_t count, const rt::InputDef& in, bool raw
 void run_verify(const VerifyArgs& args) {
   qat::CheckpointModel cm;
   try {
-    qat::keep_freed_memory_for_reuse();
     cm = qat::open_checkpoint_model(args.checkpoint, args.data_dir, args.threads);
   } catch (const std::exception& e) {
     throw Error(std::string("verify: ") + e.what());

@@ -6,7 +6,6 @@
 #include <iostream>
 
 #include "commands.h"
-#include "f8net/qat/allocator.h"
 #include "f8net/qat/trainer.h"
 #include "progress.h"
 #include "report.h"
@@ -24,7 +23,6 @@ int eval_checkpoint_main(const EvalCheckpointArgs& args) {
   options.observer = &progress;
   qat::EvalResult r;
   try {
-    qat::keep_freed_memory_for_reuse();
     r = qat::evaluate_checkpoint(options);
   } catch (const std::exception& e) {
     progress.clear();
