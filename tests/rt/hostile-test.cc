@@ -275,3 +275,34 @@ TEST(Hostile, EmptyAndTinyInputs) {
   EXPECT_EQ(rt::read_model(nullptr, 0, &m).code(), rt::StatusCode::kInvalidModel);
   EXPECT_EQ(rt::read_model(nullptr, 5, &m).code(), rt::StatusCode::kInvalidArgument);
 }
+
+// docs/model-format.md promises a canonical layout with no hidden data: tensors that overlap,
+// padding that is not zero and bytes after the last tensor are all refused, even with the file
+// size, the data size and the checksum made consistent.
+TEST(Hostile, NonCanonicalTensorLayoutsAreRejected) {
+  const Bytes full = model_bytes();
+  const size_t op0 = op_record(full, 0);
+  const size_t data = data_offset(full);
+  {  // the bias points at the weights' bytes (sizes stay valid)
+    Bytes b = full;
+    put_u64(&b, op0 + 80, get_u64(b, op0 + 64));
+    fix_checksum(&b);
+    EXPECT_NE(load(b).find("canonical layout"), std::string::npos) << load(b);
+  }
+  {  // 64 extra zero bytes after the last tensor
+    Bytes b = full;
+    b.resize(b.size() + 64, 0);
+    put_u64(&b, 16, b.size());
+    put_u64(&b, 72, get_u64(b, 72) + 64);
+    fix_checksum(&b);
+    EXPECT_NE(load(b).find("trailing data"), std::string::npos) << load(b);
+  }
+  {  // a non-zero byte in the padding after the first weight blob
+    const uint64_t w_end = get_u64(full, op0 + 64) + get_u64(full, op0 + 72);
+    ASSERT_NE(w_end % 64, 0u) << "the test model's first weight blob must need padding";
+    Bytes b = full;
+    b[data + w_end] = 1;
+    fix_checksum(&b);
+    EXPECT_NE(load(b).find("padding before the tensor"), std::string::npos) << load(b);
+  }
+}

@@ -97,10 +97,16 @@ Status read_metadata(const uint8_t* p, uint64_t size, Metadata* md) {
   return Status::ok();
 }
 
+// Where one tensor blob was found, for the canonical-layout check after validation.
+struct BlobPlace {
+  std::string what;
+  uint64_t offset = 0, bytes = 0;
+};
+
 // Copies a blob of `count` elements of `elem` bytes from the data section, little-endian.
 template <typename T>
 Status read_blob(const uint8_t* data, uint64_t data_size, uint64_t offset, uint64_t count,
-                 const std::string& what, std::vector<T>* out) {
+                 const std::string& what, std::vector<BlobPlace>* places, std::vector<T>* out) {
   if (count == 0) {
     if (offset != 0) return bad(what + ": empty tensor with a non-zero offset");
     out->clear();
@@ -111,6 +117,7 @@ Status read_blob(const uint8_t* data, uint64_t data_size, uint64_t offset, uint6
     return bad(what + ": tensor (offset " + std::to_string(offset) + ", " + std::to_string(count) +
                " elements) lies outside the data section");
   }
+  places->push_back({what, offset, count * sizeof(T)});
   out->resize(static_cast<size_t>(count));
   const uint8_t* p = data + offset;
   for (uint64_t i = 0; i < count; ++i) {
@@ -123,7 +130,8 @@ Status read_blob(const uint8_t* data, uint64_t data_size, uint64_t offset, uint6
   return Status::ok();
 }
 
-Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size_t i, OpDef* op) {
+Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size_t i,
+               std::vector<BlobPlace>* places, OpDef* op) {
   const std::string what = "op " + std::to_string(i);
   op->type = static_cast<OpType>(format::load_u32(rec + format::kOpType));  // checked later
   op->inputs[0] = static_cast<int32_t>(format::load_u32(rec + format::kOpInput0));
@@ -144,18 +152,18 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
   }
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpWeights),
                                   format::load_u64(rec + format::kOpWeights + 8), what + " weights",
-                                  &op->weights));
+                                  places, &op->weights));
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpBias),
                                   format::load_u64(rec + format::kOpBias + 8), what + " bias",
-                                  &op->bias));
+                                  places, &op->bias));
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpWfl),
                                   format::load_u64(rec + format::kOpWfl + 8), what + " weight FLs",
-                                  &op->weight_frac_bits));
+                                  places, &op->weight_frac_bits));
   return Status::ok();
 }
 
 Status read_graph(const uint8_t* p, uint64_t size, const uint8_t* data, uint64_t data_size,
-                  ModelDef* m) {
+                  std::vector<BlobPlace>* places, ModelDef* m) {
   format::ByteReader r(p, size);
   const uint32_t c = r.u32(), h = r.u32(), w = r.u32(), dtype = r.u32();
   const int32_t fl = r.i32();
@@ -179,7 +187,33 @@ Status read_graph(const uint8_t* p, uint64_t size, const uint8_t* data, uint64_t
   m->ops.resize(n_ops);
   for (uint32_t i = 0; i < n_ops; ++i) {
     const uint8_t* rec = p + format::kGraphHeaderSize + uint64_t{i} * format::kOpRecordSize;
-    F8NET_RETURN_IF_ERROR(read_op(rec, data, data_size, i, &m->ops[i]));
+    F8NET_RETURN_IF_ERROR(read_op(rec, data, data_size, i, places, &m->ops[i]));
+  }
+  return Status::ok();
+}
+
+// The writer appends every op's blobs (weights, bias, weight FLs) in order, each at the next
+// 64-byte boundary with zero padding, and the data section ends with the last blob. Checked after
+// validation (so a wrong element count is reported as such): blobs that overlap, come out of
+// order, leave gaps or are followed by trailing bytes would be data the model does not show.
+Status check_canonical_blobs(const uint8_t* data, uint64_t data_size,
+                             const std::vector<BlobPlace>& places) {
+  uint64_t end = 0;
+  for (const BlobPlace& b : places) {
+    const uint64_t expected = format::align_up(end);
+    if (b.offset != expected) {
+      return bad(b.what + ": tensor at data offset " + std::to_string(b.offset) +
+                 " is not where the canonical layout puts it (" + std::to_string(expected) +
+                 "): overlapping, out-of-order or gapped tensors");
+    }
+    for (uint64_t i = end; i < b.offset; ++i) {
+      if (data[i] != 0) return bad(b.what + ": padding before the tensor is not zero");
+    }
+    end = b.offset + b.bytes;
+  }
+  if (end != data_size) {
+    return bad("data section has " + std::to_string(data_size - end) +
+               " bytes after the last tensor (trailing data)");
   }
   return Status::ok();
 }
@@ -195,9 +229,11 @@ Status read_model(const uint8_t* data, size_t size, ModelDef* out, GraphInfo* in
   F8NET_RETURN_IF_ERROR(read_header(data, size, &s));
   ModelDef m;
   F8NET_RETURN_IF_ERROR(read_metadata(data + s.meta_offset, s.meta_size, &m.metadata));
-  F8NET_RETURN_IF_ERROR(
-      read_graph(data + s.graph_offset, s.graph_size, data + s.data_offset, s.data_size, &m));
+  std::vector<BlobPlace> places;
+  F8NET_RETURN_IF_ERROR(read_graph(data + s.graph_offset, s.graph_size, data + s.data_offset,
+                                   s.data_size, &places, &m));
   F8NET_RETURN_IF_ERROR(validate_model(m, info));
+  F8NET_RETURN_IF_ERROR(check_canonical_blobs(data + s.data_offset, s.data_size, places));
   *out = std::move(m);
   return Status::ok();
 }

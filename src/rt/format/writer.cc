@@ -1,10 +1,14 @@
 // The .f8 writer: validates the model, then lays it out canonically (header, metadata, graph,
 // 64-byte aligned data, each tensor blob 64-byte aligned, zero padding) and fills in the
-// checksum last. Files are written atomically (temporary file, then rename).
+// checksum last. Files are written atomically (temporary file, fsync, then rename).
 #include <array>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#if defined(__unix__)
+#include <unistd.h>
+#endif
 
 #include "f8net/rt/model-file.h"
 #include "format/byte-io.h"
@@ -132,10 +136,21 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
 Status write_model_file(const ModelDef& model, const std::string& path) {
   std::vector<uint8_t> bytes;
   F8NET_RETURN_IF_ERROR(write_model(model, &bytes));
+  // A per-process temporary name, so two writers of one path never share a temporary file.
+#if defined(__unix__)
+  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+#else
   const std::string tmp = path + ".tmp";
+#endif
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) return Status(StatusCode::kIoError, "cannot create " + tmp);
-  const bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  wrote = wrote && std::fflush(f) == 0;
+#if defined(__unix__)
+  // The data must be on disk before the rename makes it visible, or a crash could leave a
+  // complete-looking but empty model file.
+  wrote = wrote && ::fsync(::fileno(f)) == 0;
+#endif
   const bool closed = std::fclose(f) == 0;
   if (!wrote || !closed) {
     std::remove(tmp.c_str());
