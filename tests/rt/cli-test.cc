@@ -157,6 +157,41 @@ TEST_F(Cli, RunPrintsTopKClassNames) {
   }
 }
 
+TEST_F(Cli, RunReportsEveryImageAndFailsAtTheEndWhenOneIsBad) {
+  std::vector<uint8_t> px(144, 7);
+  std::string pgm = "P5\n12 12\n255\n";
+  pgm.append(px.begin(), px.end());
+  std::ofstream(dir_ + "/good.pgm", std::ios::binary) << pgm;
+  const CliResult r = cli("run --model " + dir_ + "/model.f8 --top 2 --json " + dir_ +
+                          "/missing.png " + dir_ + "/good.pgm");
+  EXPECT_EQ(r.code, 1) << r.err;
+  // The good image is still classified and printed; the bad one has its own stderr line.
+  EXPECT_NE(r.out.find(dir_ + "/good.pgm:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1. class" + std::to_string(ranking(px)[0]) + " "), std::string::npos)
+      << r.out;
+  const auto err = lines(r.err);
+  ASSERT_EQ(err.size(), 2u) << r.err;
+  EXPECT_NE(err[0].find("missing.png"), std::string::npos) << r.err;
+  EXPECT_NE(err[1].find("1 of 2 images"), std::string::npos) << r.err;
+  EXPECT_NE(lines(r.out).back().find("\"failed\":1}"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, InspectEscapesControlCharactersFromTheFile) {
+  rt::ModelDef m = model_;
+  m.metadata.name = "evil\x1b[2J\rname";
+  m.metadata.provenance = {{"note",
+                            "a\x07"
+                            "b"}};  // split: \x07b would be one escape
+  ASSERT_TRUE(rt::write_model_file(m, dir_ + "/evil.f8").is_ok());
+  const CliResult r = cli("inspect " + dir_ + "/evil.f8");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_EQ(r.out.find('\r'), std::string::npos);
+  EXPECT_NE(r.out.find("evil\\x1b[2J\\x0dname"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a\\x07b"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, EvalModelOnIdxFilesMatchesTheInterpreter) {
   const int n = 20;
   std::vector<uint8_t> images, labels;

@@ -26,6 +26,22 @@ void load_interpreter(const std::string& path, int threads, rt::Interpreter* it)
   }
 }
 
+std::string printable(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\x%02x", c);
+      out += esc;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (const char ch : s) {

@@ -15,6 +15,10 @@ void load_interpreter(const std::string& path, int threads, rt::Interpreter* it)
 
 // `s` as a JSON string literal, quotes included.
 std::string json_string(const std::string& s);
+// `s` safe to print on a terminal: control bytes (below 0x20, and 0x7f) become \xNN, so text
+// from a file (model names, class names, provenance) cannot move the cursor or recolour the
+// screen. Other bytes (UTF-8 included) pass unchanged.
+std::string printable(const std::string& s);
 
 // Indices of the k largest output values (k clamped to the channel count), best first.
 std::vector<int> top_k(const rt::TensorView& logits, int k);

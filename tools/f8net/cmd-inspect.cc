@@ -86,12 +86,14 @@ void run_inspect(const InspectArgs& a) {
   const char* pre = md.preprocessing.mode == rt::Preprocess::kRaw01        ? "raw01"
                     : md.preprocessing.mode == rt::Preprocess::kNormalized ? "normalized"
                                                                            : "codes";
-  std::cout << "model " << (md.name.empty() ? "(unnamed)" : md.name) << ": input "
+  std::cout << "model " << (md.name.empty() ? "(unnamed)" : printable(md.name)) << ": input "
             << shape_str(m.input.shape) << " " << rt::dtype_name(m.input.dtype) << " FL "
             << m.input.frac_bits << ", preprocessing " << pre
             << (md.preprocessing.replicate_gray ? " (gray replicated)" : "") << ", "
             << md.class_names.size() << " class names\n";
-  for (const auto& kv : md.provenance) std::cout << "  " << kv.first << ": " << kv.second << "\n";
+  for (const auto& kv : md.provenance) {
+    std::cout << "  " << printable(kv.first) << ": " << printable(kv.second) << "\n";
+  }
   char line[512];
   std::snprintf(line, sizeof(line), "%4s  %-26s %-8s %-16s %-6s %-7s %-24s %12s\n", "#", "op",
                 "inputs", "output", "type", "FL", "shifts", "MACs");

@@ -1,6 +1,7 @@
 // `f8net run --model MODEL.f8 [--top K] [--threads N] [--resize] [--json] IMAGE...`: classifies
 // images with the integer runtime and prints the top-K classes with their exact logit values
-// (logit * 2^-FL; F8NET.md §11: only the ranking is meaningful, not a probability).
+// (logit * 2^-FL; F8NET.md §11: only the ranking is meaningful, not a probability). A bad image
+// is reported on stderr and the others are still classified; the exit code is 1 if any failed.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -31,15 +32,29 @@ void run_run(const RunArgs& a) {
   }
   const rt::Shape in = m.input.shape;
   std::string json = "[";
+  int failed = 0;
   for (const std::string& path : a.inputs) {
-    const Image img = load_image(path, in.c == 3 ? 3 : 1, in.h, in.w, a.resize);
-    rt::Status s = rt::image_to_codes(img.pixels.data(), img.channels, m.input,
-                                      m.metadata.preprocessing, it.input_data());
-    if (s.is_ok()) s = it.run();
-    if (!s.is_ok()) throw Error("run: " + path + ": " + s.message());
-    const rt::TensorView out = it.output();
-    std::cout << path << ":\n";
     if (json.size() > 1) json += ",";
+    // One bad image is reported on its own line and does not hide the results of the others.
+    std::string error;
+    try {
+      const Image img = load_image(path, in.c == 3 ? 3 : 1, in.h, in.w, a.resize);
+      rt::Status s = rt::image_to_codes(img.pixels.data(), img.channels, m.input,
+                                        m.metadata.preprocessing, it.input_data());
+      if (s.is_ok()) s = it.run();
+      if (!s.is_ok()) error = s.message();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!error.empty()) {
+      if (a.inputs.size() == 1) throw Error("run: " + path + ": " + error);
+      ++failed;
+      std::cerr << "f8net: error: run: " << printable(path) << ": " << printable(error) << "\n";
+      json += "{\"input\":" + json_string(path) + ",\"error\":" + json_string(error) + "}";
+      continue;
+    }
+    const rt::TensorView out = it.output();
+    std::cout << printable(path) << ":\n";
     json += "{\"input\":" + json_string(path) + ",\"top\":[";
     int rank = 0;
     for (int c : top_k(out, a.top)) {
@@ -48,7 +63,8 @@ void run_run(const RunArgs& a) {
                                    : "class " + std::to_string(c);
       char line[256];
       std::snprintf(line, sizeof(line), "  %d. %-20s %12.6f  (logit %d @ FL %d, class %d)\n",
-                    ++rank, name.c_str(), logit_value(out, c), out.s32()[c], out.frac_bits[c], c);
+                    ++rank, printable(name).c_str(), logit_value(out, c), out.s32()[c],
+                    out.frac_bits[c], c);
       std::cout << line;
       char item[128];
       std::snprintf(item, sizeof(item),
@@ -58,7 +74,11 @@ void run_run(const RunArgs& a) {
     }
     json += "]}";
   }
-  if (a.json) std::cout << "{\"results\":" << json << "]}\n";
+  if (a.json) std::cout << "{\"results\":" << json << "],\"failed\":" << failed << "}\n";
+  if (failed > 0) {
+    throw Error("run: " + std::to_string(failed) + " of " + std::to_string(a.inputs.size()) +
+                " images could not be classified");
+  }
 }
 
 void add_run(CLI::App& app) {
