@@ -1,5 +1,6 @@
 // Checkpoint save/load (checkpoint.h) on LibTorch's serialize archives; bytes are written with
-// write_file_atomic, so a crash or a signal never leaves a half-written checkpoint.
+// write_file_atomic, so a crash or a signal never leaves a half-written checkpoint. Every archive
+// carries an integrity digest and is checked (bounds, digest) before use (archive-check.h).
 #include "f8net/qat/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "archive-check.h"
 #include "f8net/qat/checkpoint-io.h"
 
 namespace f8net::qat {
@@ -22,8 +24,15 @@ std::string torch_error_line(const c10::Error& e) {
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const torch::optim::Optimizer* optimizer, const std::string& meta_json,
                      const std::string& config_yaml) {
-  std::ostringstream bytes;
-  try {
+  torch::Tensor rng;
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng = gen.get_state();
+  }
+  // The archive is built twice: once without the digest, read back to compute it over exactly
+  // what a reader will see, then with it (archive-check.h).
+  auto serialize = [&](const std::string* checksum) {
     torch::serialize::OutputArchive archive;
     // Flat dotted names, the layout of state-io.h's save_state / load_state_by_intersection.
     for (const auto& p : model.named_parameters(/*recurse=*/true)) {
@@ -34,36 +43,41 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
     }
     archive.write("f8net_meta", c10::IValue(meta_json));
     archive.write("f8net_config", c10::IValue(config_yaml));
-    torch::Tensor rng;
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      rng = gen.get_state();
-    }
     archive.write("f8net_rng", rng, /*is_buffer=*/true);
     if (optimizer) {
       torch::serialize::OutputArchive opt_archive;
       optimizer->save(opt_archive);
       archive.write("f8net_optimizer", opt_archive);
     }
+    if (checksum != nullptr) archive.write(detail::kChecksumKey, c10::IValue(*checksum));
+    std::ostringstream bytes;
     archive.save_to(bytes);
+    return bytes.str();
+  };
+  std::string bytes;
+  try {
+    torch::serialize::InputArchive back;
+    detail::load_archive_bytes(serialize(nullptr), &back);
+    const std::string digest = detail::archive_digest(back);
+    bytes = serialize(&digest);
   } catch (const c10::Error& e) {
     throw std::runtime_error(path + ": cannot serialize the checkpoint: " + torch_error_line(e));
   }
-  write_file_atomic(path, bytes.str());
+  write_file_atomic(path, bytes);
 }
 
 namespace {
 
+// Opens the archive and checks it before anything reads a tensor: every tensor within its
+// storage, and the integrity digest (which every f8net checkpoint carries).
 void open_archive(const std::string& path, torch::serialize::InputArchive& archive) {
   std::string bytes = read_file(path);
   try {
-    std::istringstream in(bytes);
-    archive.load_from(in);
+    detail::load_archive_bytes(bytes, &archive);
+    detail::check_archive_tensors(archive, path);
+    detail::verify_archive_digest(archive, path, /*required=*/true);
   } catch (const c10::Error& e) {
     throw std::runtime_error(path + ": not an f8net checkpoint (" + torch_error_line(e) + ")");
-  } catch (const std::exception& e) {
-    throw std::runtime_error(path + ": not an f8net checkpoint (" + e.what() + ")");
   }
 }
 

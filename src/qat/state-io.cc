@@ -2,22 +2,39 @@
 // Names are the module's dotted paths (named_parameters / named_buffers), identical in all modes.
 #include "f8net/qat/state-io.h"
 
+#include <sstream>
+
+#include "archive-check.h"
+
 namespace f8net::qat {
 
 void save_state(const torch::nn::Module& module, const std::string& path) {
+  auto fill = [&](torch::serialize::OutputArchive& archive) {
+    for (const auto& p : module.named_parameters(/*recurse=*/true)) {
+      archive.write(p.key(), p.value().detach(), /*is_buffer=*/false);
+    }
+    for (const auto& b : module.named_buffers(/*recurse=*/true)) {
+      archive.write(b.key(), b.value(), /*is_buffer=*/true);
+    }
+  };
+  torch::serialize::OutputArchive plain;
+  fill(plain);
+  std::ostringstream bytes;
+  plain.save_to(bytes);
+  torch::serialize::InputArchive back;
+  detail::load_archive_bytes(bytes.str(), &back);
   torch::serialize::OutputArchive archive;
-  for (const auto& p : module.named_parameters(/*recurse=*/true)) {
-    archive.write(p.key(), p.value().detach(), /*is_buffer=*/false);
-  }
-  for (const auto& b : module.named_buffers(/*recurse=*/true)) {
-    archive.write(b.key(), b.value(), /*is_buffer=*/true);
-  }
+  fill(archive);
+  archive.write(detail::kChecksumKey, c10::IValue(detail::archive_digest(back)));
   archive.save_to(path);
 }
 
 LoadReport load_state_by_intersection(torch::nn::Module& module, const std::string& path) {
   torch::serialize::InputArchive archive;
   archive.load_from(path);
+  // Foreign archives (without a digest) are accepted; their tensors are still bounds-checked.
+  detail::check_archive_tensors(archive, path);
+  detail::verify_archive_digest(archive, path, /*required=*/false);
   LoadReport report;
   torch::NoGradGuard no_grad;
   auto load = [&](const std::string& name, torch::Tensor& target, bool is_buffer) {

@@ -1,12 +1,15 @@
 // Checkpoints: atomic writes, a save/load round trip of model + optimizer + metadata + RNG,
 // readability by load_state_by_intersection, and one-line errors for corrupt or foreign files.
+#include "f8net/qat/checkpoint.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
+#include <map>
 
 #include "f8net/qat/checkpoint-io.h"
-#include "f8net/qat/checkpoint.h"
 #include "f8net/qat/models.h"
 #include "f8net/qat/state-io.h"
 #include "qat/data-fixtures.h"
@@ -135,6 +138,111 @@ TEST(Checkpoint, CorruptAndForeignFilesGiveOneLineErrors) {
   // Without optimizer state, loading an optimizer is refused.
   torch::optim::SGD opt(a->parameters(), torch::optim::SGDOptions(0.1));
   EXPECT_THROW(load_checkpoint(dir / "c.pt", *a, &opt, false), std::runtime_error);
+}
+
+// LibTorch archives are zip files with stored (uncompressed) entries. After editing an entry's
+// bytes in place, the CRC-32 in its local header and central-directory record is fixed up, so
+// the edit reaches the checks behind the zip layer (as a deliberate attacker's would).
+uint32_t crc32_of(const char* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= static_cast<uint8_t>(p[i]);
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+uint32_t get_le(const std::string& b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = n - 1; i >= 0; --i)
+    v = v << 8 | static_cast<uint8_t>(b[at + static_cast<size_t>(i)]);
+  return v;
+}
+void put_le32(std::string* b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) (*b)[at + static_cast<size_t>(i)] = static_cast<char>(v >> (8 * i));
+}
+void fix_zip_crcs(std::string* zip) {
+  std::map<std::string, uint32_t> crc;
+  for (size_t pos = zip->find("PK\x03\x04"); pos != std::string::npos;
+       pos = zip->find("PK\x03\x04", pos + 4)) {
+    const uint32_t size = get_le(*zip, pos + 18, 4), name_len = get_le(*zip, pos + 26, 2),
+                   extra_len = get_le(*zip, pos + 28, 2);
+    const std::string name = zip->substr(pos + 30, name_len);
+    if (get_le(*zip, pos + 8, 2) != 0) continue;  // not a stored entry (or a false match)
+    const uint32_t c = crc32_of(zip->data() + pos + 30 + name_len + extra_len, size);
+    put_le32(zip, pos + 14, c);
+    crc[name] = c;
+  }
+  for (size_t pos = zip->find("PK\x01\x02"); pos != std::string::npos;
+       pos = zip->find("PK\x01\x02", pos + 4)) {
+    const std::string name = zip->substr(pos + 46, get_le(*zip, pos + 28, 2));
+    if (crc.count(name)) put_le32(zip, pos + 16, crc[name]);
+  }
+}
+
+std::string load_error(const std::function<void()>& load) {
+  try {
+    load();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "ok";
+}
+
+TEST(Checkpoint, AFlippedWeightBitIsRefusedByTheChecksum) {
+  torch::set_num_threads(1);
+  TempDir dir;
+  Net a = make_model(tiny(Mode::kFixed));
+  {
+    torch::NoGradGuard no_grad;
+    a->named_parameters()["fc.weight"].view(-1)[0].fill_(1234.5f);  // a findable pattern
+  }
+  save_checkpoint(dir / "c.pt", *a, nullptr, "{}", "");
+  std::string bytes = read_file(dir / "c.pt");
+  const float marker = 1234.5f;
+  const size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&marker), 4));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] ^= 0x01;  // 1234.5 -> 1234.500122: plausible, silently wrong without a checksum
+  fix_zip_crcs(&bytes);
+  write_file_atomic(dir / "flipped.pt", bytes);
+  Net b = make_model(tiny(Mode::kFixed));
+  const std::string msg =
+      load_error([&] { load_checkpoint(dir / "flipped.pt", *b, nullptr, false); });
+  EXPECT_NE(msg.find("checksum mismatch"), std::string::npos) << msg;
+  EXPECT_NE(load_error([&] { read_checkpoint_info(dir / "flipped.pt"); }).find("checksum"),
+            std::string::npos);
+  EXPECT_NE(
+      load_error([&] { load_state_by_intersection(*b, dir / "flipped.pt"); }).find("checksum"),
+      std::string::npos);
+  EXPECT_EQ(load_error([&] { load_checkpoint(dir / "c.pt", *b, nullptr, false); }), "ok");
+}
+
+TEST(Checkpoint, AnEditedStrideOrOffsetThatReadsOutOfBoundsIsRefused) {
+  torch::set_num_threads(1);
+  TempDir dir;
+  // One parameter of a distinctive size (77); data.pkl rebuilds it from (storage, offset, size,
+  // stride): ... BININT1 0, MARK BININT1 77 TUPLE, MARK BININT1 1 TUPLE ...
+  struct OneParam : torch::nn::Module {
+    OneParam() { w = register_parameter("w", torch::arange(77, torch::kFloat)); }
+    torch::Tensor w;
+  };
+  OneParam m;
+  save_state(m, dir / "s.pt");
+  const std::string good = read_file(dir / "s.pt");
+  const std::string pattern("K\x00(KMt(K\x01t", 10);
+  const size_t at = good.find(pattern);
+  ASSERT_NE(at, std::string::npos) << "the pickle layout of offset/sizes/strides changed";
+  for (const size_t edit : {size_t{8}, size_t{1}}) {  // stride 1 -> 2; storage offset 0 -> 2
+    std::string bytes = good;
+    bytes[at + edit] = 0x02;
+    fix_zip_crcs(&bytes);
+    write_file_atomic(dir / "edited.pt", bytes);
+    OneParam target;
+    const std::string msg =
+        load_error([&] { load_state_by_intersection(target, dir / "edited.pt"); });
+    EXPECT_NE(msg.find("reaches beyond its storage"), std::string::npos) << edit << ": " << msg;
+    EXPECT_NE(msg.find("'w'"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
 }
 
 }  // namespace
