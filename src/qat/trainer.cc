@@ -20,6 +20,7 @@
 #include "f8net/qat/models.h"
 #include "f8net/qat/modules.h"
 #include "f8net/qat/state-io.h"
+#include "run-lock.h"
 
 namespace f8net::qat {
 namespace {
@@ -625,6 +626,15 @@ TrainResult run_training(const TrainConfig& config, const RunOptions& options) {
   if (!options.resume) {
     fs::create_directories(out, ec);
     if (ec) throw std::runtime_error(options.out_dir + ": cannot create the directory: " + ec.message());
+  }
+  // One writer per run directory; a second process started at the same moment passed the check
+  // above too, so it is repeated under the lock.
+  const detail::RunLock lock(options.out_dir);
+  if (!options.resume) {
+    if (dir_has_run(options.out_dir)) {
+      throw std::runtime_error(options.out_dir +
+                               ": already holds a run (use --resume to continue it, or another --out)");
+    }
     write_file_atomic((out / "config.yaml").string(), config_to_yaml(c));
   }
   Run run(c, options);

@@ -1,7 +1,10 @@
 // The training pipeline on generated Fashion-MNIST-style data: the LR schedule, a short run
 // whose loss decreases and whose run directory is complete, exact resume after an interruption
 // (identical loss sequence across the stage boundary), and errors that leave nothing behind.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -198,6 +201,36 @@ TEST(Trainer, BadRunsFailWithoutTouchingTheOutput) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("pretrain.batch_size"), std::string::npos) << e.what();
   }
+}
+
+// Two processes on one --out used to mix silently (config from one, checkpoints from the other).
+// A run directory whose lock another process holds is refused, and nothing in it is written.
+TEST(Trainer, ASecondWriterOfARunDirectoryIsRefused) {
+  TempDir dir;
+  testing::write_fashion_dir(dir / "data", 64, 16);
+  fs::create_directories(dir / "run");
+  const int fd = ::open((dir / "run/.f8net-lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "4242\n", 5, 0), 5);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // "the other process"
+  RunOptions o;
+  o.out_dir = dir / "run";
+  try {
+    run_training(small_config(dir / "data"), o);
+    FAIL() << "a locked run directory was written";
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("another f8net process (pid 4242)"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(dir / "run/config.yaml"));
+  ::close(fd);  // released: the same run now starts
+  TrainConfig c = small_config(dir / "data");
+  c.pretrain.enabled = false;
+  c.train.epochs = 1;
+  c.train.mode = "float";
+  EXPECT_FALSE(run_training(c, o).interrupted);
+  EXPECT_TRUE(fs::exists(dir / "run/config.yaml"));
 }
 
 }  // namespace
