@@ -236,6 +236,10 @@ struct Emitter {
   }
 };
 
+constexpr int64_t kMaxEpochs = 100000;
+constexpr int64_t kMaxIterations = int64_t{1} << 40;
+constexpr int64_t kMaxBatchSize = 65536;
+
 const std::set<std::string> kModes = {"float", "fp_pact", "fixed"};
 const std::set<std::string> kDatasets = {"fashion-mnist", "mnist", "cifar10", "imagefolder"};
 
@@ -244,17 +248,27 @@ void validate_stage(const StageConfig& s, const std::string& p) {
     fail("config", "key '" + p + key + "': " + why);
   };
   if (!kModes.count(s.mode)) bad("mode", "'" + s.mode + "' is not one of float, fp_pact, fixed");
-  if (s.epochs < 0) bad("epochs", "must be >= 0");
-  if (s.iterations < 0) bad("iterations", "must be >= 0");
+  // Upper limits keep every iteration count far from int64 overflow (epochs near 2^63 used to
+  // wrap to a negative iteration count and write an untrained "best" checkpoint).
+  if (s.epochs < 0 || s.epochs > kMaxEpochs) {
+    bad("epochs", "must be in [0, " + std::to_string(kMaxEpochs) + "]");
+  }
+  if (s.iterations < 0 || s.iterations > kMaxIterations) {
+    bad("iterations", "must be in [0, " + std::to_string(kMaxIterations) + "]");
+  }
   if (s.enabled && s.epochs == 0 && s.iterations == 0) {
     bad("epochs", "an enabled stage needs epochs > 0 or iterations > 0");
   }
-  if (s.batch_size < 1) bad("batch_size", "must be >= 1");
+  if (s.batch_size < 1 || s.batch_size > kMaxBatchSize) {
+    bad("batch_size", "must be in [1, " + std::to_string(kMaxBatchSize) + "]");
+  }
   if (!(s.lr >= 0)) bad("lr", "must be >= 0");
   if (s.lr_schedule != "cosine" && s.lr_schedule != "constant") {
     bad("lr_schedule", "'" + s.lr_schedule + "' is not one of cosine, constant");
   }
-  if (!(s.warmup_epochs >= 0)) bad("warmup_epochs", "must be >= 0");
+  if (!(s.warmup_epochs >= 0 && s.warmup_epochs <= static_cast<double>(kMaxEpochs))) {
+    bad("warmup_epochs", "must be in [0, " + std::to_string(kMaxEpochs) + "]");
+  }
   if (!(s.warmup_start >= 0 && s.warmup_start <= 1)) bad("warmup_start", "must be in [0, 1]");
   if (!(s.momentum >= 0 && s.momentum < 1)) bad("momentum", "must be in [0, 1)");
   if (s.nesterov && s.momentum == 0) bad("nesterov", "Nesterov needs momentum > 0");

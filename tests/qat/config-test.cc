@@ -84,6 +84,21 @@ TEST(Config, BadValuesNameTheKey) {
   EXPECT_NE(error_of("", {"quant.metric=l1"}).find("key 'quant.metric'"), std::string::npos);
 }
 
+// Values that used to run with exit 0 and a wrong result: epochs near 2^63 overflowed the
+// iteration count ("-8 iterations", an untrained best checkpoint); warmup_epochs=1e300 silently
+// kept the lr at its starting fraction. (A warm-up longer than a shortened smoke run is allowed.)
+TEST(Config, ValuesThatWouldOverflowOrNeverReachTheLrAreRejected) {
+  EXPECT_NE(error_of("", {"train.epochs=9223372036854775000"}).find("key 'train.epochs'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"train.iterations=9223372036854775000"}).find("key 'train.iterations'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"train.warmup_epochs=1e300"}).find("key 'train.warmup_epochs'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"train.batch_size=100000000"}).find("key 'train.batch_size'"),
+            std::string::npos);
+  EXPECT_EQ(error_of("", {"train.epochs=100000", "train.warmup_epochs=5"}), "");
+}
+
 TEST(Config, EffectiveConfigRoundTrips) {
   TrainConfig c = parse_config("", {"model.arch=mobilenet_v2", "train.lr=0.0375", "data.mean=[0.5]",
                                     "train.init=/tmp/x \"y\".pt", "quant.grid_search=true",
