@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "yaml-guard.h"
+
 namespace f8net::qat {
 namespace {
 
@@ -351,6 +353,9 @@ TrainConfig parse_config(const std::string& yaml_text, const std::vector<std::st
                          const std::string& origin) {
   std::map<std::string, YAML::Node> flat;
   std::map<std::string, std::string> where;  // key -> origin of its value, for messages
+  if (const std::string why = detail::yaml_limit_violation(yaml_text); !why.empty()) {
+    fail(origin, why);
+  }
   try {
     const YAML::Node root = YAML::Load(yaml_text);
     if (!root.IsNull()) {
@@ -367,6 +372,9 @@ TrainConfig parse_config(const std::string& yaml_text, const std::vector<std::st
       fail("--set", "'" + o + "' is not key=value");
     }
     const std::string key = o.substr(0, eq);
+    if (const std::string why = detail::yaml_limit_violation(o.substr(eq + 1)); !why.empty()) {
+      fail("--set " + key, why);
+    }
     try {
       flat[key] = YAML::Load(o.substr(eq + 1));
     } catch (const YAML::Exception& e) {

@@ -2,6 +2,7 @@
 // wrong types, bad values), the effective-config round trip, and every recipe in configs/.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "f8net/qat/config.h"
@@ -97,6 +98,38 @@ TEST(Config, ValuesThatWouldOverflowOrNeverReachTheLrAreRejected) {
   EXPECT_NE(error_of("", {"train.batch_size=100000000"}).find("key 'train.batch_size'"),
             std::string::npos);
   EXPECT_EQ(error_of("", {"train.epochs=100000", "train.warmup_epochs=5"}), "");
+}
+
+// A 711-byte alias bomb used to hang past 30 s and 3 GB; it (and oversized text) is refused at
+// once, from a file, an override, or the config embedded in a checkpoint (same parser).
+TEST(Config, AliasBombsAndHugeTextAreRefusedQuickly) {
+  // Ten levels of ten-key mappings, each key aliasing the level below: flattening it into dotted
+  // keys would visit 10^10 leaves.
+  std::string bomb = "a: &a {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    bomb += std::string(1, c) + ": &" + c + " {";
+    for (int i = 0; i < 10; ++i) {
+      bomb += std::string(i ? ", k" : "k") + std::to_string(i) + ": *" + static_cast<char>(c - 1);
+    }
+    bomb += "}\n";
+  }
+  bomb += "train: *j\n";
+  ASSERT_LT(bomb.size(), 1000u);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_NE(error_of(bomb, {}).find("alias bomb"), std::string::npos) << error_of(bomb, {});
+  std::string nested = "[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]";
+  for (char c = 'b'; c <= 'f'; ++c) {
+    nested += std::string(", &") + c + " [";
+    for (int i = 0; i < 10; ++i) nested += std::string(i ? ", *" : "*") + static_cast<char>(c - 1);
+    nested += "]";
+  }
+  nested += "]";
+  EXPECT_NE(error_of("", {"data.mean=" + nested}).find("--set data.mean"), std::string::npos);
+  EXPECT_NE(error_of(std::string(2 << 20, '#'), {}).find("bytes, more than the limit"),
+            std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  // Ordinary anchors stay usable.
+  EXPECT_EQ(error_of("defaults: &d {}\nseed: 3\n", {}).find("alias bomb"), std::string::npos);
 }
 
 TEST(Config, EffectiveConfigRoundTrips) {
