@@ -345,7 +345,7 @@ void validate_config(const TrainConfig& c) {
     bad("pretrain.mode", "the pretrain stage trains float or fp_pact");
   }
   if (c.seed < 0) bad("seed", "must be >= 0");
-  if (c.threads < 0 || c.threads > 1024) bad("threads", "must be in [0, 1024]");
+  if (c.threads < 0 || c.threads > 256) bad("threads", "must be in [0, 256]");
   if (!(c.log_interval > 0)) bad("log_interval", "must be > 0");
 }
 

@@ -275,4 +275,7 @@ TEST_F(Cli, BadInputsGiveOneLineAndTheRightExitCode) {
   expect_one_line_error(cli("run " + dir_ + "/img.pgm"), 2, "--model");
   expect_one_line_error(cli("eval"), 2, "exactly one of --model and --checkpoint");
   expect_one_line_error(cli("run --model " + dir_ + "/model.f8 --top 0 x"), 2, "--top");
+  // Thread counts are bounded (10000 threads used to take minutes to create).
+  expect_one_line_error(cli("run --model " + dir_ + "/model.f8 --threads 10000 x"), 2, "--threads");
+  expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --threads 10000"), 2, "--threads");
 }

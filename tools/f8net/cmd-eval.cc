@@ -57,7 +57,8 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--data", args->data_dir,
                   "Data directory (default for --model: /usr/share/datasets/fashion-mnist)");
   cmd->add_flag("--json", args->json, "Print the result as one JSON object on the last line");
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)");
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_option("--limit", args->limit, "--model only: evaluate the first N images");
   cmd->callback([args] { run_eval(*args); });
 }

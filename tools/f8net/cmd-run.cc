@@ -86,7 +86,8 @@ void add_run(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Classify images with an .f8 model (integer runtime)");
   cmd->add_option("--model", args->model, "Exported .f8 model")->required();
   cmd->add_option("--top", args->top, "Classes to print per image (default 5)");
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)");
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_flag("--resize", args->resize, "Resize images to the model's input size (bilinear)");
   cmd->add_flag("--json", args->json, "Also print the results as one JSON object (last line)");
   cmd->add_option("inputs", args->inputs, "Image files (PNG, JPEG, PGM, ...)")->required();

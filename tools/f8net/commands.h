@@ -12,6 +12,10 @@
 
 namespace f8net::cli {
 
+// The largest --threads any command accepts (the runtime's own limit; docs/limits.md). A larger
+// value is a usage error instead of minutes spent creating threads.
+constexpr int kMaxThreads = 256;
+
 // A failure to report as one line on stderr with exit code 1 (bad files, bad configs, ...).
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;

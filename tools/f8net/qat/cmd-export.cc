@@ -72,7 +72,7 @@ void add_export(CLI::App& app) {
   cmd->add_option("--data", args->data_dir,
                   "Data directory (for class names; default: the one in the checkpoint)");
   cmd->add_option("--threads", args->threads, "LibTorch threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_flag("--json", args->json, "Print a JSON object as the last line");
   cmd->callback([args] { run_export(*args); });
 }

@@ -111,7 +111,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--out", args->out, "Run directory (config.yaml, metrics.jsonl, checkpoints)")
       ->required();
   cmd->add_flag("--resume", args->resume, "Continue the run in --out where it stopped");
-  cmd->add_option("--threads", args->threads, "LibTorch threads (default: config, 0 = all cores)");
+  cmd->add_option("--threads", args->threads, "LibTorch threads (default: config, 0 = all cores)")
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_flag("--json", args->json, "Print the result as one JSON object on the last line");
   cmd->callback([args] { run_train(*args); });
 }

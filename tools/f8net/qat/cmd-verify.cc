@@ -177,7 +177,7 @@ void add_verify(CLI::App& app) {
   cmd->add_option("--model", args->model, "The exported .f8 model")->required();
   cmd->add_option("--data", args->data_dir, "Data directory (default: the checkpoint's)");
   cmd->add_option("--limit", args->limit, "Verify only the first N images (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_option("--threads", args->threads, "Threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print a JSON object as the last line of stdout");
