@@ -1,10 +1,12 @@
-// Atomic file writes (checkpoint-io.h): temp file + fsync + rename + directory fsync.
+// Atomic file writes (checkpoint-io.h): temp file + fsync + rename + directory fsync, and the
+// signal-safe "exit after the write" hand-off.
 #include "f8net/qat/checkpoint-io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,9 +21,31 @@ namespace {
   throw std::runtime_error(path + ": " + what + ": " + std::strerror(errno));
 }
 
+std::atomic<int> g_writes_in_progress{0};
+std::atomic<int> g_exit_after_write{0};
+
+// Counts one write in progress; on leaving (success or failure), honours a deferred exit.
+struct WriteInProgress {
+  WriteInProgress() { g_writes_in_progress.fetch_add(1); }
+  ~WriteInProgress() {
+    if (g_writes_in_progress.fetch_sub(1) == 1) {
+      const int code = g_exit_after_write.load();
+      if (code != 0) ::_exit(code);
+    }
+  }
+};
+
 }  // namespace
 
+bool atomic_write_in_progress() noexcept { return g_writes_in_progress.load() > 0; }
+void request_exit_after_write(int code) noexcept {
+  g_exit_after_write.store(code == 0 ? 1 : code);
+  // The write may have finished between the caller's check and the store.
+  if (g_writes_in_progress.load() == 0) ::_exit(code == 0 ? 1 : code);
+}
+
 void write_file_atomic(const std::string& path, const std::string& bytes) {
+  const WriteInProgress in_progress;
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");

@@ -69,6 +69,9 @@ void visit_schema(Config& c, Visitor&& v) {
     v(p + "init", stage->init);
   }
 
+  v("checkpoint.every_iterations", c.checkpoint.every_iterations);
+  v("checkpoint.every_seconds", c.checkpoint.every_seconds);
+
   v("seed", c.seed);
   v("threads", c.threads);
   v("log_interval", c.log_interval);
@@ -347,6 +350,10 @@ void validate_config(const TrainConfig& c) {
   if (c.seed < 0) bad("seed", "must be >= 0");
   if (c.threads < 0 || c.threads > 256) bad("threads", "must be in [0, 256]");
   if (!(c.log_interval > 0)) bad("log_interval", "must be > 0");
+  if (c.checkpoint.every_iterations < 0) bad("checkpoint.every_iterations", "must be >= 0");
+  if (!(c.checkpoint.every_seconds >= 0 && c.checkpoint.every_seconds <= 1e9)) {
+    bad("checkpoint.every_seconds", "must be in [0, 1e9]");
+  }
 }
 
 TrainConfig parse_config(const std::string& yaml_text, const std::vector<std::string>& overrides,

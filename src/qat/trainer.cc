@@ -416,6 +416,7 @@ class Run {
     if (o_.observer && !s.done) o_.observer->stage_started(name, st.mode, summary.str());
 
     const auto stopping = [&] { return o_.stop && o_.stop->load() != 0; };
+    auto last_save = Clock::now();
     while (!s.done) {
       const auto epoch_start = Clock::now();
       const double before = s.epoch_seconds;
@@ -460,6 +461,15 @@ class Run {
           s.seen += batch.n;
           ++s.batch;
           ++s.iteration;
+          const CheckpointConfig& every = c_.checkpoint;
+          if (s.batch < batches &&
+              ((every.every_iterations > 0 && s.iteration % every.every_iterations == 0) ||
+               (every.every_seconds > 0 && seconds_since(last_save) >= every.every_seconds))) {
+            // A mid-epoch resume point: the loader restarts at s.batch with the same order.
+            s.epoch_seconds = before + seconds_since(epoch_start);
+            save(last_path, name, st.mode, mo, s, *model, opt);
+            last_save = Clock::now();
+          }
           if (o_.observer) {
             IterationInfo info;
             info.stage = name;
@@ -523,6 +533,7 @@ class Run {
         save(best_path, name, st.mode, mo, s, *model, opt);
       }
       save(last_path, name, st.mode, mo, s, *model, opt);
+      last_save = Clock::now();
       write_metrics(s.history);
       if (o_.observer) o_.observer->epoch_done(r);
       if (stopping() && !s.done) {
@@ -565,11 +576,24 @@ auto one_line_errors(F&& f) -> decltype(f()) {
 
 bool dir_has_run(const std::string& dir) {
   std::error_code ec;
-  for (const char* f : {"config.yaml", "metrics.jsonl", "pretrain-last.pt", "train-last.pt",
-                        "pretrain-best.pt", "train-best.pt"}) {
+  // config.yaml alone is a start that failed before any checkpoint: a retry may replace it.
+  for (const char* f : {"metrics.jsonl", "pretrain-last.pt", "train-last.pt", "pretrain-best.pt",
+                        "train-best.pt"}) {
     if (fs::exists(fs::path(dir) / f, ec)) return true;
   }
   return false;
+}
+
+// Temporary files of write_file_atomic (".<name>.tmp-XXXXXX") left by a process that was
+// killed mid-write; safe to remove because the run lock is held.
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 1 && n[0] == '.' && n.find(".tmp-") != std::string::npos && e.is_regular_file(ec)) {
+      fs::remove(e.path(), ec);
+    }
+  }
 }
 
 }  // namespace
@@ -630,6 +654,7 @@ TrainResult run_training(const TrainConfig& config, const RunOptions& options) {
   // One writer per run directory; a second process started at the same moment passed the check
   // above too, so it is repeated under the lock.
   const detail::RunLock lock(options.out_dir);
+  remove_stale_temporaries(options.out_dir);
   if (!options.resume) {
     if (dir_has_run(options.out_dir)) {
       throw std::runtime_error(options.out_dir +

@@ -3,11 +3,14 @@
 #include "f8net/qat/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "f8net/qat/checkpoint-io.h"
 #include "f8net/qat/models.h"
@@ -33,6 +36,31 @@ TEST(CheckpointIo, WritesAtomicallyAndLeavesNoTemporaries) {
   EXPECT_EQ(count_files(dir.path()), 1u);
   EXPECT_THROW(write_file_atomic(dir / "missing/a.txt", "x"), std::runtime_error);
   EXPECT_THROW(read_file(dir / "nope"), std::runtime_error);
+  EXPECT_EQ(count_files(dir.path()), 1u);
+}
+
+// A second Ctrl-C during a checkpoint save exits only once the file is complete (cmd-train's
+// handler calls request_exit_after_write while a write is in progress). In a forked child: one
+// thread writes 64 MiB, the other requests the exit mid-write; the child must exit with the
+// requested code after the rename, leaving the whole file and no temporary.
+TEST(CheckpointIo, AnExitRequestedDuringAWriteWaitsForTheRename) {
+  TempDir dir;
+  const std::string path = dir / "big.bin";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string bytes(64 << 20, 'x');
+    std::thread writer([&] { write_file_atomic(path, bytes); });
+    while (!atomic_write_in_progress()) std::this_thread::yield();
+    request_exit_after_write(42);
+    writer.join();
+    ::_exit(7);  // not reached: the writer exits when its write is done
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(std::filesystem::file_size(path), uint64_t{64} << 20);
   EXPECT_EQ(count_files(dir.path()), 1u);
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -23,6 +24,7 @@ namespace f8net::qat {
 namespace {
 
 using testing::TempDir;
+using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 TEST(TrainerSchedule, WarmupThenCosine) {
@@ -184,6 +186,7 @@ TEST(Trainer, BadRunsFailWithoutTouchingTheOutput) {
   // A directory holding a run is not overwritten.
   fs::create_directories(dir / "run2");
   write_file_atomic(dir / "run2/config.yaml", "mine");
+  write_file_atomic(dir / "run2/metrics.jsonl", "mine");
   c = small_config(dir / "data");
   o.out_dir = dir / "run2";
   EXPECT_THROW(run_training(c, o), std::runtime_error);
@@ -201,6 +204,76 @@ TEST(Trainer, BadRunsFailWithoutTouchingTheOutput) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("pretrain.batch_size"), std::string::npos) << e.what();
   }
+}
+
+// SIGKILL loses at most one checkpoint interval: the files on disk at the moment of the kill
+// (copied from inside the run, right after a periodic mid-epoch save) resume to exactly the
+// uninterrupted run's losses and metrics. A start that failed before any checkpoint (only
+// config.yaml written) does not block a retry, and stale temporary files are removed.
+TEST(Trainer, PeriodicCheckpointsResumeExactlyAfterAKill) {
+  TempDir dir;
+  testing::write_fashion_dir(dir / "data", 160, 32);
+  TrainConfig c = small_config(dir / "data");  // pretrain float 1 epoch, train fixed 2 (10 each)
+  c.checkpoint.every_iterations = 3;
+  c.checkpoint.every_seconds = 0;
+
+  Recorder full;
+  RunOptions o;
+  o.out_dir = dir / "full";
+  o.observer = &full;
+  ASSERT_FALSE(run_training(c, o).interrupted);
+
+  // Watches the run and, at iteration 16 of the stage sequence (train iteration 6, mid-epoch,
+  // just saved), copies the run directory as a SIGKILL would leave it.
+  class Snapshotter : public Recorder {
+   public:
+    explicit Snapshotter(fs::path from, fs::path to) : from_(std::move(from)), to_(std::move(to)) {}
+    void iteration(const IterationInfo& info) override {
+      Recorder::iteration(info);
+      if (info.stage == "train" && info.iteration == 6) {
+        fs::copy(from_, to_, fs::copy_options::recursive);
+        at_kill = losses;
+      }
+    }
+    std::vector<std::string> at_kill;
+
+   private:
+    fs::path from_, to_;
+  };
+  Snapshotter watch(dir / "live", dir / "killed");
+  o.out_dir = dir / "live";
+  o.observer = &watch;
+  ASSERT_FALSE(run_training(c, o).interrupted);
+  ASSERT_EQ(watch.at_kill.size(), 16u);
+  const json meta = json::parse(read_checkpoint_info(dir / "killed/train-last.pt").meta_json);
+  EXPECT_EQ(meta.at("state").at("iteration").get<int64_t>(), 6);  // nothing lost
+  EXPECT_EQ(meta.at("state").at("batch").get<int64_t>(), 6);
+  fs::remove(dir / "killed/.f8net-lock");  // the killed process's lock died with it
+  write_file_atomic(dir / "killed/dummy", "x");
+  fs::rename(dir / "killed/dummy", dir / "killed/.train-last.pt.tmp-AbC123");  // a torn write
+
+  Recorder resumed;
+  o.out_dir = dir / "killed";
+  o.observer = &resumed;
+  o.resume = true;
+  ASSERT_FALSE(run_training(TrainConfig{}, o).interrupted);
+  std::vector<std::string> joined = watch.at_kill;
+  joined.insert(joined.end(), resumed.losses.begin(), resumed.losses.end());
+  EXPECT_EQ(joined, full.losses);
+  EXPECT_EQ(without_seconds(read_file(dir / "killed/metrics.jsonl")),
+            without_seconds(read_file(dir / "full/metrics.jsonl")));
+  EXPECT_FALSE(fs::exists(dir / "killed/.train-last.pt.tmp-AbC123"));
+
+  // A failed start leaves only config.yaml: the same --out can be used again.
+  fs::create_directories(dir / "failed");
+  write_file_atomic(dir / "failed/config.yaml", "from a start that failed\n");
+  TrainConfig quick = small_config(dir / "data");
+  quick.pretrain.enabled = false;
+  quick.train.epochs = 1;
+  RunOptions retry;
+  retry.out_dir = dir / "failed";
+  EXPECT_FALSE(run_training(quick, retry).interrupted);
+  EXPECT_NE(read_file(dir / "failed/config.yaml"), "from a start that failed\n");
 }
 
 // Two processes on one --out used to mix silently (config from one, checkpoints from the other).

@@ -12,6 +12,13 @@ namespace f8net::qat {
 // then untouched and the temporary file removed.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
+// Coordination with signal handlers (both async-signal-safe): whether a write_file_atomic call
+// is in progress in this process, and a request to _exit(code) as soon as the last one in
+// progress has renamed its file (a second Ctrl-C then waits for the save instead of leaving a
+// temporary file).
+bool atomic_write_in_progress() noexcept;
+void request_exit_after_write(int code) noexcept;
+
 // Reads a whole file; throws std::runtime_error naming the path when it cannot be read.
 std::string read_file(const std::string& path);
 

@@ -79,8 +79,17 @@ struct StageConfig {
   std::string init;  // checkpoint to initialize from by key intersection ("" = see header note)
 };
 
+// When the resume point (<stage>-last.pt) is written besides epoch ends and Ctrl-C: every N
+// iterations and/or every S seconds of training (0 = off), so a SIGKILL loses at most one
+// interval. Resume from a mid-epoch checkpoint is exact (same loss sequence).
+struct CheckpointConfig {
+  int64_t every_iterations = 0;
+  double every_seconds = 300.0;
+};
+
 struct TrainConfig {
   ModelConfig model;
+  CheckpointConfig checkpoint;
   QuantConfig quant;
   DataConfig data;
   StageConfig pretrain;

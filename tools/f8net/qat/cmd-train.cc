@@ -1,10 +1,13 @@
 // `f8net train --config FILE [--set k=v]... --out DIR [--resume] [--threads N] [--json]`: runs a
 // recipe's stages (qat/trainer.h) with a progress display; SIGINT/SIGTERM save the resume state
-// and exit (a second signal kills at once). With --json the last stdout line is one JSON object.
+// and exit (a second signal exits at once, after any file write in progress). With --json the last stdout line is one JSON object.
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 
 #include "commands.h"
+#include "f8net/qat/checkpoint-io.h"
 #include "f8net/qat/config.h"
 #include "f8net/qat/trainer.h"
 #include "progress.h"
@@ -15,17 +18,27 @@ namespace {
 
 std::atomic<int> g_stop_signal{0};
 
-extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+// The first signal asks the trainer to save and stop; a second one exits at once, except while
+// a file is being written atomically: then the exit waits until the write is complete, so no
+// temporary file is left behind (async-signal-safe: atomics and _exit only).
+extern "C" void on_stop_signal(int sig) {
+  int none = 0;
+  if (g_stop_signal.compare_exchange_strong(none, sig)) return;
+  if (qat::atomic_write_in_progress()) {
+    qat::request_exit_after_write(128 + sig);
+    return;
+  }
+  _exit(128 + sig);
+}
 
-// Installs SIGINT/SIGTERM handlers for the object's lifetime; one-shot (SA_RESETHAND), so a
-// second signal terminates the process the default way.
+// Installs SIGINT/SIGTERM handlers for the object's lifetime.
 class StopSignals {
  public:
   StopSignals() {
     struct sigaction sa {};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
+    sa.sa_flags = 0;
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
   }
