@@ -387,7 +387,17 @@ class Run {
     if (o_.resume && fs::exists(last_path, ec)) {
       const CheckpointInfo info = read_checkpoint_info(last_path);
       try {
-        s = state_from_json(json::parse(info.meta_json).at("state"));
+        const json meta = json::parse(info.meta_json);
+        // A resume point of another stage or mode (a renamed or copied file) would continue the
+        // wrong training silently.
+        const std::string got_stage = meta.at("stage").get<std::string>();
+        const std::string got_mode = meta.at("mode").get<std::string>();
+        if (got_stage != name || got_mode != st.mode) {
+          throw std::runtime_error(last_path + ": is the resume point of stage '" + got_stage +
+                                   "' (" + got_mode + "), not of '" + name + "' (" + st.mode +
+                                   "): not resuming from it");
+        }
+        s = state_from_json(meta.at("state"));
       } catch (const json::exception& e) {
         throw std::runtime_error(last_path + ": bad checkpoint metadata (" + e.what() + ")");
       }

@@ -264,6 +264,20 @@ TEST(Trainer, PeriodicCheckpointsResumeExactlyAfterAKill) {
             without_seconds(read_file(dir / "full/metrics.jsonl")));
   EXPECT_FALSE(fs::exists(dir / "killed/.train-last.pt.tmp-AbC123"));
 
+  // A resume point of another stage (here the pretrain file renamed) is refused.
+  fs::copy_file(dir / "full/pretrain-last.pt", dir / "full/train-last.pt",
+                fs::copy_options::overwrite_existing);
+  RunOptions wrong;
+  wrong.out_dir = dir / "full";
+  wrong.resume = true;
+  try {
+    run_training(TrainConfig{}, wrong);
+    FAIL() << "resumed from another stage's checkpoint";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("resume point of stage 'pretrain'"), std::string::npos)
+        << e.what();
+  }
+
   // A failed start leaves only config.yaml: the same --out can be used again.
   fs::create_directories(dir / "failed");
   write_file_atomic(dir / "failed/config.yaml", "from a start that failed\n");
