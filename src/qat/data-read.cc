@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "f8net/data/image-file.h"
 #include "f8net/qat/data.h"
 
 namespace f8net::qat {
@@ -125,7 +126,17 @@ class FolderDataset final : public Dataset {
   int64_t native_size() const override { return 0; }
   int64_t label(int64_t i) const override { return labels_[i]; }
   void image(int64_t i, Image& out) const override {
-    const cv::Mat bgr = cv::imread(files_[i], cv::IMREAD_COLOR);
+    // The header is checked first: a small file that declares a huge image is refused before
+    // OpenCV allocates for it, and a truncated JPEG is an error, not a half-grey image.
+    std::vector<uint8_t> bytes;
+    const std::string why = data::read_checked_image_file(files_[i], false, &bytes);
+    if (!why.empty()) throw DataError(why);
+    cv::Mat bgr;
+    try {
+      bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    } catch (const cv::Exception&) {
+      bgr.release();
+    }
     if (bgr.empty()) fail(files_[i], "cannot decode the image (missing, corrupt or not JPEG/PNG)");
     cv::Mat rgb;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);

@@ -182,7 +182,17 @@ TEST(DataImageFolder, ListsClassesAndDecodesPng) {
   // An undecodable file fails when loaded, naming it.
   write_bytes(dir / "train/dog/zz.png", {1, 2, 3}, false);
   const auto broken = open_dataset(dc, Split::kTrain);
-  expect_data_error([&] { broken->image(broken->size() - 1, img); }, {"zz.png", "decode"});
+  expect_data_error([&] { broken->image(broken->size() - 1, img); }, {"zz.png", "not a PNG"});
+  // A PNG cut short (no IEND chunk) is refused as truncated instead of decoded in part; one that
+  // declares 32768x32768 pixels is refused from its header, before OpenCV allocates for it.
+  std::vector<uint8_t> png = testing::encode_png(std::vector<uint8_t>(20 * 14 * 3, 9), 20, 14, 3);
+  write_bytes(dir / "train/dog/zz.png", std::vector<uint8_t>(png.begin(), png.end() - 20), false);
+  expect_data_error([&] { broken->image(broken->size() - 1, img); }, {"zz.png", "truncated"});
+  png[16] = png[20] = 0;
+  png[17] = png[21] = 0x80;  // width = height = 32768 (IHDR CRC left stale: never decoded)
+  png[18] = png[19] = png[22] = png[23] = 0;
+  write_bytes(dir / "train/dog/zz.png", png, false);
+  expect_data_error([&] { broken->image(broken->size() - 1, img); }, {"zz.png", "limit"});
   // A validation class unknown to train/.
   std::filesystem::create_directories(dir / "val/bird");
   write_png(dir / "val/bird/0.png", 0, 4, 4);

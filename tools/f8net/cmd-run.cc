@@ -19,7 +19,7 @@ struct RunArgs {
   std::vector<std::string> inputs;
   int top = 5;
   int threads = 0;
-  bool resize = false, json = false;
+  bool resize = false, json = false, allow_truncated = false;
 };
 
 void run_run(const RunArgs& a) {
@@ -38,7 +38,8 @@ void run_run(const RunArgs& a) {
     // One bad image is reported on its own line and does not hide the results of the others.
     std::string error;
     try {
-      const Image img = load_image(path, in.c == 3 ? 3 : 1, in.h, in.w, a.resize);
+      const Image img =
+          load_image(path, in.c == 3 ? 3 : 1, in.h, in.w, a.resize, a.allow_truncated);
       rt::Status s = rt::image_to_codes(img.pixels.data(), img.channels, m.input,
                                         m.metadata.preprocessing, it.input_data());
       if (s.is_ok()) s = it.run();
@@ -89,6 +90,8 @@ void add_run(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
       ->check(CLI::Range(0, kMaxThreads));
   cmd->add_flag("--resize", args->resize, "Resize images to the model's input size (bilinear)");
+  cmd->add_flag("--allow-truncated", args->allow_truncated,
+                "Decode truncated JPEG/PNG files instead of refusing them");
   cmd->add_flag("--json", args->json, "Also print the results as one JSON object (last line)");
   cmd->add_option("inputs", args->inputs, "Image files (PNG, JPEG, PGM, ...)")->required();
   cmd->callback([args] { run_run(*args); });

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "commands.h"
+#include "f8net/data/image-file.h"
 
 #ifdef F8NET_HAVE_OPENCV
 #include <opencv2/core/utils/logger.hpp>
@@ -71,19 +72,27 @@ Image read_netpbm(const std::string& path) {
 
 }  // namespace
 
-Image load_image(const std::string& path, int channels, int height, int width, bool resize) {
+Image load_image(const std::string& path, int channels, int height, int width, bool resize,
+                 bool allow_truncated) {
   if (channels != 1 && channels != 3)
     throw Error("models with " + std::to_string(channels) + " input channels cannot take images");
   Image out;
   out.channels = channels;
   out.height = height;
   out.width = width;
+  std::vector<uint8_t> bytes;
+  const std::string why = data::read_checked_image_file(path, allow_truncated, &bytes);
+  if (!why.empty()) throw Error(why);
 #ifdef F8NET_HAVE_OPENCV
-  if (!std::ifstream(path, std::ios::binary)) throw Error("cannot open " + path);
   // Errors are reported by us in one line; keep OpenCV's own warnings off stderr.
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
-  cv::Mat m = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  if (m.empty()) throw Error("cannot read image " + path);
+  cv::Mat m;
+  try {
+    m = cv::imdecode(bytes, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception&) {
+    m.release();
+  }
+  if (m.empty()) throw Error("cannot decode image " + path);
   if (m.rows != height || m.cols != width) {
     if (!resize) {
       throw Error(path + ": image is " + std::to_string(m.cols) + "x" + std::to_string(m.rows) +

@@ -15,7 +15,10 @@ struct Image {
 };
 
 // Reads `path` as `channels` (1: grayscale, 3: RGB) planes. Sizes must equal height x width
-// unless `resize` (bilinear). Throws cli::Error with one line on failure.
-Image load_image(const std::string& path, int channels, int height, int width, bool resize);
+// unless `resize` (bilinear). The header is checked before decoding (f8net/data/image-file.h:
+// known format, at most 8192x8192 pixels, a truncated JPEG refused unless `allow_truncated`).
+// Throws cli::Error with one line on failure.
+Image load_image(const std::string& path, int channels, int height, int width, bool resize,
+                 bool allow_truncated = false);
 
 }  // namespace f8net::cli
