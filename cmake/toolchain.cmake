@@ -20,3 +20,7 @@ if(F8NET_SANITIZE)
   add_compile_options(-fsanitize=${_f8net_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${_f8net_san})
 endif()
+# Fuzz builds instrument every library for libFuzzer's coverage (the targets add the driver).
+if(F8NET_BUILD_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
