@@ -223,7 +223,7 @@ const std::vector<std::string> kCifarNames = {"airplane", "automobile", "bird", 
 
 }  // namespace
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+std::vector<uint8_t> read_maybe_gzip(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) fail(path, "no such file");
   gzFile f = gzopen(path.c_str(), "rb");
@@ -239,11 +239,12 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
       fail(path, "corrupt gzip data (" + msg + ")");
     }
     if (n == 0) break;
-    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
-    if (out.size() > (size_t{1} << 35)) {
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
       gzclose(f);
-      fail(path, "file too large");
+      fail(path, "decompresses to more than " + std::to_string(max_bytes) +
+                     " bytes (the limit for this file; docs/limits.md)");
     }
+    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
   }
   int err = 0;
   const std::string msg = gzerror(f, &err);
@@ -252,11 +253,45 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// An IDX file read no further than its header says (header + product of the dimensions, capped
+// at kMaxDataFileBytes), so a file whose data outgrows its header stops at once.
+std::vector<uint8_t> read_idx_file(const std::string& path, int ndims) {
+  const size_t header = 4 + 4 * static_cast<size_t>(ndims);
+  std::vector<uint8_t> head;
+  {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) fail(path, "no such file");
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) fail(path, "cannot open");
+    head.resize(header);
+    const int n = gzread(f, head.data(), static_cast<unsigned>(header));
+    gzclose(f);
+    head.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  uint64_t declared = header;
+  if (head.size() == header) {
+    for (int i = 0; i < ndims; ++i) {
+      const uint64_t d = read_be32(head, 4 + 4 * static_cast<size_t>(i));
+      declared = i == 0 ? header + d : header + (declared - header) * d;
+      if (declared > kMaxDataFileBytes) {
+        fail(path, "its header declares more than " + std::to_string(kMaxDataFileBytes) +
+                       " bytes of data (the limit; docs/limits.md)");
+      }
+    }
+  }
+  // One byte of slack so trailing data is still reported as such by idx_dims.
+  return read_maybe_gzip(path, std::max<uint64_t>(declared, header) + 1);
+}
+
+}  // namespace
+
 ImageArray read_idx(const std::string& images_path, const std::string& labels_path,
                     int64_t num_classes) {
-  const std::vector<uint8_t> images = read_maybe_gzip(images_path);
+  const std::vector<uint8_t> images = read_idx_file(images_path, 3);
   const std::vector<int64_t> idims = idx_dims(images, 3, images_path);
-  const std::vector<uint8_t> labels = read_maybe_gzip(labels_path);
+  const std::vector<uint8_t> labels = read_idx_file(labels_path, 1);
   const std::vector<int64_t> ldims = idx_dims(labels, 1, labels_path);
   if (idims[0] != ldims[0]) {
     fail(labels_path, std::to_string(ldims[0]) + " labels for " + std::to_string(idims[0]) +
@@ -286,7 +321,7 @@ ImageArray read_cifar10(const std::vector<std::string>& paths) {
   a.channels = 3;
   a.height = a.width = 32;
   for (const auto& path : paths) {
-    const std::vector<uint8_t> b = read_maybe_gzip(path);
+    const std::vector<uint8_t> b = read_maybe_gzip(path, uint64_t{1} << 28);
     if (b.empty() || b.size() % kRecord != 0) {
       fail(path, "size " + std::to_string(b.size()) + " is not a whole number of " +
                      std::to_string(kRecord) + "-byte CIFAR-10 records");

@@ -62,6 +62,17 @@ TEST(DataIdx, RejectsMalformedFiles) {
   extra.push_back(1);
   write_bytes(dir / "i", extra, true);
   expect_data_error([&] { read_idx(dir / "i", dir / "l"); }, {"trailing"});
+  // Much more data than the header declares (a gzip bomb behind a small header) stops at the
+  // declared size instead of inflating everything; a header declaring more than the limit is
+  // refused before any data is read.
+  auto bomb = idx.images;
+  bomb.resize(bomb.size() + (8 << 20), 0);
+  write_bytes(dir / "i", bomb, true);
+  expect_data_error([&] { read_idx(dir / "i", dir / "l"); }, {"decompresses to more than"});
+  auto huge = idx.images;
+  huge[4] = huge[5] = 0x7F;  // count ~ 2^31 images of 6x6
+  write_bytes(dir / "i", huge, true);
+  expect_data_error([&] { read_idx(dir / "i", dir / "l"); }, {"header declares more than"});
   // Count mismatch.
   write_bytes(dir / "i", idx.images, true);
   const auto other = testing::make_idx(5, 6, 10, 3);

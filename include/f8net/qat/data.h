@@ -39,9 +39,15 @@ struct ImageArray {
   std::vector<int64_t> labels;
 };
 
-// Reads a whole file, gunzipping it when it is gzip (zlib also reads plain files). Throws
-// DataError on a missing file or corrupt/truncated gzip data.
-std::vector<uint8_t> read_maybe_gzip(const std::string& path);
+// The most bytes a data file may decompress to (docs/limits.md): a small gzip "bomb" must not
+// allocate gigabytes. IDX files are also held to the size their header declares.
+constexpr uint64_t kMaxDataFileBytes = uint64_t{1} << 30;
+
+// Reads a whole file, gunzipping it when it is gzip (zlib also reads plain files), reading at
+// most `max_bytes` (more is a DataError naming the limit). Throws DataError on a missing file or
+// corrupt/truncated gzip data.
+std::vector<uint8_t> read_maybe_gzip(const std::string& path,
+                                     uint64_t max_bytes = kMaxDataFileBytes);
 
 // Reads an IDX image file (magic 0x00000803: count x rows x cols uint8) and label file (magic
 // 0x00000801: count uint8), gzipped or not. Validates magic, dimensions, equal counts, label range
