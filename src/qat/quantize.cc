@@ -131,8 +131,13 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
                                const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
                                bool floating) {
     const torch::Tensor xc = x.contiguous();
-    torch::Tensor out = torch::empty_like(xc);
-    quantize_kernel(xc, fl, is_signed, axis, floating, out, torch::Tensor());
+    torch::Tensor out;
+    if (xc.device().is_cpu()) {
+      out = torch::empty_like(xc);
+      quantize_kernel(xc, fl, is_signed, axis, floating, out, torch::Tensor());
+    } else {  // the fused kernel reads CPU memory only
+      out = quantize_aten(xc, fl, is_signed, axis, floating).first;
+    }
     ctx->save_for_backward({xc});
     ctx->saved_data["fl"] = fl;
     ctx->saved_data["is_signed"] = is_signed;
@@ -143,10 +148,11 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const torch::Tensor x = ctx->get_saved_variables()[0];
-    const torch::Tensor g = ste_gradient(x, grad[0], ctx->saved_data["fl"].toIntVector(),
-                                         ctx->saved_data["is_signed"].toBool(),
-                                         ctx->saved_data["axis"].toInt(),
-                                         ctx->saved_data["floating"].toBool());
+    const auto gradient = x.device().is_cpu() ? ste_gradient : ste_gradient_aten;
+    const torch::Tensor g = gradient(x, grad[0], ctx->saved_data["fl"].toIntVector(),
+                                     ctx->saved_data["is_signed"].toBool(),
+                                     ctx->saved_data["axis"].toInt(),
+                                     ctx->saved_data["floating"].toBool());
     return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -207,7 +213,9 @@ struct AtenBlocks {
 
 int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
                       bool grid_search) {
-  const torch::Tensor xc = x.detach().contiguous();
+  // The statistics are defined by the core's blocked sums on host memory: a tensor on another
+  // device is copied to the CPU (same result, whatever the device).
+  const torch::Tensor xc = x.detach().to(torch::kCPU).contiguous();
   const size_t n = static_cast<size_t>(xc.numel());
   if (grid_search) {
     torch::Tensor xf = xc.scalar_type() == torch::kFloat ? xc : xc.to(torch::kFloat);
@@ -226,7 +234,7 @@ int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metr
 
 std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed::Metric metric,
                                 bool grid_search) {
-  const torch::Tensor wc = w.detach().to(torch::kFloat).contiguous();
+  const torch::Tensor wc = w.detach().to(torch::kCPU, torch::kFloat).contiguous();
   if (grid_search || !per_channel) return {activation_fl(wc, true, metric, grid_search)};
   const int64_t out = wc.size(0);
   const size_t inner = static_cast<size_t>(out ? wc.numel() / out : 0);

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "f8net/fixed.h"
 #include "f8net/qat/quantize.h"
@@ -134,6 +135,44 @@ TEST(Quantize, SteGradientEqualsGradTimesKernelMask) {
   }
   EXPECT_THROW(ste_gradient(torch::zeros({2, 3}), torch::zeros({3, 2}), {1}, true, 1, false),
                c10::Error);
+}
+
+// The ATen-only path (what runs off the CPU, issue 14) equals the fused kernel bit for bit on
+// the CPU: values, masks and STE gradients, compared as raw bytes (so -0 vs +0 and NaN payloads
+// count), for float32/float64, signed/unsigned, floating or not, per tensor and per channel, on
+// random data with exact ties, huge values, +-0, +-inf and NaN.
+TEST(Quantize, AtenPathEqualsTheFusedKernelBitForBit) {
+  torch::manual_seed(23);
+  const auto same_bytes = [](const torch::Tensor& a, const torch::Tensor& b) {
+    const torch::Tensor ac = a.contiguous(), bc = b.contiguous();
+    return ac.scalar_type() == bc.scalar_type() && ac.sizes() == bc.sizes() &&
+           std::memcmp(ac.data_ptr(), bc.data_ptr(), ac.nbytes()) == 0;
+  };
+  for (torch::ScalarType dt : {torch::kFloat, torch::kDouble}) {
+    for (bool sg : {true, false}) {
+      for (bool floating : {false, true}) {
+        torch::Tensor x = (torch::randn({4, 6, 5, 7}) * 3.0).to(dt);
+        auto flat = x.view(-1);
+        flat.slice(0, 0, 48).copy_(torch::arange(-24, 24).to(dt) * 0.5 / 16);  // ties
+        const std::vector<double> special = {0.0,       -0.0,      1e30, -1e30, HUGE_VAL,
+                                             -HUGE_VAL, std::nan(""), -0.001};
+        flat.slice(0, 48, 56).copy_(torch::tensor(special, torch::kDouble).to(dt));
+        const torch::Tensor g = torch::randn_like(x);
+        g.view(-1).index_put_({0}, NAN);
+        for (const std::vector<int64_t>& fl :
+             {std::vector<int64_t>{5}, std::vector<int64_t>{0, 7, 3, 6, 1, 2}}) {
+          torch::Tensor out = torch::empty_like(x), mask = torch::empty_like(x);
+          quantize_kernel(x, fl, sg, 1, floating, out, mask);
+          const auto aten = quantize_aten(x, fl, sg, 1, floating);
+          EXPECT_TRUE(same_bytes(aten.first, out)) << dt << " signed " << sg << " floating "
+                                                    << floating << " FLs " << fl.size();
+          EXPECT_TRUE(same_bytes(aten.second, mask));
+          EXPECT_TRUE(same_bytes(ste_gradient_aten(x, g, fl, sg, 1, floating),
+                                 ste_gradient(x, g, fl, sg, 1, floating)));
+        }
+      }
+    }
+  }
 }
 
 TEST(Quantize, RejectsBadFls) {

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "f8net/fixed.h"
@@ -31,6 +32,16 @@ void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, boo
 torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
                            const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
                            bool floating);
+
+// The same quantizer written with ATen operations (src/qat/quantize-aten.cc): what quantize_ste
+// runs for tensors off the CPU. Returns {Q(x), mask}; equal bit for bit to quantize_kernel on
+// the CPU (tests/qat/quantize-test.cc). ste_gradient_aten likewise equals ste_gradient.
+std::pair<torch::Tensor, torch::Tensor> quantize_aten(const torch::Tensor& x,
+                                                      const std::vector<int64_t>& fl,
+                                                      bool is_signed, int64_t axis, bool floating);
+torch::Tensor ste_gradient_aten(const torch::Tensor& x, const torch::Tensor& grad,
+                                const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                                bool floating);
 
 // The raw-image pre-quantization of the weight-only first layer (§14, TV11): code = rne(255 x)
 // clamped to [0, 255] (computed in double), value code / 256. Same dtype as x, no gradient.
