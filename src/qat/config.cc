@@ -28,6 +28,7 @@ void visit_schema(Config& c, Visitor&& v) {
   v("quant.quant_avgpool", c.quant.quant_avgpool);
   v("quant.fl_momentum", c.quant.fl_momentum);
   v("quant.initial_input_fl", c.quant.initial_input_fl);
+  v("quant.initial_weight_fl", c.quant.initial_weight_fl);
   v("quant.alpha_init", c.quant.alpha_init);
   v("quant.rescale_forward", c.quant.rescale_forward);
 
@@ -293,6 +294,9 @@ void validate_config(const TrainConfig& c) {
   if (!(c.quant.fl_momentum >= 0 && c.quant.fl_momentum <= 1)) bad("quant.fl_momentum", "must be in [0, 1]");
   if (!(c.quant.initial_input_fl >= 0 && c.quant.initial_input_fl <= 8)) {
     bad("quant.initial_input_fl", "must be in [0, 8]");
+  }
+  if (!(c.quant.initial_weight_fl >= 0 && c.quant.initial_weight_fl <= 7)) {
+    bad("quant.initial_weight_fl", "must be in [0, 7]");
   }
   if (!(c.quant.alpha_init > 0)) bad("quant.alpha_init", "must be > 0");
   if (!kDatasets.count(c.data.dataset)) {

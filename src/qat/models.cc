@@ -143,7 +143,6 @@ struct Builder {
     QConvBNOptions co(o.in_channels, out, k);
     co.stride(stride)
         .input_kind(o.quant.normalize_input ? InputKind::kSigned : InputKind::kRaw01)
-        .input_layer(true)
         .quant(o.quant);
     return QConvBN(co);
   }

@@ -127,6 +127,7 @@ QuantOptions quant_options(const TrainConfig& c, const std::string& mode) {
   q.quant_avgpool = c.quant.quant_avgpool;
   q.fl_momentum = static_cast<float>(c.quant.fl_momentum);
   q.initial_input_fl = static_cast<float>(c.quant.initial_input_fl);
+  q.initial_weight_fl = static_cast<float>(c.quant.initial_weight_fl);
   q.alpha_init = c.quant.alpha_init;
   q.rescale_forward = c.quant.rescale_forward;
   return q;
@@ -216,8 +217,9 @@ EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
         torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat);
     const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
     const torch::Tensor logits = model.forward(x).to(torch::kFloat);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+    // The loss on training-scale logits (fixed mode: times s_fc ws, F8NET.md decision 2).
+    const auto sum = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
+    loss_sum += torch::nn::functional::cross_entropy(logits * model.logit_scale(), y, sum)
                     .item<double>();
     const int64_t k = std::min<int64_t>(5, logits.size(1));
     const torch::Tensor top = std::get<1>(logits.topk(k, 1));

@@ -55,7 +55,8 @@ struct QuantConfig {
   bool no_clipping = false;
   bool quant_avgpool = false;
   double fl_momentum = 0.1;
-  double initial_input_fl = 6.0;
+  double initial_input_fl = 6.0;   // input_format FL: EMA start; fp_pact's input clamp FL
+  double initial_weight_fl = 7.0;  // weight_format FL: fp_pact's fused-weight clamp FL
   double alpha_init = 8.0;
   bool rescale_forward = true;
 };

@@ -37,7 +37,8 @@ struct QuantOptions {
   bool normalize_input = false;   // normalised (signed) input: first layer double_side, not weight_only
   bool quant_avgpool = false;     // train with the sum/2^k pool instead of the float mean (§13.1)
   float fl_momentum = fixed::kFlMomentum;  // momentum_for_metric
-  float initial_input_fl = fixed::kInitialActivationFl;  // input_format FL
+  float initial_input_fl = fixed::kInitialActivationFl;  // input_format FL (fp_pact: clamp FL)
+  float initial_weight_fl = 7;    // weight_format FL: fp_pact clamps fused weights at it
   double alpha_init = 8.0;        // PACT alpha initial value
   bool rescale_forward = true;    // FC weight rescaling (§11)
   bool quant_bias = false;        // evaluation with 32-bit bias codes (§9); exact_eval always on
