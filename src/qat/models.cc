@@ -67,6 +67,21 @@ class FamilyNetImpl : public NetImpl {
   }
 
   torch::Tensor forward(const torch::Tensor& x) override {
+    return fc_->forward(pooled_features(x));
+  }
+
+  PoolFold pool_fold(int64_t size) const override {
+    PoolFold f;
+    f.spatial = spatial_out(size);
+    f.shift = pool_shift(f.spatial, f.spatial);
+    f.a = options_.quant.quant_avgpool
+              ? 1.0
+              : std::ldexp(1.0, f.shift) / static_cast<double>(f.spatial * f.spatial);
+    f.into_fc = !blocks_.empty() && blocks_.back()->options().residual();
+    return f;
+  }
+
+  torch::Tensor pooled_features(const torch::Tensor& x) override {
     TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, options_.arch,
                 ": expected N x ", options_.in_channels, " x H x W input, got ", x.sizes());
     torch::Tensor t = torch::relu(stem_->forward(x));
@@ -78,7 +93,7 @@ class FamilyNetImpl : public NetImpl {
     } else {
       t = t.mean({2, 3});
     }
-    return fc_->forward(t);
+    return t;
   }
 
   torch::Tensor exact_forward(ExactContext& ctx, const torch::Tensor& x) override {
@@ -94,19 +109,17 @@ class FamilyNetImpl : public NetImpl {
     // §13.1: the shift pool with compensation a = 2^k / (H W) folded into the single conv that
     // produces the pooled tensor, or into the FC weight when it is a residual sum; none when the
     // model was trained with the shift pool.
-    const int64_t hw = spatial_out(x.size(2));
-    const int k = pool_shift(hw, hw);
-    const double a =
-        options_.quant.quant_avgpool ? 1.0 : std::ldexp(1.0, k) / static_cast<double>(hw * hw);
-    const bool residual_end = !blocks_.empty() && blocks_.back()->options().residual();
+    const PoolFold fold = pool_fold(x.size(2));
+    const double a = fold.a;
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const bool last = i + 1 == blocks_.size();
-      t = blocks_[i]->exact(ctx, t, last && !residual_end ? a : 1.0,
+      t = blocks_[i]->exact(ctx, t, last && !fold.into_fc ? a : 1.0,
                             "blocks." + std::to_string(i));
     }
     TORCH_CHECK(!blocks_.empty(), "exact evaluation needs at least one block");
-    t = ctx.global_sum_pool(t, k, "pool");
-    t = fc_->exact(ctx, t, residual_end ? a : 1.0, "fc");
+    t = ctx.global_sum_pool(t, fold.shift, "pool");
+    ctx.fc_input = t.value;
+    t = fc_->exact(ctx, t, fold.into_fc ? a : 1.0, "fc");
     ctx.view.output = t.node;
     return t.value;
   }

@@ -67,6 +67,18 @@ class NetImpl : public torch::nn::Module {
   // s_fc * ws of the classifier: evaluation logits times this are training-scale logits (§11);
   // 1 in float mode.
   virtual double logit_scale() const = 0;
+
+  // The simulation's pooled features (N x features, float), the tensor forward() hands the FC.
+  virtual torch::Tensor pooled_features(const torch::Tensor& x) = 0;
+  // How the exact evaluation of a size x size input pools (§13.1): shift k of sum / 2^k, the
+  // compensation a = 2^k / (H W) (1 when trained with quant_avgpool) and where it goes.
+  struct PoolFold {
+    int shift = 0;
+    double a = 1.0;
+    bool into_fc = false;  // the pooled tensor is a residual sum: a scales the FC weights
+    int64_t spatial = 0;   // H = W of the pooled tensor
+  };
+  virtual PoolFold pool_fold(int64_t size) const = 0;
 };
 using Net = std::shared_ptr<NetImpl>;
 
