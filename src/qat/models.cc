@@ -169,7 +169,8 @@ struct Builder {
     return std::make_shared<FamilyNetImpl>(o, std::move(stem), maxpool, std::move(blocks),
                                            features, masters);
   }
-  bool small() const { return o.input_size <= 64; }
+  // The CIFAR-style stem (ModelOptions::stem).
+  bool small() const { return o.stem == "cifar" || (o.stem == "auto" && o.input_size <= 64); }
 };
 
 // conv3x3(1->16) + ReLU, conv3x3/2(16->32), conv3x3(32->32), conv3x3/2(32->64),
@@ -297,14 +298,17 @@ std::string mode_name(Mode mode) {
 }
 
 std::vector<std::string> model_names() {
-  return {"small_cnn", "resnet20", "resnet56", "resnet18", "resnet50", "mobilenet_v1",
-          "mobilenet_v2"};
+  return {"small_cnn", "resnet20",  "resnet56",     "resnet18",    "resnet34",   "resnet50",
+          "resnet101", "resnet152", "mobilenet_v1", "mobilenet_v2"};
 }
 
 Net make_model(const ModelOptions& options) {
   if (options.in_channels < 1) throw std::invalid_argument("in_channels must be >= 1");
   if (options.input_size < 1) throw std::invalid_argument("input_size must be >= 1");
   if (options.num_classes < 1) throw std::invalid_argument("num_classes must be >= 1");
+  if (options.stem != "auto" && options.stem != "imagenet" && options.stem != "cifar") {
+    throw std::invalid_argument("unknown stem '" + options.stem + "' (auto, imagenet, cifar)");
+  }
   if (!(options.width_mult > 0.0) || !std::isfinite(options.width_mult)) {
     throw std::invalid_argument("width_mult must be a positive number");
   }
@@ -314,7 +318,10 @@ Net make_model(const ModelOptions& options) {
   if (a == "resnet20") return build_cifar_resnet(b, 3);
   if (a == "resnet56") return build_cifar_resnet(b, 9);
   if (a == "resnet18") return build_imagenet_resnet(b, false, {2, 2, 2, 2});
+  if (a == "resnet34") return build_imagenet_resnet(b, false, {3, 4, 6, 3});
   if (a == "resnet50") return build_imagenet_resnet(b, true, {3, 4, 6, 3});
+  if (a == "resnet101") return build_imagenet_resnet(b, true, {3, 4, 23, 3});
+  if (a == "resnet152") return build_imagenet_resnet(b, true, {3, 8, 36, 3});
   if (a == "mobilenet_v1") return build_mobilenet_v1(b);
   if (a == "mobilenet_v2") return build_mobilenet_v2(b);
   throw std::invalid_argument("unknown model '" + a + "'");

@@ -193,8 +193,11 @@ torch::Tensor QConvBNImpl::forward_float(const torch::Tensor& x) {
   const torch::Tensor xin = quantize_input(x);  // float mode: ReLU, or rne(255x)/256 for raw01
   const torch::Tensor y = torch::conv2d(xin, weight, {}, options_.stride(), options_.padding(),
                                         options_.dilation(), groups());
-  return torch::batch_norm(y, bn_weight, bn_bias, running_mean, running_var, is_training(),
-                           kBnMomentum, kBnEps, /*cudnn_enabled=*/false);
+  const double m = is_training() && calib_batches_ >= 0
+                       ? 1.0 / static_cast<double>(++calib_batches_)
+                       : kBnMomentum;  // calibration: cumulative average
+  return torch::batch_norm(y, bn_weight, bn_bias, running_mean, running_var, is_training(), m,
+                           kBnEps, /*cudnn_enabled=*/false);
 }
 
 torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
@@ -215,9 +218,11 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
     TORCH_CHECK(n > 1, "QConvBN: batch statistics need more than one value per channel");
     {
       torch::NoGradGuard no_grad;
-      running_mean.mul_(1.0 - kBnMomentum).add_(mu.detach() * kBnMomentum);
-      running_var.mul_(1.0 - kBnMomentum)
-          .add_(var_b.detach() * (kBnMomentum * static_cast<double>(n) / static_cast<double>(n - 1)));
+      const double m =
+          calib_batches_ >= 0 ? 1.0 / static_cast<double>(++calib_batches_) : kBnMomentum;
+      running_mean.mul_(1.0 - m).add_(mu.detach() * m);
+      running_var.mul_(1.0 - m).add_(var_b.detach() *
+                                     (m * static_cast<double>(n) / static_cast<double>(n - 1)));
     }
     sd = torch::sqrt(var_b + kBnEps);
   } else {
@@ -233,6 +238,13 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
   }
   return torch::conv2d(xq, wq, bf, options_.stride(), options_.padding(), options_.dilation(),
                        groups());
+}
+
+void QConvBNImpl::begin_bn_calibration() {
+  torch::NoGradGuard no_grad;
+  running_mean.zero_();
+  running_var.fill_(1.0);
+  calib_batches_ = 0;
 }
 
 std::pair<torch::Tensor, torch::Tensor> QConvBNImpl::fused_eval(double pool_comp) const {

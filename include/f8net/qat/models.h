@@ -1,5 +1,5 @@
 // F8Net model families built from the quantized layers (F8NET.md §12, §17): small_cnn, resnet20,
-// resnet56, resnet18, resnet50, mobilenet_v1, mobilenet_v2. Input channels, input size, classes
+// resnet56, resnet18/34/50/101/152, mobilenet_v1, mobilenet_v2. Input channels, input size, classes
 // and width multiplier are parameters; following/master links are wired by the builders.
 // This header is the contract the trainer, the CLI and export code against.
 #pragma once
@@ -50,6 +50,9 @@ struct ModelOptions {
   int64_t input_size = 28;         // square inputs: input_size x input_size
   int64_t num_classes = 10;
   double width_mult = 1.0;         // channel multiplier (rounded, at least 1 channel)
+  // Stem of the ImageNet-style families: "imagenet", "cifar" or "auto" (cifar when
+  // input_size <= 64); see ModelConfig::stem.
+  std::string stem = "auto";
   QuantOptions quant;
 };
 

@@ -105,6 +105,12 @@ class QConvBNImpl : public QLayerImpl {
   const QConvBNOptions& options() const { return options_; }
   // Weight FLs of the last forward (per layer: size 1).
   const std::vector<int64_t>& last_weight_fl() const { return last_weight_fl_; }
+  // bn_calib (the reference's BN re-estimation, momentum None): resets the running statistics
+  // (mean 0, variance 1); the following training-mode forwards average their batch statistics
+  // cumulatively (batch n weighs 1/n) until end_bn_calibration().
+  void begin_bn_calibration();
+  void end_bn_calibration() { calib_batches_ = -1; }
+  bool calibrating() const { return calib_batches_ >= 0; }
 
   torch::Tensor weight;        // [O, I/groups, k, k]
   torch::Tensor bn_weight;     // gamma [O]
@@ -116,6 +122,7 @@ class QConvBNImpl : public QLayerImpl {
   torch::Tensor forward_float(const torch::Tensor& x);
   QConvBNOptions options_;
   std::vector<int64_t> last_weight_fl_;
+  int64_t calib_batches_ = -1;  // batches averaged so far while calibrating, -1 otherwise
 };
 TORCH_MODULE(QConvBN);
 
