@@ -22,6 +22,7 @@ template <typename Config, typename Visitor>
 void visit_schema(Config& c, Visitor&& v) {
   v("model.arch", c.model.arch);
   v("model.width_mult", c.model.width_mult);
+  v("model.stem", c.model.stem);
 
   v("quant.metric", c.quant.metric);
   v("quant.grid_search", c.quant.grid_search);
@@ -30,6 +31,7 @@ void visit_schema(Config& c, Visitor&& v) {
   v("quant.quant_avgpool", c.quant.quant_avgpool);
   v("quant.fl_momentum", c.quant.fl_momentum);
   v("quant.initial_input_fl", c.quant.initial_input_fl);
+  v("quant.initial_weight_fl", c.quant.initial_weight_fl);
   v("quant.alpha_init", c.quant.alpha_init);
   v("quant.rescale_forward", c.quant.rescale_forward);
 
@@ -59,6 +61,9 @@ void visit_schema(Config& c, Visitor&& v) {
     v(p + "batch_size", stage->batch_size);
     v(p + "lr", stage->lr);
     v(p + "lr_schedule", stage->lr_schedule);
+    v(p + "lr_milestones", stage->lr_milestones);
+    v(p + "lr_gamma", stage->lr_gamma);
+    v(p + "lr_decay_period", stage->lr_decay_period);
     v(p + "warmup_epochs", stage->warmup_epochs);
     v(p + "warmup_start", stage->warmup_start);
     v(p + "momentum", stage->momentum);
@@ -67,6 +72,8 @@ void visit_schema(Config& c, Visitor&& v) {
     v(p + "wd_scheme", stage->wd_scheme);
     v(p + "label_smoothing", stage->label_smoothing);
     v(p + "init", stage->init);
+    v(p + "drop_last", stage->drop_last);
+    v(p + "bn_calib_batches", stage->bn_calib_batches);
   }
 
   v("checkpoint.every_iterations", c.checkpoint.every_iterations);
@@ -247,6 +254,10 @@ constexpr int64_t kMaxBatchSize = 65536;
 
 const std::set<std::string> kModes = {"float", "fp_pact", "fixed"};
 const std::set<std::string> kDatasets = {"fashion-mnist", "mnist", "cifar10", "imagefolder"};
+const std::set<std::string> kSchedules = {"cosine", "constant", "multistep", "exp_decaying"};
+const std::set<std::string> kWdSchemes = {"all", "no_depthwise_no_bn", "only_no_depthwise",
+                                          "only_no_bn"};
+const std::set<std::string> kStems = {"auto", "imagenet", "cifar"};
 
 void validate_stage(const StageConfig& s, const std::string& p) {
   auto bad = [&](const std::string& key, const std::string& why) {
@@ -268,9 +279,17 @@ void validate_stage(const StageConfig& s, const std::string& p) {
     bad("batch_size", "must be in [1, " + std::to_string(kMaxBatchSize) + "]");
   }
   if (!(s.lr >= 0)) bad("lr", "must be >= 0");
-  if (s.lr_schedule != "cosine" && s.lr_schedule != "constant") {
-    bad("lr_schedule", "'" + s.lr_schedule + "' is not one of cosine, constant");
+  if (!kSchedules.count(s.lr_schedule)) {
+    bad("lr_schedule", "'" + s.lr_schedule + "' is not one of cosine, constant, multistep, exp_decaying");
   }
+  for (size_t i = 0; i < s.lr_milestones.size(); ++i) {
+    if (!(s.lr_milestones[i] >= 0) || (i > 0 && !(s.lr_milestones[i] >= s.lr_milestones[i - 1]))) {
+      bad("lr_milestones", "must be epochs >= 0 in ascending order");
+    }
+  }
+  if (!(s.lr_gamma > 0)) bad("lr_gamma", "must be > 0");
+  if (s.lr_decay_period < 1) bad("lr_decay_period", "must be >= 1");
+  if (s.bn_calib_batches < 0) bad("bn_calib_batches", "must be >= 0");
   if (!(s.warmup_epochs >= 0 && s.warmup_epochs <= static_cast<double>(kMaxEpochs))) {
     bad("warmup_epochs", "must be in [0, " + std::to_string(kMaxEpochs) + "]");
   }
@@ -278,8 +297,9 @@ void validate_stage(const StageConfig& s, const std::string& p) {
   if (!(s.momentum >= 0 && s.momentum < 1)) bad("momentum", "must be in [0, 1)");
   if (s.nesterov && s.momentum == 0) bad("nesterov", "Nesterov needs momentum > 0");
   if (!(s.weight_decay >= 0)) bad("weight_decay", "must be >= 0");
-  if (s.wd_scheme != "all" && s.wd_scheme != "no_depthwise_no_bn") {
-    bad("wd_scheme", "'" + s.wd_scheme + "' is not one of all, no_depthwise_no_bn");
+  if (!kWdSchemes.count(s.wd_scheme)) {
+    bad("wd_scheme", "'" + s.wd_scheme +
+                         "' is not one of all, no_depthwise_no_bn, only_no_depthwise, only_no_bn");
   }
   if (!(s.label_smoothing >= 0 && s.label_smoothing < 1)) bad("label_smoothing", "must be in [0, 1)");
 }
@@ -306,12 +326,18 @@ void validate_config(const TrainConfig& c) {
   };
   if (c.model.arch.empty()) bad("model.arch", "must name a model");
   if (!(c.model.width_mult > 0)) bad("model.width_mult", "must be > 0");
+  if (!kStems.count(c.model.stem)) {
+    bad("model.stem", "'" + c.model.stem + "' is not one of auto, imagenet, cifar");
+  }
   if (c.quant.metric != "std" && c.quant.metric != "mae" && c.quant.metric != "rms") {
     bad("quant.metric", "'" + c.quant.metric + "' is not one of std, mae, rms");
   }
   if (!(c.quant.fl_momentum >= 0 && c.quant.fl_momentum <= 1)) bad("quant.fl_momentum", "must be in [0, 1]");
   if (!(c.quant.initial_input_fl >= 0 && c.quant.initial_input_fl <= 8)) {
     bad("quant.initial_input_fl", "must be in [0, 8]");
+  }
+  if (!(c.quant.initial_weight_fl >= 0 && c.quant.initial_weight_fl <= 7)) {
+    bad("quant.initial_weight_fl", "must be in [0, 7]");
   }
   if (!(c.quant.alpha_init > 0)) bad("quant.alpha_init", "must be > 0");
   if (!kDatasets.count(c.data.dataset)) {

@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "f8net/qat/data.h"
+#include "f8net/rt/preprocess.h"
 
 namespace f8net::qat {
 namespace {
@@ -151,7 +152,7 @@ void transform_image(const Image& in, const TransformOptions& o, std::mt19937_64
   for (int64_t c = 0; c < o.out_channels; ++c) {
     const int64_t sc = channels == 1 ? 0 : c;
     const float mean = o.normalize ? static_cast<float>(o.mean[c]) : 0.0f;
-    const float inv_std = o.normalize ? static_cast<float>(1.0 / o.std_dev[c]) : 1.0f;
+    const float sd = o.normalize ? static_cast<float>(o.std_dev[c]) : 1.0f;
     float* dst = out + c * plane;
     for (int y = 0; y < size; ++y) {
       const int64_t sy = y + oy;
@@ -160,7 +161,9 @@ void transform_image(const Image& in, const TransformOptions& o, std::mt19937_64
         const int64_t xx = flip ? size - 1 - x : x;
         const int64_t sx = xx + ox;
         const uint8_t v = (row && sx >= 0 && sx < size) ? row[sx * channels + sc] : 0;
-        dst[y * size + x] = (static_cast<float>(v) / 255.0f - mean) * inv_std;
+        // The runtime's own computation (rt/preprocess.h): identical z, hence identical codes.
+        dst[y * size + x] =
+            o.normalize ? rt::normalized_pixel(v, mean, sd) : static_cast<float>(v) / 255.0f;
       }
     }
   }

@@ -229,6 +229,7 @@ ExactResult exact_eval_with_view(NetImpl& net, const torch::Tensor& x) {
   ExactContext ctx;
   ExactResult r;
   r.logits = net.exact_forward(ctx, x);
+  r.fc_input = ctx.fc_input;
   r.view = std::move(ctx.view);
   return r;
 }

@@ -67,6 +67,21 @@ class FamilyNetImpl : public NetImpl {
   }
 
   torch::Tensor forward(const torch::Tensor& x) override {
+    return fc_->forward(pooled_features(x));
+  }
+
+  PoolFold pool_fold(int64_t size) const override {
+    PoolFold f;
+    f.spatial = spatial_out(size);
+    f.shift = pool_shift(f.spatial, f.spatial);
+    f.a = options_.quant.quant_avgpool
+              ? 1.0
+              : std::ldexp(1.0, f.shift) / static_cast<double>(f.spatial * f.spatial);
+    f.into_fc = !blocks_.empty() && blocks_.back()->options().residual();
+    return f;
+  }
+
+  torch::Tensor pooled_features(const torch::Tensor& x) override {
     TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, options_.arch,
                 ": expected N x ", options_.in_channels, " x H x W input, got ", x.sizes());
     torch::Tensor t = torch::relu(stem_->forward(x));
@@ -78,7 +93,7 @@ class FamilyNetImpl : public NetImpl {
     } else {
       t = t.mean({2, 3});
     }
-    return fc_->forward(t);
+    return t;
   }
 
   torch::Tensor exact_forward(ExactContext& ctx, const torch::Tensor& x) override {
@@ -94,19 +109,17 @@ class FamilyNetImpl : public NetImpl {
     // §13.1: the shift pool with compensation a = 2^k / (H W) folded into the single conv that
     // produces the pooled tensor, or into the FC weight when it is a residual sum; none when the
     // model was trained with the shift pool.
-    const int64_t hw = spatial_out(x.size(2));
-    const int k = pool_shift(hw, hw);
-    const double a =
-        options_.quant.quant_avgpool ? 1.0 : std::ldexp(1.0, k) / static_cast<double>(hw * hw);
-    const bool residual_end = !blocks_.empty() && blocks_.back()->options().residual();
+    const PoolFold fold = pool_fold(x.size(2));
+    const double a = fold.a;
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const bool last = i + 1 == blocks_.size();
-      t = blocks_[i]->exact(ctx, t, last && !residual_end ? a : 1.0,
+      t = blocks_[i]->exact(ctx, t, last && !fold.into_fc ? a : 1.0,
                             "blocks." + std::to_string(i));
     }
     TORCH_CHECK(!blocks_.empty(), "exact evaluation needs at least one block");
-    t = ctx.global_sum_pool(t, k, "pool");
-    t = fc_->exact(ctx, t, residual_end ? a : 1.0, "fc");
+    t = ctx.global_sum_pool(t, fold.shift, "pool");
+    ctx.fc_input = t.value;
+    t = fc_->exact(ctx, t, fold.into_fc ? a : 1.0, "fc");
     ctx.view.output = t.node;
     return t.value;
   }
@@ -143,7 +156,6 @@ struct Builder {
     QConvBNOptions co(o.in_channels, out, k);
     co.stride(stride)
         .input_kind(o.quant.normalize_input ? InputKind::kSigned : InputKind::kRaw01)
-        .input_layer(true)
         .quant(o.quant);
     return QConvBN(co);
   }
@@ -157,7 +169,8 @@ struct Builder {
     return std::make_shared<FamilyNetImpl>(o, std::move(stem), maxpool, std::move(blocks),
                                            features, masters);
   }
-  bool small() const { return o.input_size <= 64; }
+  // The CIFAR-style stem (ModelOptions::stem).
+  bool small() const { return o.stem == "cifar" || (o.stem == "auto" && o.input_size <= 64); }
 };
 
 // conv3x3(1->16) + ReLU, conv3x3/2(16->32), conv3x3(32->32), conv3x3/2(32->64),
@@ -285,14 +298,17 @@ std::string mode_name(Mode mode) {
 }
 
 std::vector<std::string> model_names() {
-  return {"small_cnn", "resnet20", "resnet56", "resnet18", "resnet50", "mobilenet_v1",
-          "mobilenet_v2"};
+  return {"small_cnn", "resnet20",  "resnet56",     "resnet18",    "resnet34",   "resnet50",
+          "resnet101", "resnet152", "mobilenet_v1", "mobilenet_v2"};
 }
 
 Net make_model(const ModelOptions& options) {
   if (options.in_channels < 1) throw std::invalid_argument("in_channels must be >= 1");
   if (options.input_size < 1) throw std::invalid_argument("input_size must be >= 1");
   if (options.num_classes < 1) throw std::invalid_argument("num_classes must be >= 1");
+  if (options.stem != "auto" && options.stem != "imagenet" && options.stem != "cifar") {
+    throw std::invalid_argument("unknown stem '" + options.stem + "' (auto, imagenet, cifar)");
+  }
   if (!(options.width_mult > 0.0) || !std::isfinite(options.width_mult)) {
     throw std::invalid_argument("width_mult must be a positive number");
   }
@@ -302,7 +318,10 @@ Net make_model(const ModelOptions& options) {
   if (a == "resnet20") return build_cifar_resnet(b, 3);
   if (a == "resnet56") return build_cifar_resnet(b, 9);
   if (a == "resnet18") return build_imagenet_resnet(b, false, {2, 2, 2, 2});
+  if (a == "resnet34") return build_imagenet_resnet(b, false, {3, 4, 6, 3});
   if (a == "resnet50") return build_imagenet_resnet(b, true, {3, 4, 6, 3});
+  if (a == "resnet101") return build_imagenet_resnet(b, true, {3, 4, 23, 3});
+  if (a == "resnet152") return build_imagenet_resnet(b, true, {3, 8, 36, 3});
   if (a == "mobilenet_v1") return build_mobilenet_v1(b);
   if (a == "mobilenet_v2") return build_mobilenet_v2(b);
   throw std::invalid_argument("unknown model '" + a + "'");

@@ -67,6 +67,11 @@ std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64
 
 std::vector<int> to_int(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
 
+// fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, 7).
+std::vector<int64_t> floating_weight_fl(const QuantOptions& q) {
+  return {fixed::ema_fl_used(q.initial_weight_fl, /*is_signed=*/true)};
+}
+
 // Per-channel mean and BIASED variance of an N x C x H x W tensor over (N, H, W), with gradient
 // (§8.1: gradients flow through the batch statistics). Forward uses ATen's batch-norm statistics
 // kernel; backward is one fused pass: dL/dy = g_mean / n + 2 g_var (y - mean) / n.
@@ -106,8 +111,8 @@ std::pair<torch::Tensor, torch::Tensor> batch_stats(const torch::Tensor& y) {
 // ---------------------------------------------------------------------------------------------
 // QLayerImpl
 
-QLayerImpl::QLayerImpl(const QuantOptions& quant, InputKind kind, bool input_layer)
-    : quant_(quant), kind_(kind), input_layer_(input_layer) {
+QLayerImpl::QLayerImpl(const QuantOptions& quant, InputKind kind)
+    : quant_(quant), kind_(kind) {
   alpha = register_parameter("alpha", torch::full({1}, quant.alpha_init));
   input_fraclen = register_buffer("input_fraclen", torch::full({1}, quant.initial_input_fl));
 }
@@ -118,13 +123,14 @@ const torch::Tensor& QLayerImpl::effective_alpha() const {
 
 int QLayerImpl::input_fl_used() const {
   if (kind_ == InputKind::kRaw01) return 8;
-  if (quant_.mode == Mode::kFpPact) return static_cast<int>(kFloatingInputFl);
+  if (quant_.mode == Mode::kFpPact) {
+    return fixed::ema_fl_used(quant_.initial_input_fl, input_signed());
+  }
   return fixed::ema_fl_used(input_fraclen.item<float>(), input_signed());
 }
 
 torch::Tensor QLayerImpl::fix_scale() const {
-  if (quant_.mode == Mode::kFloat || quant_.no_clipping || input_layer_ ||
-      kind_ == InputKind::kRaw01) {
+  if (quant_.mode == Mode::kFloat || quant_.no_clipping || kind_ == InputKind::kRaw01) {
     return scalar_one();
   }
   const double factor = fixed::fix_scaling(1.0, input_fl_used(), input_signed());
@@ -144,10 +150,11 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   const bool sg = input_signed();
   switch (quant_.mode) {
     case Mode::kFloat:
+      if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
       return kind_ == InputKind::kUnsigned ? torch::relu(x) : x;
     case Mode::kFpPact:
-      if (kind_ == InputKind::kRaw01) return x;
-      return quantize_ste(x, {kFloatingInputFl}, sg, 1, /*floating=*/true);
+      if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
+      return quantize_ste(x, {input_fl_used()}, sg, 1, /*floating=*/true);
     case Mode::kFixed:
       break;
   }
@@ -167,7 +174,7 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
 // QConvBNImpl
 
 QConvBNImpl::QConvBNImpl(const QConvBNOptions& options)
-    : QLayerImpl(options.quant(), options.input_kind(), options.input_layer()),
+    : QLayerImpl(options.quant(), options.input_kind()),
       options_(options) {
   const int64_t in = options.in_channels(), out = options.out_channels(), k = options.kernel_size();
   TORCH_CHECK(in > 0 && out > 0 && k > 0 && options.stride() > 0, "QConvBN: bad shape");
@@ -183,11 +190,14 @@ QConvBNImpl::QConvBNImpl(const QConvBNOptions& options)
 }
 
 torch::Tensor QConvBNImpl::forward_float(const torch::Tensor& x) {
-  const torch::Tensor xin = input_kind() == InputKind::kUnsigned ? torch::relu(x) : x;
+  const torch::Tensor xin = quantize_input(x);  // float mode: ReLU, or rne(255x)/256 for raw01
   const torch::Tensor y = torch::conv2d(xin, weight, {}, options_.stride(), options_.padding(),
                                         options_.dilation(), groups());
-  return torch::batch_norm(y, bn_weight, bn_bias, running_mean, running_var, is_training(),
-                           kBnMomentum, kBnEps, /*cudnn_enabled=*/false);
+  const double m = is_training() && calib_batches_ >= 0
+                       ? 1.0 / static_cast<double>(++calib_batches_)
+                       : kBnMomentum;  // calibration: cumulative average
+  return torch::batch_norm(y, bn_weight, bn_bias, running_mean, running_var, is_training(), m,
+                           kBnEps, /*cudnn_enabled=*/false);
 }
 
 torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
@@ -208,9 +218,11 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
     TORCH_CHECK(n > 1, "QConvBN: batch statistics need more than one value per channel");
     {
       torch::NoGradGuard no_grad;
-      running_mean.mul_(1.0 - kBnMomentum).add_(mu.detach() * kBnMomentum);
-      running_var.mul_(1.0 - kBnMomentum)
-          .add_(var_b.detach() * (kBnMomentum * static_cast<double>(n) / static_cast<double>(n - 1)));
+      const double m =
+          calib_batches_ >= 0 ? 1.0 / static_cast<double>(++calib_batches_) : kBnMomentum;
+      running_mean.mul_(1.0 - m).add_(mu.detach() * m);
+      running_var.mul_(1.0 - m).add_(var_b.detach() *
+                                     (m * static_cast<double>(n) / static_cast<double>(n - 1)));
     }
     sd = torch::sqrt(var_b + kBnEps);
   } else {
@@ -218,7 +230,7 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
     sd = torch::sqrt(running_var + kBnEps);
   }
   auto [wf, bf] = fold(weight, bn_weight, bn_bias, mu, sd, s_self, s_next);
-  last_weight_fl_ = floating ? std::vector<int64_t>{kFloatingWeightFl}
+  last_weight_fl_ = floating ? floating_weight_fl(quant_)
                              : weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search);
   const torch::Tensor wq = quantize_ste(wf, last_weight_fl_, /*is_signed=*/true, 0, floating);
   if (!is_training() && quant_.quant_bias && !floating) {
@@ -226,6 +238,13 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
   }
   return torch::conv2d(xq, wq, bf, options_.stride(), options_.padding(), options_.dilation(),
                        groups());
+}
+
+void QConvBNImpl::begin_bn_calibration() {
+  torch::NoGradGuard no_grad;
+  running_mean.zero_();
+  running_var.fill_(1.0);
+  calib_batches_ = 0;
 }
 
 std::pair<torch::Tensor, torch::Tensor> QConvBNImpl::fused_eval(double pool_comp) const {
@@ -275,7 +294,7 @@ ExactTensor QConvBNImpl::exact(ExactContext& ctx, const ExactTensor& in, double 
 // QLinearImpl
 
 QLinearImpl::QLinearImpl(const QLinearOptions& options)
-    : QLayerImpl(options.quant(), InputKind::kUnsigned, false), options_(options) {
+    : QLayerImpl(options.quant(), InputKind::kUnsigned), options_(options) {
   TORCH_CHECK(options.in_features() > 0 && options.out_features() > 0, "QLinear: bad shape");
   // Reference init (§17): N(0, 0.01), bias 0.
   weight = register_parameter("weight",
@@ -287,7 +306,7 @@ QLinearImpl::Quantized QLinearImpl::quantize_weight(double pool_comp) const {
   const bool floating = quant_.mode == Mode::kFpPact;
   const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
   Quantized q;
-  q.fl = floating ? std::vector<int64_t>{kFloatingWeightFl}
+  q.fl = floating ? floating_weight_fl(quant_)
                   : weight_fls(w, quant_.per_channel, quant_.metric, quant_.grid_search);
   q.wq = quantize_ste(w, q.fl, /*is_signed=*/true, 0, floating);
   if (quant_.rescale_forward) {
@@ -300,7 +319,17 @@ QLinearImpl::Quantized QLinearImpl::quantize_weight(double pool_comp) const {
 }
 
 torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
-  if (quant_.mode == Mode::kFloat) return torch::linear(x, weight, bias);
+  if (quant_.mode == Mode::kFloat) {
+    // floating_wo_clip keeps the rescaling, ws from the unquantized weight (detached).
+    const torch::Tensor xin = torch::relu(x);
+    if (!quant_.rescale_forward) return torch::linear(xin, weight, bias);
+    torch::Tensor ws;
+    {
+      torch::NoGradGuard no_grad;
+      ws = (1.0 / std::sqrt(static_cast<double>(options_.out_features()))) / weight.detach().std();
+    }
+    return torch::linear(xin, weight * ws, bias);
+  }
   const torch::Tensor xq = quantize_input(x);
   const Quantized q = quantize_weight(1.0);
   const torch::Tensor s = fix_scale();
@@ -323,7 +352,10 @@ LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
   TORCH_CHECK(quant_.mode == Mode::kFixed, "integer codes need a fixed-mode model");
   torch::NoGradGuard no_grad;
   const Quantized q = quantize_weight(pool_comp);
-  const torch::Tensor b = bias / (fix_scale() * q.ws);
+  // ws of the evaluation forward (uncompensated weights): the compensated product
+  // Q(aW) (sum / 2^k) approximates Wq mean, so the bias keeps the forward's scale.
+  const torch::Tensor ws = pool_comp != 1.0 ? quantize_weight(1.0).ws : q.ws;
+  const torch::Tensor b = bias / (fix_scale() * ws);
   const std::vector<int64_t> fl = per_output(q.fl, options_.out_features());
   const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
   LayerCodes codes;

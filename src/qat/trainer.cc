@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -128,6 +129,7 @@ QuantOptions quant_options(const TrainConfig& c, const std::string& mode) {
   q.quant_avgpool = c.quant.quant_avgpool;
   q.fl_momentum = static_cast<float>(c.quant.fl_momentum);
   q.initial_input_fl = static_cast<float>(c.quant.initial_input_fl);
+  q.initial_weight_fl = static_cast<float>(c.quant.initial_weight_fl);
   q.alpha_init = c.quant.alpha_init;
   q.rescale_forward = c.quant.rescale_forward;
   return q;
@@ -193,6 +195,40 @@ struct EvalTotals {
   bool interrupted = false;
 };
 
+// bn_calib_before_test (fix_train.py's calib phase): every conv layer in training mode (BN
+// statistics reset and averaged cumulatively, input FL averages updated), the classifier in
+// evaluation mode, over the first `batches` training batches in order with the evaluation
+// transform, without gradients. Returns the images seen.
+int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const Dataset>& train,
+                     const TransformOptions& transform, const DataConfig& data, int64_t batch_size,
+                     int64_t batches) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<QConvBNImpl*> convs;
+  for (const auto& m : model.modules(/*include_self=*/false)) {
+    if (auto* c = dynamic_cast<QConvBNImpl*>(m.get())) {
+      c->begin_bn_calibration();
+      c->train(true);
+      convs.push_back(c);
+    }
+  }
+  LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.workers = data.workers;
+  lo.prefetch = data.prefetch;
+  BatchLoader loader(train, transform, lo);
+  Batch batch;
+  int64_t images = 0;
+  for (int64_t b = 0; b < batches && loader.next(batch); ++b) {
+    model.forward(
+        torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat));
+    images += batch.n;
+  }
+  for (QConvBNImpl* c : convs) c->end_bn_calibration();
+  model.eval();
+  return images;
+}
+
 EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
                     const TransformOptions& transform, const DataConfig& data, int64_t batch_size,
                     const std::string& stage, TrainObserver* observer,
@@ -217,8 +253,9 @@ EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
         torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat);
     const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
     const torch::Tensor logits = model.forward(x).to(torch::kFloat);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+    // The loss on training-scale logits (fixed mode: times s_fc ws, F8NET.md decision 2).
+    const auto sum = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
+    loss_sum += torch::nn::functional::cross_entropy(logits * model.logit_scale(), y, sum)
                     .item<double>();
     const int64_t k = std::min<int64_t>(5, logits.size(1));
     const torch::Tensor top = std::get<1>(logits.topk(k, 1));
@@ -274,6 +311,7 @@ ModelOptions run_model_options(const TrainConfig& c, const RunData& data, const 
   m.input_size = data.input_size;
   m.num_classes = data.num_classes;
   m.width_mult = c.model.width_mult;
+  m.stem = c.model.stem;
   m.quant = quant_options(c, mode);
   return m;
 }
@@ -354,7 +392,8 @@ class Run {
 
     torch::manual_seed(static_cast<uint64_t>(c_.seed));
     Net model = build_model(mo);
-    const int64_t ipe = BatchLoader::count_batches(data_.train->size(), st.batch_size, true);
+    const int64_t ipe =
+        BatchLoader::count_batches(data_.train->size(), st.batch_size, st.drop_last);
     if (ipe == 0) {
       throw ConfigError("config: key '" + name + ".batch_size': " + std::to_string(st.batch_size) +
                         " exceeds the " + std::to_string(data_.train->size()) + " training images");
@@ -367,8 +406,7 @@ class Run {
     for (const auto& p : model->named_parameters()) {
       if (!p.value().requires_grad()) continue;
       const torch::Tensor& t = p.value();
-      const bool d = st.wd_scheme == "all" || (t.dim() == 4 && t.size(1) != 1) || t.dim() == 2;
-      (d ? decay : no_decay).push_back(t);
+      (weight_decay_applies(st.wd_scheme, t.sizes().vec()) ? decay : no_decay).push_back(t);
     }
     auto sgd = [&](double wd) {
       return torch::optim::SGDOptions(st.lr).momentum(st.momentum).nesterov(st.nesterov).weight_decay(wd);
@@ -436,7 +474,7 @@ class Run {
         LoaderOptions lo;
         lo.batch_size = st.batch_size;
         lo.shuffle = true;
-        lo.drop_last = true;
+        lo.drop_last = st.drop_last;
         lo.seed = static_cast<uint64_t>(c_.seed);
         lo.epoch = s.epoch;
         lo.start_batch = s.batch;
@@ -446,7 +484,7 @@ class Run {
         model->train();
         Batch batch;
         while (s.batch < batches && loader.next(batch)) {
-          lr = st.lr * lr_factor(st, s.iteration, warmup, total);
+          lr = st.lr * lr_factor(st, s.iteration, warmup, total, ipe);
           for (auto& g : opt.param_groups()) {
             static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
           }
@@ -503,7 +541,11 @@ class Run {
           }
         }
       } else {
-        lr = st.lr * lr_factor(st, std::max<int64_t>(0, s.iteration - 1), warmup, total);
+        lr = st.lr * lr_factor(st, std::max<int64_t>(0, s.iteration - 1), warmup, total, ipe);
+      }
+      if (st.bn_calib_batches > 0) {
+        calibrate_bn(*model, data_.train, data_.val_transform, c_.data, st.batch_size,
+                     st.bn_calib_batches);
       }
       const EvalTotals ev = evaluate(*model, data_.val, data_.val_transform, c_.data,
                                      st.batch_size, name, o_.observer, o_.stop);
@@ -608,16 +650,58 @@ void remove_stale_temporaries(const std::string& dir) {
 
 }  // namespace
 
+bool weight_decay_applies(const std::string& scheme, const std::vector<int64_t>& shape) {
+  const size_t d = shape.size();
+  const bool conv = d == 4 && shape[1] != 1;  // 4-D and not depthwise (N, 1, k, k)
+  if (scheme == "all") return true;
+  if (scheme == "no_depthwise_no_bn") return conv || d == 2;
+  if (scheme == "only_no_depthwise") return conv || d == 1 || d == 2;
+  if (scheme == "only_no_bn") return d == 4 || d == 2;
+  throw ConfigError("unknown weight-decay scheme '" + scheme + "'");
+}
+
+CalibrateResult calibrate_checkpoint(const CalibrateOptions& options) {
+  if (options.out.empty()) throw std::runtime_error("calibrate: no output checkpoint given");
+  if (options.batches < 1) throw std::runtime_error("calibrate: batches must be >= 1");
+  CheckpointModel cm = open_checkpoint_model(options.checkpoint, options.data_dir, options.threads);
+  const auto train = open_dataset(cm.config.data, Split::kTrain);
+  const int64_t batch_size = options.batch_size > 0 ? options.batch_size : cm.config.train.batch_size;
+  CalibrateResult r;
+  r.before = evaluate(*cm.model, cm.val, cm.val_transform, cm.config.data, batch_size, "calibrate",
+                      options.observer, nullptr)
+                 .top1;
+  r.images = calibrate_bn(*cm.model, train, make_transform(cm.config.data, *train, false),
+                          cm.config.data, batch_size, options.batches);
+  r.after = evaluate(*cm.model, cm.val, cm.val_transform, cm.config.data, batch_size, "calibrate",
+                     options.observer, nullptr)
+                .top1;
+  const CheckpointInfo info = read_checkpoint_info(options.checkpoint);
+  save_checkpoint(options.out, *cm.model, nullptr, info.meta_json, info.config_yaml);
+  return r;
+}
+
 int64_t resolve_threads(int64_t requested) {
   if (requested > 0) return requested;
   const unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? n : 1;
 }
 
-double lr_factor(const StageConfig& stage, int64_t i, int64_t warmup, int64_t total) {
+double lr_factor(const StageConfig& stage, int64_t i, int64_t warmup, int64_t total,
+                 int64_t iters_per_epoch) {
   if (i < warmup) {
     return (1.0 - stage.warmup_start) * static_cast<double>(i) / static_cast<double>(warmup) +
            stage.warmup_start;
+  }
+  const int64_t epoch = i / std::max<int64_t>(1, iters_per_epoch);
+  if (stage.lr_schedule == "multistep") {
+    const auto passed = std::upper_bound(stage.lr_milestones.begin(), stage.lr_milestones.end(),
+                                         static_cast<double>(epoch)) -
+                        stage.lr_milestones.begin();
+    return std::pow(stage.lr_gamma, static_cast<double>(passed));
+  }
+  if (stage.lr_schedule == "exp_decaying") {
+    return std::pow(stage.lr_gamma,
+                    static_cast<double>(epoch / std::max<int64_t>(1, stage.lr_decay_period)));
   }
   if (stage.lr_schedule == "constant" || total <= warmup) return 1.0;
   const double t = static_cast<double>(i - warmup) / static_cast<double>(total - warmup);
@@ -701,6 +785,7 @@ CheckpointModel open_checkpoint_model(const std::string& path, const std::string
       r.options.input_size = m.at("input_size").get<int64_t>();
       r.options.num_classes = m.at("num_classes").get<int64_t>();
       r.options.width_mult = m.at("width_mult").get<double>();
+      r.options.stem = r.config.model.stem;
       r.mode = meta.at("mode").get<std::string>();
       r.stage = meta.value("stage", "");
     } catch (const json::exception& e) {

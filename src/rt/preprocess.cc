@@ -34,8 +34,7 @@ Status image_to_codes(const uint8_t* pixels, int32_t channels, const InputDef& i
       const float mean = pre.mean[static_cast<size_t>(c)];
       const float sd = pre.std[static_cast<size_t>(c)];
       for (int64_t i = 0; i < plane; ++i) {
-        const float x = static_cast<float>(src[i]) / 255.0f;
-        const float z = (x - mean) / sd;
+        const float z = normalized_pixel(src[i], mean, sd);
         dst[i] = static_cast<int8_t>(fixed::quantize(static_cast<double>(z), f));
       }
     } else {

@@ -39,7 +39,7 @@ TEST(Models, FactoryRejectsBadArguments) {
   o.arch = "resnet18";
   o.input_size = 0;
   EXPECT_THROW(make_model(o), std::invalid_argument);
-  EXPECT_EQ(model_names().size(), 7u);
+  EXPECT_EQ(model_names().size(), 10u);
 }
 
 TEST(Models, SmallCnnTrainsInEveryMode) {

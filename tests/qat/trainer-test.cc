@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 
 #include "f8net/qat/checkpoint-io.h"
@@ -365,6 +366,58 @@ TEST(Trainer, CalibrationWithZeroLrKeepsParametersAndMovesBuffers) {
     moved += !torch::equal(b.value(), after->named_buffers()[b.key()]);
   }
   EXPECT_GT(moved, 0) << "no BN statistic or FL buffer changed";
+}
+
+}  // namespace
+}  // namespace f8net::qat
+
+namespace f8net::qat {
+namespace {
+
+// The evaluation loss is the cross-entropy of the training-scale logits: fixed-mode evaluation
+// logits times s_fc * ws (F8NET.md decision 2, §11), so validation and training losses compare.
+TEST(Trainer, EvaluationLossUsesTrainingScaleLogits) {
+  TempDir dir;
+  testing::write_fashion_dir(dir / "data", 64, 24);
+  TrainConfig c = small_config(dir / "data");
+  c.pretrain.enabled = false;
+  c.train.epochs = 1;
+  RunOptions o;
+  o.out_dir = dir / "run";
+  const TrainResult r = run_training(c, o);
+  EvalOptions eo;
+  eo.checkpoint = r.stages[1].best_checkpoint;
+  eo.threads = 1;
+  const EvalResult e = evaluate_checkpoint(eo);
+  ASSERT_EQ(e.images, 24);
+
+  ModelOptions mo;
+  mo.in_channels = 1;
+  mo.input_size = 12;
+  mo.width_mult = 0.5;
+  mo.quant.mode = Mode::kFixed;
+  Net net = make_model(mo);
+  load_checkpoint(eo.checkpoint, *net, nullptr, false);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto ds = open_dataset(c.data, Split::kVal);
+  const TransformOptions t = make_transform(c.data, *ds, false);
+  torch::Tensor x = torch::empty({ds->size(), 1, 12, 12});
+  torch::Tensor y = torch::empty({ds->size()}, torch::kLong);
+  std::mt19937_64 rng(0);
+  for (int64_t i = 0; i < ds->size(); ++i) {
+    Image img;
+    ds->image(i, img);
+    transform_image(img, t, rng, x[i].data_ptr<float>());
+    y[i] = ds->label(i);
+  }
+  const torch::Tensor logits = net->forward(x);
+  const double scale = net->logit_scale();
+  ASSERT_GT(std::abs(scale - 1.0), 0.1) << "the test needs a non-trivial logit scale";
+  const double want = torch::nn::functional::cross_entropy(logits * scale, y).item<double>();
+  const double unscaled = torch::nn::functional::cross_entropy(logits, y).item<double>();
+  EXPECT_NEAR(e.loss, want, 1e-5);
+  EXPECT_GT(std::abs(e.loss - unscaled), 1e-3);
 }
 
 }  // namespace

@@ -45,6 +45,10 @@ struct DataConfig {
 struct ModelConfig {
   std::string arch = "small_cnn";
   double width_mult = 1.0;
+  // ImageNet-style families (resnet18/34/50/101/152, mobilenet_v1/v2): "imagenet" (7x7/2 stem +
+  // max pool; stride-2 MobileNet stem), "cifar" (3x3/1 stem, no max pool, MobileNet-V2 keeps the
+  // 24-channel stage at full size) or "auto" (cifar for inputs <= 64 pixels).
+  std::string stem = "auto";
 };
 
 // QuantOptions of models.h except mode (per stage) and normalize_input (data.normalize).
@@ -55,7 +59,8 @@ struct QuantConfig {
   bool no_clipping = false;
   bool quant_avgpool = false;
   double fl_momentum = 0.1;
-  double initial_input_fl = 6.0;
+  double initial_input_fl = 6.0;   // input_format FL: EMA start; fp_pact's input clamp FL
+  double initial_weight_fl = 7.0;  // weight_format FL: fp_pact's fused-weight clamp FL
   double alpha_init = 8.0;
   bool rescale_forward = true;
 };
@@ -68,15 +73,25 @@ struct StageConfig {
   int64_t iterations = 0;  // > 0: train this many iterations instead of `epochs` (tiny FT)
   int64_t batch_size = 128;
   double lr = 0.1;  // peak (effective) learning rate; 0 = calibration only
-  std::string lr_schedule = "cosine";  // cosine (per iteration, to 0) | constant
+  // cosine (per iteration, to 0) | constant | multistep (x lr_gamma at each epoch milestone) |
+  // exp_decaying (x lr_gamma every lr_decay_period epochs), all after the warm-up.
+  std::string lr_schedule = "cosine";
+  std::vector<double> lr_milestones;  // multistep: epochs, ascending
+  double lr_gamma = 0.1;              // multistep and exp_decaying factor
+  int64_t lr_decay_period = 1;        // exp_decaying: epochs between decays
   double warmup_epochs = 0.0;
   double warmup_start = 0.1;  // LR multiplier at iteration 0 of the warm-up (r of §20)
   double momentum = 0.9;
   bool nesterov = true;
   double weight_decay = 4e-5;
-  std::string wd_scheme = "all";  // all | no_depthwise_no_bn (F8NET.md §19 item 16)
+  // all | no_depthwise_no_bn | only_no_depthwise | only_no_bn (F8NET.md §19 item 16)
+  std::string wd_scheme = "all";
   double label_smoothing = 0.0;
   std::string init;  // checkpoint to initialize from by key intersection ("" = see header note)
+  bool drop_last = true;  // drop the last incomplete training batch of each epoch
+  // bn_calib_before_test: before each validation, re-estimate every conv's BN statistics (and
+  // input FL averages) as the cumulative average over this many training batches (0 = off).
+  int64_t bn_calib_batches = 0;
 };
 
 // When the resume point (<stage>-last.pt) is written besides epoch ends and Ctrl-C: every N

@@ -32,6 +32,9 @@ struct LayerCodes {
 class ExactContext {
  public:
   IntegerView view;
+  // The pooled tensor the classifier requantizes (float64, N x C, value = sum * 2^-k), set by
+  // NetImpl::exact_forward for the agreement tests.
+  torch::Tensor fc_input;
 
   const IntegerNode& node(int id) const { return view.nodes.at(static_cast<size_t>(id)); }
 

@@ -14,6 +14,7 @@ namespace f8net::qat {
 
 struct ExactResult {
   torch::Tensor logits;  // N x num_classes, float64, value = code * 2^-FL[class]
+  torch::Tensor fc_input;  // N x features, float64: the global sum pool's output (sum * 2^-k)
   IntegerView view;
 };
 

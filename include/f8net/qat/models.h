@@ -1,5 +1,5 @@
 // F8Net model families built from the quantized layers (F8NET.md §12, §17): small_cnn, resnet20,
-// resnet56, resnet18, resnet50, mobilenet_v1, mobilenet_v2. Input channels, input size, classes
+// resnet56, resnet18/34/50/101/152, mobilenet_v1, mobilenet_v2. Input channels, input size, classes
 // and width multiplier are parameters; following/master links are wired by the builders.
 // This header is the contract the trainer, the CLI and export code against.
 #pragma once
@@ -37,7 +37,8 @@ struct QuantOptions {
   bool normalize_input = false;   // normalised (signed) input: first layer double_side, not weight_only
   bool quant_avgpool = false;     // train with the sum/2^k pool instead of the float mean (§13.1)
   float fl_momentum = fixed::kFlMomentum;  // momentum_for_metric
-  float initial_input_fl = fixed::kInitialActivationFl;  // input_format FL
+  float initial_input_fl = fixed::kInitialActivationFl;  // input_format FL (fp_pact: clamp FL)
+  float initial_weight_fl = 7;    // weight_format FL: fp_pact clamps fused weights at it
   double alpha_init = 8.0;        // PACT alpha initial value
   bool rescale_forward = true;    // FC weight rescaling (§11)
   bool quant_bias = false;        // evaluation with 32-bit bias codes (§9); exact_eval always on
@@ -49,6 +50,9 @@ struct ModelOptions {
   int64_t input_size = 28;         // square inputs: input_size x input_size
   int64_t num_classes = 10;
   double width_mult = 1.0;         // channel multiplier (rounded, at least 1 channel)
+  // Stem of the ImageNet-style families: "imagenet", "cifar" or "auto" (cifar when
+  // input_size <= 64); see ModelConfig::stem.
+  std::string stem = "auto";
   QuantOptions quant;
 };
 
@@ -66,6 +70,18 @@ class NetImpl : public torch::nn::Module {
   // s_fc * ws of the classifier: evaluation logits times this are training-scale logits (§11);
   // 1 in float mode.
   virtual double logit_scale() const = 0;
+
+  // The simulation's pooled features (N x features, float), the tensor forward() hands the FC.
+  virtual torch::Tensor pooled_features(const torch::Tensor& x) = 0;
+  // How the exact evaluation of a size x size input pools (§13.1): shift k of sum / 2^k, the
+  // compensation a = 2^k / (H W) (1 when trained with quant_avgpool) and where it goes.
+  struct PoolFold {
+    int shift = 0;
+    double a = 1.0;
+    bool into_fc = false;  // the pooled tensor is a residual sum: a scales the FC weights
+    int64_t spatial = 0;   // H = W of the pooled tensor
+  };
+  virtual PoolFold pool_fold(int64_t size) const = 0;
 };
 using Net = std::shared_ptr<NetImpl>;
 

@@ -22,9 +22,6 @@ enum class InputKind { kUnsigned, kSigned, kRaw01 };
 
 constexpr double kBnMomentum = 0.1;
 constexpr double kBnEps = 1e-5;
-// FLs of the fp_pact ("floating") mode: inputs clamp at FL 6, fused weights at FL 7 (±127/128).
-constexpr int64_t kFloatingInputFl = 6;
-constexpr int64_t kFloatingWeightFl = 7;
 
 // Per-channel mean and biased variance over (N, H, W) of an N x C x H x W tensor, differentiable
 // (the batch statistics of the double forward, §8.1); ATen's BN statistics kernel, fused backward.
@@ -34,11 +31,12 @@ std::pair<torch::Tensor, torch::Tensor> batch_stats(const torch::Tensor& y);
 class QLayerImpl : public torch::nn::Module {
  public:
   // fix_scaling s = 2^{f_x} |alpha| / (2^{8-sg} - 1) as a [1] tensor with gradient to the
-  // (master-resolved) alpha; 1 for float mode, no_clipping, and the network's input layer.
+  // (master-resolved) alpha; 1 for float mode, no_clipping and the raw-image (weight-only) first
+  // layer. A normalised (signed) first layer uses its alpha like any layer (§7.1).
   torch::Tensor fix_scale() const;
   double fix_scale_value() const;
   // The FL the layer quantizes its input with at evaluation: clamp(rne(F)); 8 for raw01 input;
-  // 6 in fp_pact.
+  // in fp_pact the configured input format's clamp(rne(initial_input_fl)) (6 by default).
   int input_fl_used() const;
   bool input_signed() const { return kind_ == InputKind::kSigned; }
   InputKind input_kind() const { return kind_; }
@@ -58,15 +56,15 @@ class QLayerImpl : public torch::nn::Module {
   torch::Tensor input_fraclen;  // [1] stored input FL F (buffer, EMA, init initial_input_fl)
 
  protected:
-  QLayerImpl(const QuantOptions& quant, InputKind kind, bool input_layer);
-  // §6: training = batch FL + quantize + EMA update; eval = stored FL; fp_pact = clamp at FL 6;
-  // float = ReLU for unsigned inputs. raw01: rne(255x)/256 in fixed mode.
+  QLayerImpl(const QuantOptions& quant, InputKind kind);
+  // §6: training = batch FL + quantize + EMA update; eval = stored FL; fp_pact = clamp at the
+  // configured input FL; float = ReLU for unsigned inputs. raw01: rne(255x)/256 in every mode
+  // (§14).
   torch::Tensor quantize_input(const torch::Tensor& x);
   torch::Tensor following_scale() const;
 
   QuantOptions quant_;
   InputKind kind_;
-  bool input_layer_;
   QLayerImpl* master_ = nullptr;
   QLayerImpl* following_ = nullptr;
   int64_t last_batch_fl_ = -1;
@@ -84,7 +82,6 @@ struct QConvBNOptions {
   TORCH_ARG(int64_t, dilation) = 1;
   TORCH_ARG(bool, depthwise) = false;  // groups = in_channels = out_channels
   TORCH_ARG(InputKind, input_kind) = InputKind::kUnsigned;
-  TORCH_ARG(bool, input_layer) = false;  // the network's first layer: s forced to 1
   TORCH_ARG(QuantOptions, quant);
 };
 
@@ -108,6 +105,12 @@ class QConvBNImpl : public QLayerImpl {
   const QConvBNOptions& options() const { return options_; }
   // Weight FLs of the last forward (per layer: size 1).
   const std::vector<int64_t>& last_weight_fl() const { return last_weight_fl_; }
+  // bn_calib (the reference's BN re-estimation, momentum None): resets the running statistics
+  // (mean 0, variance 1); the following training-mode forwards average their batch statistics
+  // cumulatively (batch n weighs 1/n) until end_bn_calibration().
+  void begin_bn_calibration();
+  void end_bn_calibration() { calib_batches_ = -1; }
+  bool calibrating() const { return calib_batches_ >= 0; }
 
   torch::Tensor weight;        // [O, I/groups, k, k]
   torch::Tensor bn_weight;     // gamma [O]
@@ -119,6 +122,7 @@ class QConvBNImpl : public QLayerImpl {
   torch::Tensor forward_float(const torch::Tensor& x);
   QConvBNOptions options_;
   std::vector<int64_t> last_weight_fl_;
+  int64_t calib_batches_ = -1;  // batches averaged so far while calibrating, -1 otherwise
 };
 TORCH_MODULE(QConvBN);
 
@@ -132,13 +136,15 @@ struct QLinearOptions {
 
 // The classifier (§11): unsigned per-tensor input FL with its own alpha, weight FL on the raw
 // weight, rescale_forward ws = (1/sqrt(out)) / std(Wq). Training y = (ws Wq)(s xq) + b;
-// evaluation y = Wq xq + b / (s ws) (logits scaled by 1/(s ws): compare arg-max only).
+// evaluation y = Wq xq + b / (s ws) (logits scaled by 1/(s ws): logit_scale() undoes it).
+// Float mode (the reference's floating_wo_clip): y = (ws W) relu(x) + b, ws = (1/sqrt(out))/std(W).
 class QLinearImpl : public QLayerImpl {
  public:
   explicit QLinearImpl(const QLinearOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   // Codes of the evaluation forward; pool_comp (§13.1, residual-sum case) scales W before its
-  // quantization.
+  // quantization. The bias codes encode b / (s ws) with ws of the uncompensated weights: the
+  // compensated weights see the pooled sum / 2^k = mean / a, so only W carries a.
   LayerCodes integer_codes(double pool_comp = 1.0) const;
   ExactTensor exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
                     const std::string& name) const;

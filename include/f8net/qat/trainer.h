@@ -118,9 +118,39 @@ struct EvalOptions {
 // Evaluates a checkpoint written by run_training on its data set's validation split.
 EvalResult evaluate_checkpoint(const EvalOptions& options);
 
+struct CalibrateOptions {
+  std::string checkpoint, out;
+  std::string data_dir;    // "" = the directory recorded in the checkpoint's config
+  int64_t batches = 20;    // training batches averaged (cumulatively) into the BN statistics
+  int64_t batch_size = 0;  // 0 = the checkpoint config's train.batch_size
+  int64_t threads = 0;
+  TrainObserver* observer = nullptr;
+};
+
+struct CalibrateResult {
+  double before = 0, after = 0;  // validation top-1 before and after, percent
+  int64_t images = 0;            // training images the statistics were averaged over
+};
+
+// BN re-calibration of a checkpoint (the reference's bn_calib_before_test, as a separate step):
+// resets every conv layer's BN statistics and averages them cumulatively over the first
+// `batches` training batches (evaluation transform, in order; conv input FL averages update as
+// in the reference), then writes the model with the checkpoint's metadata and config to `out`
+// atomically (no optimizer state: evaluate, export or initialize from it, not resume).
+CalibrateResult calibrate_checkpoint(const CalibrateOptions& options);
+
 // The LR multiplier of iteration i of `total` (F8NET.md §20): linear warm-up from warmup_start
-// over `warmup` iterations, then cosine to 0 (or constant).
-double lr_factor(const StageConfig& stage, int64_t i, int64_t warmup, int64_t total);
+// over `warmup` iterations, then cosine to 0, constant, or the reference's epoch-wise multistep
+// (lr_gamma^(milestones <= epoch)) and exp_decaying (lr_gamma^floor(epoch / lr_decay_period)),
+// with epoch = i / iters_per_epoch (the reference's *_iter variants after the warm-up).
+double lr_factor(const StageConfig& stage, int64_t i, int64_t warmup, int64_t total,
+                 int64_t iters_per_epoch = 1);
+
+// Whether a parameter of this shape gets weight decay under `scheme` (fix_train.py): all;
+// no_depthwise_no_bn: non-depthwise 4-D conv and 2-D FC weights; only_no_depthwise: every
+// parameter except depthwise (N, 1, k, k) weights; only_no_bn: 4-D and 2-D weights (no BN, bias,
+// alpha).
+bool weight_decay_applies(const std::string& scheme, const std::vector<int64_t>& shape);
 
 // The thread count to use: `requested` when > 0, else the machine's cores.
 int64_t resolve_threads(int64_t requested);

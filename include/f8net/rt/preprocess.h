@@ -10,6 +10,13 @@
 
 namespace f8net::rt {
 
+// The normalised value of one 8-bit pixel, z = (pixel/255 - mean) / std in float32 (torchvision's
+// ToTensor + Normalize). The one definition shared by the runtime and the training data loader,
+// so that both see the same z, bit for bit, and so the same input codes.
+inline float normalized_pixel(uint8_t pixel, float mean, float std_dev) {
+  return (static_cast<float>(pixel) / 255.0f - mean) / std_dev;
+}
+
 // `pixels` is an image [channels, H, W] (planar, 0..255) with H, W equal to the input's and
 // channels == input C, or channels == 1 when the input has C > 1 and replicate_gray is set.
 // Writes input.shape.elements() codes of input.dtype to `codes`. Allocates nothing.
