@@ -132,16 +132,19 @@ class ZooBuilder {
  private:
   Val weighted(const Val& x, int32_t out_c, int64_t k_count, rt::Shape out_shape,
                const rt::Conv2dParams* p, bool depthwise) {
-    // Weights uniform in +-limit with limit ~ 600/sqrt(K): sum|w|*255 stays far below 2^31.
+    // Weight FL 5..7 (per channel for depthwise, as the qat per-channel option emits); codes
+    // uniform in +-limit with limit ~ 2.5 * 2^wfl / sqrt(K), so the real output scale stays near
+    // the input's (as trained weights do) and sum|w|*255 stays far below 2^31.
+    std::uniform_int_distribution<int> fd(5, 7);
+    std::vector<int8_t> wfl(depthwise ? static_cast<size_t>(out_c) : 1);
+    for (int8_t& f : wfl) f = static_cast<int8_t>(fd(rng_));
     const int limit = std::clamp<int>(
-        static_cast<int>(std::lround(600.0 / std::sqrt(static_cast<double>(k_count)))), 1, 127);
+        static_cast<int>(std::lround(2.5 * std::ldexp(1.0, wfl[0]) /
+                                     std::sqrt(static_cast<double>(k_count)))),
+        1, 127);
     std::uniform_int_distribution<int> wd(-limit, limit);
     std::vector<int8_t> w(static_cast<size_t>(out_c * k_count));
     for (int8_t& v : w) v = static_cast<int8_t>(wd(rng_));
-    // Weight FL 4..7 (per channel for depthwise, as the qat per-channel option emits).
-    std::uniform_int_distribution<int> fd(4, 7);
-    std::vector<int8_t> wfl(depthwise ? static_cast<size_t>(out_c) : 1);
-    for (int8_t& f : wfl) f = static_cast<int8_t>(fd(rng_));
     const double rms_w = limit / std::sqrt(3.0);
     const double rms_x = x.real * std::ldexp(1.0, x.fl);  // codes
     const double acc_std = std::sqrt(static_cast<double>(k_count)) * rms_w * rms_x;
