@@ -20,15 +20,31 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
+namespace {
+struct Plain {
+  ThreadPool::Task task;
+  const void* ctx;
+};
+void call_plain(const void* p, int64_t begin, int64_t end, int /*thread*/) {
+  const auto* plain = static_cast<const Plain*>(p);
+  plain->task(plain->ctx, begin, end);
+}
+}  // namespace
+
 void ThreadPool::parallel_for(int64_t n, Task task, const void* ctx) {
+  const Plain plain{task, ctx};
+  parallel_for(n, call_plain, &plain);
+}
+
+void ThreadPool::parallel_for(int64_t n, IndexedTask task, const void* ctx) {
   const int t = size();
   if (t == 1 || n <= 1) {
-    task(ctx, 0, n);
+    task(ctx, 0, n, 0);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    task_ = task;
+    indexed_task_ = task;
     ctx_ = ctx;
     n_ = n;
     pending_ = t - 1;
@@ -36,7 +52,7 @@ void ThreadPool::parallel_for(int64_t n, Task task, const void* ctx) {
   }
   start_cv_.notify_all();
   const int64_t end0 = chunk_start(n, 1, t);
-  if (end0 > 0) task(ctx, 0, end0);
+  if (end0 > 0) task(ctx, 0, end0, 0);
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [this] { return pending_ == 0; });
 }
@@ -44,7 +60,7 @@ void ThreadPool::parallel_for(int64_t n, Task task, const void* ctx) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    Task task;
+    IndexedTask task;
     const void* ctx;
     int64_t n;
     {
@@ -52,14 +68,14 @@ void ThreadPool::worker_loop(int index) {
       start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
-      task = task_;
+      task = indexed_task_;
       ctx = ctx_;
       n = n_;
     }
     const int t = size();
     const int64_t begin = chunk_start(n, index, t);
     const int64_t end = chunk_start(n, index + 1, t);
-    if (end > begin) task(ctx, begin, end);
+    if (end > begin) task(ctx, begin, end, index);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (--pending_ == 0) done_cv_.notify_one();

@@ -14,6 +14,8 @@ namespace f8net::rt {
 class ThreadPool {
  public:
   using Task = void (*)(const void* ctx, int64_t begin, int64_t end);
+  // The same with the chunk's thread index in [0, size()) (selects per-thread scratch).
+  using IndexedTask = void (*)(const void* ctx, int64_t begin, int64_t end, int thread);
 
   explicit ThreadPool(int num_threads);  // >= 1
   ~ThreadPool();
@@ -23,6 +25,7 @@ class ThreadPool {
   int size() const { return num_threads_; }
   // Runs task(ctx, begin, end) over [0, n) split into size() chunks; returns when all are done.
   void parallel_for(int64_t n, Task task, const void* ctx);
+  void parallel_for(int64_t n, IndexedTask task, const void* ctx);
 
  private:
   void worker_loop(int index);
@@ -35,7 +38,7 @@ class ThreadPool {
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
-  Task task_ = nullptr;
+  IndexedTask indexed_task_ = nullptr;
   const void* ctx_ = nullptr;
   int64_t n_ = 0;
 };
