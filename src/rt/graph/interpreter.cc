@@ -125,6 +125,14 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     s.pool.reset(new ThreadPool(threads));
   }
   s.fused = s.isa == kernels::Isa::kAvx512Vnni;
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (s.fused && !ops::fused_supports(s.model)) {
+    // A kernel shape the fused engine lacks (depthwise over 64 taps): run op by op instead.
+    s.fused = false;
+    s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
+                                                         : kernels::Isa::kReference;
+  }
+#endif
   s.arena.reset();
   s.ops.clear();
 #ifdef F8NET_HAVE_AVX512VNNI_KERNELS

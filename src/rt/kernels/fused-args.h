@@ -45,7 +45,8 @@ struct GemmConvArgs {
   Epilogue ep;
 };
 
-// Depthwise conv (groups == c == n), channels-last; weights int32 [kh*kw][n] (widened at prepare).
+// Depthwise conv (groups == c == n), channels-last, kh * kw <= 64; weights as int16 pairs
+// (w[c][2p] low, w[c][2p + 1] high, 0 past the last tap) in int32 [(taps + 1) / 2][round16(n)].
 struct DepthwiseArgs {
   const uint8_t* src = nullptr;
   bool src_signed = false;

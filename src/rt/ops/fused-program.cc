@@ -37,6 +37,16 @@ uint64_t bytes_of(const ValueInfo& v) {
 
 }  // namespace
 
+bool fused_supports(const ModelDef& model) {
+  for (const OpDef& op : model.ops) {
+    if (op.type == OpType::kConv2d && op.groups != 1 &&
+        int64_t{op.kernel_h} * op.kernel_w > 64) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
                      uint64_t max_arena_bytes, FusedProgram* out) {
   FusedProgram& p = *out;

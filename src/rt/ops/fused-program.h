@@ -47,6 +47,9 @@ struct FusedProgram {
   const uint8_t* output = nullptr;     // int32 CHW logits
 };
 
+// Whether every op has a fused kernel (convs: groups 1, or depthwise with kh * kw <= 64).
+bool fused_supports(const ModelDef& model);
+
 // Builds the program for `threads` threads; refuses arenas above max_arena_bytes.
 Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
                      uint64_t max_arena_bytes, FusedProgram* out);

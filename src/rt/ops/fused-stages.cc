@@ -141,11 +141,14 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
   d.dw = op.dilation_w;
   const int64_t cpad = round_up(d.c, 16);
   const int64_t taps = int64_t{d.kh} * d.kw;
-  st->weights32.assign(static_cast<size_t>(taps * cpad), 0);
+  const int64_t pairs = (taps + 1) / 2;
+  st->weights32.assign(static_cast<size_t>(pairs * cpad), 0);
   st->init.assign(static_cast<size_t>(round_up(d.c, 64)), 0);
   for (int32_t c = 0; c < d.c; ++c) {
     for (int64_t t = 0; t < taps; ++t) {
-      st->weights32[static_cast<size_t>(t * cpad + c)] = op.weights[static_cast<size_t>(c * taps + t)];
+      const auto w = static_cast<uint16_t>(int16_t{op.weights[static_cast<size_t>(c * taps + t)]});
+      uint32_t& pair = reinterpret_cast<uint32_t&>(st->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
+      pair |= t % 2 == 0 ? uint32_t{w} : uint32_t{w} << 16;
     }
     st->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
   }
@@ -171,7 +174,8 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
     case OpType::kConv2d:
       if (op.groups == 1) {
         build_gemm(op, src, dst, threads, st);
-      } else if (op.groups == src.shape.c && op.out_channels == src.shape.c) {
+      } else if (op.groups == src.shape.c && op.out_channels == src.shape.c &&
+                 int64_t{op.kernel_h} * op.kernel_w <= 64) {
         build_depthwise(op, src, dst, st);
       } else {
         return Status(StatusCode::kUnsupported, "op " + std::to_string(head) +

@@ -79,21 +79,45 @@ void copy_flip(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
   }
 }
 
+// Small copies (the 3-channel stem) without a memcpy call per tap.
+inline void copy_small(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
+  if (n >= 32) {
+    copy_flip(dst, src, n, flip);
+    return;
+  }
+  const uint8_t x = flip ? 0x80 : 0;
+  for (int32_t i = 0; i < n; ++i) dst[i] = src[i] ^ x;
+}
+
 // The patches of pixels [m0, m1) as rows of kp bytes (padding = code 0, i.e. 0x80 if flipped).
+// With dilation 1 a kernel row inside the input is one contiguous run of kw * c bytes (NHWC).
 void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1, uint8_t* rows) {
   const uint8_t pad = a.src_signed ? 0x80 : 0;
+  const int32_t run = a.kw * a.c;
   for (int64_t m = m0; m < m1; ++m) {
     const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
     uint8_t* row = rows + (m - m0) * a.kp;
+    const int32_t ix0 = ox * a.sw - a.pw;
+    const bool row_inside = a.dw == 1 && ix0 >= 0 && ix0 + a.kw <= a.w;
     for (int32_t ky = 0; ky < a.kh; ++ky) {
       const int32_t iy = oy * a.sh - a.ph + ky * a.dh;
+      uint8_t* dst_row = row + int64_t{ky} * run;
+      if (iy < 0 || iy >= a.h) {
+        std::memset(dst_row, pad, static_cast<size_t>(run));
+        continue;
+      }
+      const uint8_t* src_row = a.src + int64_t{iy} * a.w * a.c;
+      if (row_inside) {
+        copy_small(dst_row, src_row + int64_t{ix0} * a.c, run, a.src_signed);
+        continue;
+      }
       for (int32_t kx = 0; kx < a.kw; ++kx) {
-        const int32_t ix = ox * a.sw - a.pw + kx * a.dw;
-        uint8_t* dst = row + (int64_t{ky} * a.kw + kx) * a.c;
-        if (iy < 0 || iy >= a.h || ix < 0 || ix >= a.w) {
+        const int32_t ix = ix0 + kx * a.dw;
+        uint8_t* dst = dst_row + int64_t{kx} * a.c;
+        if (ix < 0 || ix >= a.w) {
           std::memset(dst, pad, static_cast<size_t>(a.c));
         } else {
-          copy_flip(dst, a.src + (int64_t{iy} * a.w + ix) * a.c, a.c, a.src_signed);
+          copy_small(dst, src_row + int64_t{ix} * a.c, a.c, a.src_signed);
         }
       }
     }
