@@ -15,29 +15,44 @@
 namespace f8net::rt::kernels::avx512 {
 namespace {
 
+// Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input).
 template <int MR, int NB, bool kFlip>
-void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
-                 int32_t* c) {
+__attribute__((always_inline)) inline void microkernel_body(const uint8_t* a, int64_t lda,
+                                                            const int8_t* b, int32_t kp4,
+                                                            const int32_t* init, int32_t* c) {
   __m512i acc[MR][NB];
+#pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
     const __m512i v = _mm512_loadu_si512(init + 16 * j);
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) acc[m][j] = v;
   }
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
   for (int32_t k4 = 0; k4 < kp4; ++k4) {
     __m512i wv[NB];
+#pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(b + int64_t{k4} * 256 + 64 * j);
+#pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
       int32_t quad;
       std::memcpy(&quad, a + m * lda + 4 * int64_t{k4}, 4);
       __m512i av = _mm512_set1_epi32(quad);
       if (kFlip) av = _mm512_xor_si512(av, flip);
+#pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], av, wv[j]);
     }
   }
+#pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
+#pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) _mm512_storeu_si512(c + m * 64 + 16 * j, acc[m][j]);
   }
+}
+
+template <int MR, int NB, bool kFlip>
+void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
+                 int32_t* c) {
+  microkernel_body<MR, NB, kFlip>(a, lda, b, kp4, init, c);
 }
 
 using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*,
