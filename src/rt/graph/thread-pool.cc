@@ -5,6 +5,13 @@
 namespace f8net::rt {
 namespace {
 int64_t chunk_start(int64_t n, int k, int t) { return n / t * k + (n % t) * k / t; }
+
+constexpr int kSpinRounds = 4000;  // x ~12 ns pause: ~50 us before a thread sleeps
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(num_threads < 1 ? 1 : num_threads) {
@@ -47,14 +54,18 @@ void ThreadPool::parallel_for(int64_t n, IndexedTask task, const void* ctx) {
     indexed_task_ = task;
     ctx_ = ctx;
     n_ = n;
-    pending_ = t - 1;
-    ++generation_;
+    pending_.store(t - 1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
   const int64_t end0 = chunk_start(n, 1, t);
   if (end0 > 0) task(ctx, 0, end0, 0);
+  for (int i = 0; i < kSpinRounds; ++i) {
+    if (pending_.load(std::memory_order_acquire) == 0) return;
+    cpu_relax();
+  }
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  done_cv_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
 }
 
 void ThreadPool::worker_loop(int index) {
@@ -63,11 +74,15 @@ void ThreadPool::worker_loop(int index) {
     IndexedTask task;
     const void* ctx;
     int64_t n;
+    for (int i = 0; i < kSpinRounds; ++i) {
+      if (generation_.load(std::memory_order_acquire) != seen || stop_.load()) break;
+      cpu_relax();
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      start_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      if (stop_.load()) return;
+      seen = generation_.load();
       task = indexed_task_;
       ctx = ctx_;
       n = n_;
@@ -76,9 +91,9 @@ void ThreadPool::worker_loop(int index) {
     const int64_t begin = chunk_start(n, index, t);
     const int64_t end = chunk_start(n, index + 1, t);
     if (end > begin) task(ctx, begin, end, index);
-    {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
