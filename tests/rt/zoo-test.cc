@@ -151,3 +151,38 @@ TEST(Zoo, IsaChoiceIsValidated) {
   ASSERT_TRUE(it.prepare(o).is_ok());
   EXPECT_STREQ(it.isa(), "ref");
 }
+
+TEST(Zoo, BatchOfFiveEqualsSingleReferenceRuns) {
+  for (const std::string name : {"resnet18", "mobilenet-v2"}) {
+    t::ZooOptions o;
+    o.size = 40;
+    o.width = 0.25;
+    o.classes = 11;
+    rt::ModelDef m;
+    ASSERT_TRUE(t::zoo_model(name, o, &m));
+    std::vector<uint8_t> inputs;
+    std::vector<uint8_t> want;
+    for (uint64_t i = 0; i < 5; ++i) {
+      const std::vector<uint8_t> x = random_input(m, 100 + i);
+      inputs.insert(inputs.end(), x.begin(), x.end());
+      const std::vector<uint8_t> y = logits(m, x, "ref", 1);
+      want.insert(want.end(), y.begin(), y.end());
+    }
+    for (const std::string& isa : machine_isas()) {
+      for (int threads : {1, 2, 3}) {
+        rt::Interpreter it;
+        ASSERT_TRUE(it.load(m).is_ok());
+        rt::InterpreterOptions opt;
+        opt.isa = isa;
+        opt.num_threads = threads;
+        ASSERT_TRUE(it.prepare(opt).is_ok());
+        std::vector<int32_t> out(5 * 11);
+        ASSERT_TRUE(it.run_batch(inputs.data(), 5, out.data()).is_ok());
+        EXPECT_EQ(std::memcmp(out.data(), want.data(), want.size()), 0)
+            << name << " " << isa << " threads " << threads;
+        EXPECT_EQ(it.run_batch(nullptr, 1, out.data()).code(), rt::StatusCode::kInvalidArgument);
+      }
+    }
+    EXPECT_NE(std::memcmp(want.data(), want.data() + 44, 44), 0) << "inputs should differ";
+  }
+}

@@ -61,6 +61,11 @@ class Interpreter {
   Status set_input(const void* codes, size_t bytes);
   // Checks the input codes are in range, then runs every op. No allocation.
   Status run();
+  // Runs n images: `inputs` holds n * input().bytes() bytes of codes, image after image;
+  // `outputs` receives n * output().shape.elements() int32 logits in the same order (each
+  // image's bytes equal what run() gives for it alone). The images run one after another, each
+  // split over the threads; no allocation. On error, images before the failing one are written.
+  Status run_batch(const void* inputs, size_t n, int32_t* outputs);
   // The last op's int32 tensor and its per-channel FLs; valid after run().
   TensorView output() const;
 

@@ -250,6 +250,24 @@ Status Interpreter::run() {
   return Status::ok();
 }
 
+Status Interpreter::run_batch(const void* inputs, size_t n, int32_t* outputs) {
+  if (!impl_->prepared) return Status(StatusCode::kFailedPrecondition, "run_batch() before prepare()");
+  if (n > 0 && (inputs == nullptr || outputs == nullptr)) {
+    return Status(StatusCode::kInvalidArgument, "run_batch: null inputs or outputs");
+  }
+  const size_t in_bytes = input().bytes();
+  const size_t out_count = static_cast<size_t>(impl_->info.values.back().shape.elements());
+  const auto* in = static_cast<const uint8_t*>(inputs);
+  for (size_t i = 0; i < n; ++i) {
+    std::copy(in + i * in_bytes, in + (i + 1) * in_bytes, static_cast<uint8_t*>(input_data()));
+    const Status s = run();
+    if (!s.is_ok()) return Status(s.code(), "image " + std::to_string(i) + ": " + s.message());
+    const int32_t* y = static_cast<const int32_t*>(output().data);
+    std::copy(y, y + out_count, outputs + i * out_count);
+  }
+  return Status::ok();
+}
+
 TensorView Interpreter::output() const {
   TensorView v;
   if (!impl_->loaded) return v;
