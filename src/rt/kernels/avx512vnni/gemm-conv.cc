@@ -94,14 +94,16 @@ void copy_flip(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
   }
 }
 
-// Small copies (the 3-channel stem) without a memcpy call per tap.
+// Small copies (the 3-channel stem's 21-byte kernel rows): one masked 32-byte load and store.
 inline void copy_small(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
   if (n >= 32) {
     copy_flip(dst, src, n, flip);
     return;
   }
-  const uint8_t x = flip ? 0x80 : 0;
-  for (int32_t i = 0; i < n; ++i) dst[i] = src[i] ^ x;
+  const __mmask32 k = static_cast<__mmask32>((uint64_t{1} << n) - 1);
+  __m256i v = _mm256_maskz_loadu_epi8(k, src);
+  if (flip) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
+  _mm256_mask_storeu_epi8(dst, k, v);
 }
 
 // The patches of pixels [m0, m1) as rows of kp bytes (padding = code 0, i.e. 0x80 if flipped).
