@@ -21,6 +21,7 @@ struct Epilogue {
   // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0).
   const int32_t* rshift = nullptr;
   const int32_t* lshift = nullptr;
+  bool any_left = false;  // some channel left-shifts (else the clamp before it is skipped)
   void* out = nullptr;            // NHWC: codes (1 byte) or int32, n per pixel
 };
 

@@ -44,6 +44,7 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
       const int32_t shift = in.frac_bits[c] - rq.out_frac_bits;
       st->rshift[static_cast<size_t>(c)] = std::max(shift, 0);
       st->lshift[static_cast<size_t>(c)] = std::max(-shift, 0);
+      if (shift < 0) ep->any_left = true;
     }
     ep->requant = true;
     ep->out_signed = rq.out_signed;

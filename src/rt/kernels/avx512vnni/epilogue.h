@@ -39,12 +39,15 @@ inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
 
 // fixed::requantize of int32 x by per-lane right shift rs [0, 31] / left shift ls [0, 8], then
 // clamp to [lo, hi]. Left shifts first clamp |x| to 1024 (any such value saturates 8-bit codes).
+template <bool kAnyLeft>
 inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i lo, __m512i hi) {
   const __m512i one = _mm512_set1_epi32(1);
-  const __mmask16 left = _mm512_cmpgt_epi32_mask(ls, _mm512_setzero_si512());
-  x = _mm512_mask_max_epi32(x, left, x, _mm512_set1_epi32(-1024));
-  x = _mm512_mask_min_epi32(x, left, x, _mm512_set1_epi32(1024));
-  x = _mm512_sllv_epi32(x, ls);
+  if (kAnyLeft) {
+    const __mmask16 left = _mm512_cmpgt_epi32_mask(ls, _mm512_setzero_si512());
+    x = _mm512_mask_max_epi32(x, left, x, _mm512_set1_epi32(-1024));
+    x = _mm512_mask_min_epi32(x, left, x, _mm512_set1_epi32(1024));
+    x = _mm512_sllv_epi32(x, ls);
+  }
   __m512i q = _mm512_srav_epi32(x, rs);
   const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, rs), one);
   const __m512i half = _mm512_add_epi32(_mm512_srli_epi32(mask, 1), one);
@@ -71,8 +74,9 @@ inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc, in
   }
   const __m512i lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -127 : 0);
   const __m512i hi = _mm512_set1_epi32(ep.out_signed ? 127 : 255);
-  const __m512i q = requantize16(acc, _mm512_loadu_si512(ep.rshift + o),
-                                 _mm512_loadu_si512(ep.lshift + o), lo, hi);
+  const __m512i rs = _mm512_loadu_si512(ep.rshift + o);
+  const __m512i q = ep.any_left ? requantize16<true>(acc, rs, _mm512_loadu_si512(ep.lshift + o), lo, hi)
+                                : requantize16<false>(acc, rs, rs, lo, hi);
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.out) + at, k, q);
 }
 
