@@ -77,17 +77,26 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
   }
   std::vector<int8_t> wfl(g.depthwise ? static_cast<size_t>(p.out_channels) : 1);
   for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int8_t>((i * 3 + seed) % 8);
-  int32_t v = rt::add_conv2d(&m, 0, p, w, t::random_bias(rng, static_cast<size_t>(p.out_channels), 1 << 20), wfl);
+  int32_t v = rt::add_conv2d(
+      &m, 0, p, w, t::random_bias(rng, static_cast<size_t>(p.out_channels), 1 << 20), wfl);
   const int32_t conv = v;
   switch (variant) {
-    case 0: return m;  // int32 spatial output
-    case 1: v = rt::add_requantize(&m, v, 2, false); break;
-    case 2: v = rt::add_requantize(&m, rt::add_relu(&m, v), 5, true); break;
-    case 3: v = rt::add_requantize(&m, v, 7, true); break;  // left shifts for small FLs
+    case 0:
+      return m;  // int32 spatial output
+    case 1:
+      v = rt::add_requantize(&m, v, 2, false);
+      break;
+    case 2:
+      v = rt::add_requantize(&m, rt::add_relu(&m, v), 5, true);
+      break;
+    case 3:
+      v = rt::add_requantize(&m, v, 7, true);
+      break;  // left shifts for small FLs
     default: {
       // A second conv reading the same input, added to the first (add fused into the later one).
-      const int32_t other = rt::add_conv2d(&m, 0, p, t::random_weights(rng, nw, 127),
-                                           t::random_bias(rng, static_cast<size_t>(p.out_channels), 1000), {1});
+      const int32_t other =
+          rt::add_conv2d(&m, 0, p, t::random_weights(rng, nw, 127),
+                         t::random_bias(rng, static_cast<size_t>(p.out_channels), 1000), {1});
       v = rt::add_requantize(&m, rt::add_relu(&m, rt::add_add(&m, other, conv)), 3, false);
       break;
     }
@@ -107,14 +116,14 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
   const uint64_t seed = t::test_seed(77);
   std::mt19937_64 rng(seed);
   const Geo geos[] = {
-      {1, 5, 5, 1, 1, 1, 0, 1, false},    {3, 11, 9, 16, 7, 2, 3, 1, false},
-      {4, 6, 7, 64, 1, 1, 0, 1, false},   {5, 7, 6, 65, 3, 1, 1, 1, false},
-      {64, 4, 5, 63, 1, 1, 0, 1, false},  {67, 5, 5, 130, 3, 2, 1, 1, false},
-      {8, 9, 9, 17, 3, 1, 2, 2, false},   {16, 3, 3, 200, 3, 1, 1, 1, false},
-      {12, 13, 1, 6, 1, 2, 0, 1, false},  {3, 8, 8, 24, 5, 2, 2, 1, false},
-      {1, 6, 6, 1, 3, 1, 1, 1, true},     {17, 7, 8, 0, 3, 1, 1, 1, true},
-      {32, 9, 9, 0, 3, 2, 1, 1, true},    {40, 8, 7, 0, 5, 1, 2, 1, true},
-      {5, 9, 9, 0, 3, 1, 2, 2, true},     {16, 4, 4, 0, 7, 2, 3, 1, true},
+      {1, 5, 5, 1, 1, 1, 0, 1, false},   {3, 11, 9, 16, 7, 2, 3, 1, false},
+      {4, 6, 7, 64, 1, 1, 0, 1, false},  {5, 7, 6, 65, 3, 1, 1, 1, false},
+      {64, 4, 5, 63, 1, 1, 0, 1, false}, {67, 5, 5, 130, 3, 2, 1, 1, false},
+      {8, 9, 9, 17, 3, 1, 2, 2, false},  {16, 3, 3, 200, 3, 1, 1, 1, false},
+      {12, 13, 1, 6, 1, 2, 0, 1, false}, {3, 8, 8, 24, 5, 2, 2, 1, false},
+      {1, 6, 6, 1, 3, 1, 1, 1, true},    {17, 7, 8, 0, 3, 1, 1, 1, true},
+      {32, 9, 9, 0, 3, 2, 1, 1, true},   {40, 8, 7, 0, 5, 1, 2, 1, true},
+      {5, 9, 9, 0, 3, 1, 2, 2, true},    {16, 4, 4, 0, 7, 2, 3, 1, true},
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {
@@ -149,7 +158,8 @@ TEST(FusedKernels, FullyConnectedAtTheAccumulatorBound) {
     const int64_t xmax = sgn ? 127 : 255;
     const int32_t bias = static_cast<int32_t>(2147483647 - k * 127 * xmax);
     std::vector<int8_t> w(static_cast<size_t>(3 * k));
-    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i < static_cast<size_t>(k) ? 127 : (i % 2 ? -127 : 127));
+    for (size_t i = 0; i < w.size(); ++i)
+      w[i] = static_cast<int8_t>(i < static_cast<size_t>(k) ? 127 : (i % 2 ? -127 : 127));
     rt::add_fully_connected(&m, 0, 3, w, {bias, -bias, 7}, {0});
     ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
     std::mt19937_64 rng(3);

@@ -79,7 +79,8 @@ TEST(NoAllocation, ZooModelsAndBatchesAllocateNothing) {
         const rt::Status s = it.run_batch(inputs.data(), 3, out.data());
         ASSERT_TRUE(s.is_ok());
       }
-      EXPECT_EQ(g_allocations.load(), before) << name << " threads=" << threads << " isa " << it.isa();
+      EXPECT_EQ(g_allocations.load(), before)
+          << name << " threads=" << threads << " isa " << it.isa();
     }
   }
 }

@@ -49,14 +49,16 @@ std::vector<uint8_t> logits(const rt::ModelDef& m, const std::vector<uint8_t>& i
   const rt::TensorView out = it.output();
   const auto* p = static_cast<const uint8_t*>(out.data);
   if (kernels != nullptr) {
-    for (size_t i = 0; i < m.ops.size(); ++i) *kernels += std::string(it.kernel_name(static_cast<int>(i))) + " ";
+    for (size_t i = 0; i < m.ops.size(); ++i)
+      *kernels += std::string(it.kernel_name(static_cast<int>(i))) + " ";
   }
   return std::vector<uint8_t>(p, p + out.bytes());
 }
 
 std::vector<std::string> machine_isas() {
   std::vector<std::string> out;
-  for (auto isa : {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
+  for (auto isa :
+       {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
     if (rt::kernels::isa_available(isa)) out.push_back(rt::kernels::isa_name(isa));
   }
   return out;
@@ -79,7 +81,11 @@ void expect_all_isas_equal(const rt::ModelDef& m, uint64_t seed) {
 
 TEST(Zoo, EveryFamilyEveryIsaEveryThreadCount) {
   const uint64_t seed = t::test_seed(2026);
-  struct Case { std::string name; int32_t size; double width; };
+  struct Case {
+    std::string name;
+    int32_t size;
+    double width;
+  };
   for (const Case& c : {Case{"small-cnn", 28, 1.0}, Case{"resnet20", 32, 0.5},
                         Case{"resnet18", 64, 0.25}, Case{"resnet50", 48, 0.125},
                         Case{"mobilenet-v1", 64, 0.25}, Case{"mobilenet-v2", 64, 0.35}}) {
@@ -138,7 +144,8 @@ TEST(Zoo, IsaChoiceIsValidated) {
   const rt::Status s = it.prepare(o);
   EXPECT_EQ(s.code(), rt::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("unknown ISA 'sse9'"), std::string::npos) << s.message();
-  for (auto isa : {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
+  for (auto isa :
+       {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
     o.isa = rt::kernels::isa_name(isa);
     const rt::Status st = it.prepare(o);
     EXPECT_EQ(st.is_ok(), rt::kernels::isa_available(isa)) << o.isa << ": " << st.message();

@@ -18,8 +18,8 @@
 namespace f8net::testing {
 
 struct ZooOptions {
-  int32_t size = 224;     // input H = W
-  double width = 1.0;     // channel multiplier (tests use < 1 to stay fast)
+  int32_t size = 224;  // input H = W
+  double width = 1.0;  // channel multiplier (tests use < 1 to stay fast)
   int32_t classes = 1000;
   uint64_t seed = 1;
 };
@@ -29,14 +29,13 @@ class ZooBuilder {
   struct Val {
     int32_t id = 0;
     rt::Shape shape;
-    int32_t fl = 0;      // FL of channel 0 (per-channel FLs differ by at most the wfl spread)
-    double real = 1.0;   // typical magnitude in real units (value * 2^-fl)
+    int32_t fl = 0;     // FL of channel 0 (per-channel FLs differ by at most the wfl spread)
+    double real = 1.0;  // typical magnitude in real units (value * 2^-fl)
     bool codes = false;
     bool is_signed = false;
   };
 
-  ZooBuilder(const std::string& name, rt::Shape in, bool signed_input, uint64_t seed)
-      : rng_(seed) {
+  ZooBuilder(const std::string& name, rt::Shape in, bool signed_input, uint64_t seed) : rng_(seed) {
     m_.metadata.name = name;
     m_.metadata.preprocessing.mode = signed_input ? rt::Preprocess::kCodes : rt::Preprocess::kRaw01;
     m_.input = {in, signed_input ? rt::DType::kInt8 : rt::DType::kUint8, signed_input ? 6 : 8};
@@ -138,10 +137,10 @@ class ZooBuilder {
     std::uniform_int_distribution<int> fd(5, 7);
     std::vector<int8_t> wfl(depthwise ? static_cast<size_t>(out_c) : 1);
     for (int8_t& f : wfl) f = static_cast<int8_t>(fd(rng_));
-    const int limit = std::clamp<int>(
-        static_cast<int>(std::lround(2.5 * std::ldexp(1.0, wfl[0]) /
-                                     std::sqrt(static_cast<double>(k_count)))),
-        1, 127);
+    const int limit =
+        std::clamp<int>(static_cast<int>(std::lround(2.5 * std::ldexp(1.0, wfl[0]) /
+                                                     std::sqrt(static_cast<double>(k_count)))),
+                        1, 127);
     std::uniform_int_distribution<int> wd(-limit, limit);
     std::vector<int8_t> w(static_cast<size_t>(out_c * k_count));
     for (int8_t& v : w) v = static_cast<int8_t>(wd(rng_));
@@ -153,9 +152,9 @@ class ZooBuilder {
     for (int32_t& v : b) v = static_cast<int32_t>(std::clamp(bd(rng_), -1e8, 1e8));
     Val out;
     out.fl = x.fl + wfl[0];
-    out.id = p != nullptr ? rt::add_conv2d(&m_, x.id, *p, std::move(w), std::move(b), wfl)
-                          : rt::add_fully_connected(&m_, x.id, out_c, std::move(w), std::move(b),
-                                                    wfl);
+    out.id = p != nullptr
+                 ? rt::add_conv2d(&m_, x.id, *p, std::move(w), std::move(b), wfl)
+                 : rt::add_fully_connected(&m_, x.id, out_c, std::move(w), std::move(b), wfl);
     out.shape = out_shape;
     out.real = acc_std * std::ldexp(1.0, -out.fl);
     return out;
@@ -211,7 +210,8 @@ inline rt::ModelDef zoo_imagenet_resnet(const ZooOptions& o, bool bottleneck) {
   ZooBuilder b(bottleneck ? "zoo-resnet50" : "zoo-resnet18", rt::Shape{3, o.size, o.size}, false,
                o.seed);
   ZooBuilder::Val t = b.max_pool(b.relu(b.conv(b.input(), b.ch(64, o.width), 7, 2)), 3, 2, 1);
-  const int layers[4] = {bottleneck ? 3 : 2, bottleneck ? 4 : 2, bottleneck ? 6 : 2, 2 + bottleneck};
+  const int layers[4] = {bottleneck ? 3 : 2, bottleneck ? 4 : 2, bottleneck ? 6 : 2,
+                         2 + bottleneck};
   for (int stage = 0; stage < 4; ++stage) {
     for (int i = 0; i < layers[stage]; ++i) {
       const int32_t stride = i == 0 && stage > 0 ? 2 : 1;
@@ -242,8 +242,8 @@ inline rt::ModelDef zoo_mobilenet_v1(const ZooOptions& o) {
 inline rt::ModelDef zoo_mobilenet_v2(const ZooOptions& o) {
   ZooBuilder b("zoo-mobilenet-v2", rt::Shape{3, o.size, o.size}, false, o.seed);
   ZooBuilder::Val t = b.relu(b.conv(b.input(), b.ch(32, o.width), 3, 2));
-  const int settings[7][4] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                              {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+  const int settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                              {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   for (const auto& st : settings) {
     for (int i = 0; i < st[2]; ++i) {
       const int32_t stride = i == 0 ? st[3] : 1;
@@ -264,13 +264,20 @@ inline std::vector<std::string> zoo_names() {
   return {"small-cnn", "resnet20", "resnet18", "resnet50", "mobilenet-v1", "mobilenet-v2"};
 }
 inline bool zoo_model(const std::string& name, const ZooOptions& o, rt::ModelDef* out) {
-  if (name == "small-cnn") *out = zoo_small_cnn(o);
-  else if (name == "resnet20") *out = zoo_resnet20(o);
-  else if (name == "resnet18") *out = zoo_resnet18(o);
-  else if (name == "resnet50") *out = zoo_resnet50(o);
-  else if (name == "mobilenet-v1") *out = zoo_mobilenet_v1(o);
-  else if (name == "mobilenet-v2") *out = zoo_mobilenet_v2(o);
-  else return false;
+  if (name == "small-cnn")
+    *out = zoo_small_cnn(o);
+  else if (name == "resnet20")
+    *out = zoo_resnet20(o);
+  else if (name == "resnet18")
+    *out = zoo_resnet18(o);
+  else if (name == "resnet50")
+    *out = zoo_resnet50(o);
+  else if (name == "mobilenet-v1")
+    *out = zoo_mobilenet_v1(o);
+  else if (name == "mobilenet-v2")
+    *out = zoo_mobilenet_v2(o);
+  else
+    return false;
   return true;
 }
 

@@ -77,8 +77,8 @@ void run_bench(const BenchArgs& a) {
                 "(per batch)\n  %.1f images/s, %.1f GMAC/s (%.2f GMAC per image), peak %.1f GMAC/s "
                 "(%d x %.1f vpdpbusd) -> %.1f %% of peak\n  arena %zu bytes, packed weights %zu "
                 "bytes\n",
-                m.metadata.name.c_str(), it.isa(), it.num_threads(), a.batch, a.runs,
-                median * 1e3, best * 1e3, images_s, gmacs, static_cast<double>(macs) * 1e-9, peak,
+                m.metadata.name.c_str(), it.isa(), it.num_threads(), a.batch, a.runs, median * 1e3,
+                best * 1e3, images_s, gmacs, static_cast<double>(macs) * 1e-9, peak,
                 it.num_threads(), peak_core, peak > 0 ? 100.0 * gmacs / peak : 0.0,
                 it.arena_bytes(), it.packed_bytes());
   std::cout << line << "  slowest stages (ms per image, GMAC/s):\n";
@@ -110,7 +110,8 @@ void run_bench(const BenchArgs& a) {
 
 void add_bench(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* cmd = app.add_subcommand("bench", "Time an .f8 model on this machine (integer runtime)");
+  CLI::App* cmd =
+      app.add_subcommand("bench", "Time an .f8 model on this machine (integer runtime)");
   cmd->add_option("--model", args->model, "Exported .f8 model")->required();
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)");
   cmd->add_option("--batch", args->batch, "Images per timed run (default 1)");

@@ -35,7 +35,7 @@ struct StageInfo {
   std::string kernel;
   std::vector<int32_t> ops;  // the IR ops it computes
   int64_t macs = 0;
-  double seconds = 0;        // accumulated over run() calls while profiling is on
+  double seconds = 0;  // accumulated over run() calls while profiling is on
 };
 
 // The measured int8 multiply-accumulate peak of one core of this CPU in GMAC/s (vpdpbusd zmm when

@@ -13,12 +13,12 @@
 namespace f8net::rt {
 
 struct FusedChain {
-  int32_t head = 0;         // op index
-  int32_t add_op = -1;      // absorbed ops, -1 when absent
+  int32_t head = 0;     // op index
+  int32_t add_op = -1;  // absorbed ops, -1 when absent
   int32_t relu_op = -1;
   int32_t requant_op = -1;
-  int32_t add_other = -1;   // value id of the Add's other operand
-  int32_t out_value = 0;    // the value this chain stores
+  int32_t add_other = -1;  // value id of the Add's other operand
+  int32_t out_value = 0;   // the value this chain stores
 };
 
 std::vector<FusedChain> plan_fusion(const ModelDef& model);

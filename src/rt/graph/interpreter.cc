@@ -130,7 +130,7 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     // A kernel shape the fused engine lacks (depthwise over 64 taps): run op by op instead.
     s.fused = false;
     s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
-                                                         : kernels::Isa::kReference;
+                                                        : kernels::Isa::kReference;
   }
 #endif
   s.arena.reset();
@@ -235,7 +235,8 @@ Status Interpreter::run() {
     for (size_t i = 0; i < s.program.stages.size(); ++i) {
       const Clock::time_point t0 = s.profiling ? Clock::now() : Clock::time_point{};
       ops::run_stage(s.program.stages[i], s.pool.get());
-      if (s.profiling) s.stage_seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
+      if (s.profiling)
+        s.stage_seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
     }
     s.ran = true;
     return Status::ok();
@@ -251,7 +252,8 @@ Status Interpreter::run() {
 }
 
 Status Interpreter::run_batch(const void* inputs, size_t n, int32_t* outputs) {
-  if (!impl_->prepared) return Status(StatusCode::kFailedPrecondition, "run_batch() before prepare()");
+  if (!impl_->prepared)
+    return Status(StatusCode::kFailedPrecondition, "run_batch() before prepare()");
   if (n > 0 && (inputs == nullptr || outputs == nullptr)) {
     return Status(StatusCode::kInvalidArgument, "run_batch: null inputs or outputs");
   }
@@ -325,8 +327,10 @@ std::vector<StageInfo> Interpreter::stages() const {
   }
 #endif
   for (size_t i = 0; i < impl_->ops.size(); ++i) {
-    out.push_back({impl_->ops[i].kernel->name, {static_cast<int32_t>(i)},
-                   impl_->info.ops[i].macs, impl_->stage_seconds[i]});
+    out.push_back({impl_->ops[i].kernel->name,
+                   {static_cast<int32_t>(i)},
+                   impl_->info.ops[i].macs,
+                   impl_->stage_seconds[i]});
   }
   return out;
 }

@@ -11,18 +11,18 @@ namespace f8net::rt::kernels {
 // What happens to each int32 accumulator of output pixel m, channel o (tables have >= n entries,
 // padded to a multiple of 64 with harmless values).
 struct Epilogue {
-  int32_t n = 0;                  // channels per pixel
-  const int32_t* other = nullptr; // Add: the other int32 operand, NHWC with n channels, or null
-  const int32_t* add_self = nullptr;   // left shift of the accumulator, per channel, [0, 31]
+  int32_t n = 0;                      // channels per pixel
+  const int32_t* other = nullptr;     // Add: the other int32 operand, NHWC with n channels, or null
+  const int32_t* add_self = nullptr;  // left shift of the accumulator, per channel, [0, 31]
   const int32_t* add_other = nullptr;  // left shift of `other`, per channel, [0, 31]
-  bool relu = false;              // max(x, 0) (after the add)
-  bool requant = false;           // write codes (else int32)
+  bool relu = false;                   // max(x, 0) (after the add)
+  bool requant = false;                // write codes (else int32)
   bool out_signed = false;
   // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0).
   const int32_t* rshift = nullptr;
   const int32_t* lshift = nullptr;
   bool any_left = false;  // some channel left-shifts (else the clamp before it is skipped)
-  void* out = nullptr;            // NHWC: codes (1 byte) or int32, n per pixel
+  void* out = nullptr;    // NHWC: codes (1 byte) or int32, n per pixel
 };
 
 // Implicit-GEMM convolution (groups 1; FC is a conv whose window is the whole input).
@@ -38,9 +38,9 @@ struct GemmConvArgs {
   // Initial accumulators per channel: bias - 128 * sum(w) for signed sources (wraps mod 2^32;
   // the final sums are exact because the loader proved they fit).
   const int32_t* init = nullptr;
-  bool direct = false;  // 1x1, stride 1, no padding, c % 4 == 0: rows read in place
-  int32_t m_tile = 0;   // pixels per work item (multiple of the microkernel's MR)
-  int32_t n_split = 1;  // work items per m tile (each takes a range of 64-channel blocks)
+  bool direct = false;         // 1x1, stride 1, no padding, c % 4 == 0: rows read in place
+  int32_t m_tile = 0;          // pixels per work item (multiple of the microkernel's MR)
+  int32_t n_split = 1;         // work items per m tile (each takes a range of 64-channel blocks)
   uint8_t* scratch = nullptr;  // per thread: m_tile * kp bytes
   int64_t scratch_stride = 0;
   Epilogue ep;

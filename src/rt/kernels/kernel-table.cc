@@ -79,10 +79,14 @@ bool reference_forced_by_environment() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::kReference: return "ref";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx512Vnni: return "avx512vnni";
+    case Isa::kReference:
+      return "ref";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx512Vnni:
+      return "avx512vnni";
   }
   return "invalid";
 }

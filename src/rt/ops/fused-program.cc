@@ -21,13 +21,27 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 void run_items(const void* ctx, int64_t begin, int64_t end, int thread) {
   const auto* st = static_cast<const FusedStage*>(ctx);
   switch (st->family) {
-    case StageFamily::kGemm: av::gemm_conv(st->gemm, begin, end, thread); break;
-    case StageFamily::kDepthwise: av::depthwise_conv(st->dw, begin, end, thread); break;
-    case StageFamily::kPointwise: av::s32_pointwise(st->elt, begin, end, thread); break;
-    case StageFamily::kMaxPool: av::s32_maxpool(st->elt, begin, end, thread); break;
-    case StageFamily::kGlobalSumPool: av::s32_global_sum_pool(st->elt, begin, end, thread); break;
-    case StageFamily::kToHwc: av::u8_chw_to_hwc(st->layout, begin, end, thread); break;
-    case StageFamily::kToChw: av::s32_hwc_to_chw(st->layout, begin, end, thread); break;
+    case StageFamily::kGemm:
+      av::gemm_conv(st->gemm, begin, end, thread);
+      break;
+    case StageFamily::kDepthwise:
+      av::depthwise_conv(st->dw, begin, end, thread);
+      break;
+    case StageFamily::kPointwise:
+      av::s32_pointwise(st->elt, begin, end, thread);
+      break;
+    case StageFamily::kMaxPool:
+      av::s32_maxpool(st->elt, begin, end, thread);
+      break;
+    case StageFamily::kGlobalSumPool:
+      av::s32_global_sum_pool(st->elt, begin, end, thread);
+      break;
+    case StageFamily::kToHwc:
+      av::u8_chw_to_hwc(st->layout, begin, end, thread);
+      break;
+    case StageFamily::kToChw:
+      av::s32_hwc_to_chw(st->layout, begin, end, thread);
+      break;
   }
 }
 
@@ -39,8 +53,7 @@ uint64_t bytes_of(const ValueInfo& v) {
 
 bool fused_supports(const ModelDef& model) {
   for (const OpDef& op : model.ops) {
-    if (op.type == OpType::kConv2d && op.groups != 1 &&
-        int64_t{op.kernel_h} * op.kernel_w > 64) {
+    if (op.type == OpType::kConv2d && op.groups != 1 && int64_t{op.kernel_h} * op.kernel_w > 64) {
       return false;
     }
   }
@@ -112,8 +125,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   std::vector<int32_t> last_use(sizes.size());
   for (size_t b = 0; b < sizes.size(); ++b) last_use[b] = static_cast<int32_t>(b) - 1;
   for (int32_t s = 0; s < n_stages; ++s) {
-    for (int32_t b : {p.stages[static_cast<size_t>(s)].src_buf,
-                      p.stages[static_cast<size_t>(s)].other_buf}) {
+    for (int32_t b :
+         {p.stages[static_cast<size_t>(s)].src_buf, p.stages[static_cast<size_t>(s)].other_buf}) {
       if (b >= 0) last_use[static_cast<size_t>(b)] = std::max(last_use[static_cast<size_t>(b)], s);
     }
   }
@@ -125,7 +138,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   uint64_t scratch_stride = 0;
   for (const FusedStage& st : p.stages) {
     if (st.family == StageFamily::kGemm) {
-      scratch_stride = std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
+      scratch_stride =
+          std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
     }
     p.packed_bytes += st.packed.size() + 4 * (st.init.size() + st.weights32.size());
   }
@@ -148,9 +162,10 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   for (FusedStage& st : p.stages) {
     uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
     uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
-    const int32_t* other = st.other_buf >= 0
-                               ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
-                               : nullptr;
+    const int32_t* other =
+        st.other_buf >= 0
+            ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
+            : nullptr;
     st.layout.src = src;
     st.layout.dst = dst;
     st.gemm.src = src;

@@ -20,7 +20,7 @@ enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool
 
 struct FusedStage {
   StageFamily family = StageFamily::kPointwise;
-  std::string name;         // kernel name, e.g. "u8_gemm_conv_6x64__avx512vnni"
+  std::string name;             // kernel name, e.g. "u8_gemm_conv_6x64__avx512vnni"
   std::vector<int32_t> ir_ops;  // the IR ops this stage computes (head first)
   int64_t items = 0;
   int64_t work_per_item = 0;  // rough inner steps, to decide threading
@@ -42,9 +42,9 @@ struct FusedProgram {
   uint64_t arena_bytes = 0;
   std::unique_ptr<uint8_t[]> scratch;  // per-thread im2col rows
   uint64_t scratch_bytes = 0;
-  uint64_t packed_bytes = 0;           // packed weights and widened tables
-  std::vector<int32_t> stage_of_op;    // IR op -> stage index
-  const uint8_t* output = nullptr;     // int32 CHW logits
+  uint64_t packed_bytes = 0;         // packed weights and widened tables
+  std::vector<int32_t> stage_of_op;  // IR op -> stage index
+  const uint8_t* output = nullptr;   // int32 CHW logits
 };
 
 // Whether every op has a fused kernel (convs: groups 1, or depthwise with kh * kw <= 64).

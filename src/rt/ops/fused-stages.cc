@@ -15,9 +15,9 @@ namespace av = kernels::avx512;
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // The epilogue tables of a chain whose accumulator is value `acc_value`.
-void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_value,
-                    int32_t add_op, int32_t add_other, int32_t relu_op, int32_t requant_op,
-                    FusedStage* st, kernels::Epilogue* ep) {
+void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_value, int32_t add_op,
+                    int32_t add_other, int32_t relu_op, int32_t requant_op, FusedStage* st,
+                    kernels::Epilogue* ep) {
   const ValueInfo& acc = info.values[static_cast<size_t>(acc_value)];
   const int32_t n = acc.shape.c;
   const size_t padded = static_cast<size_t>(round_up(n, 64));
@@ -87,9 +87,8 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, int
     for (int32_t ci = 0; ci < g.c; ++ci) {
       for (int32_t ky = 0; ky < g.kh; ++ky) {
         for (int32_t kx = 0; kx < g.kw; ++kx) {
-          const int8_t w = op.weights[static_cast<size_t>(((int64_t{o} * g.c + ci) * g.kh + ky) *
-                                                              g.kw +
-                                                          kx)];
+          const int8_t w =
+              op.weights[static_cast<size_t>(((int64_t{o} * g.c + ci) * g.kh + ky) * g.kw + kx)];
           const int64_t kidx = (int64_t{ky} * g.kw + kx) * g.c + ci;
           block[(kidx / 4) * 256 + lane * 4 + kidx % 4] = w;
           sum += w;
@@ -101,8 +100,8 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, int
   }
   g.packed = st->packed.data();
   g.init = st->init.data();
-  const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 &&
-                         g.pw == 0 && g.c % 4 == 0;
+  const bool pointwise =
+      g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.c % 4 == 0;
   const bool whole = g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.ph == 0 &&
                      g.pw == 0 && g.dh == 1 && g.dw == 1 && g.k % 4 == 0;
   g.direct = pointwise || whole;
@@ -113,7 +112,8 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, int
   const int64_t m_tiles = (m + tile - 1) / tile;
   g.n_split = 1;
   if (threads > 1 && m_tiles < 4 * threads) {
-    g.n_split = static_cast<int32_t>(std::min<int64_t>(n_blocks, (4 * threads + m_tiles - 1) / m_tiles));
+    g.n_split =
+        static_cast<int32_t>(std::min<int64_t>(n_blocks, (4 * threads + m_tiles - 1) / m_tiles));
   }
   g.scratch_stride = g.direct ? 0 : round_up(tile * g.kp, 64);
   st->family = StageFamily::kGemm;
@@ -148,7 +148,8 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
   for (int32_t c = 0; c < d.c; ++c) {
     for (int64_t t = 0; t < taps; ++t) {
       const auto w = static_cast<uint16_t>(int16_t{op.weights[static_cast<size_t>(c * taps + t)]});
-      uint32_t& pair = reinterpret_cast<uint32_t&>(st->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
+      uint32_t& pair =
+          reinterpret_cast<uint32_t&>(st->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
       pair |= t % 2 == 0 ? uint32_t{w} : uint32_t{w} << 16;
     }
     st->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
@@ -179,8 +180,8 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
                  int64_t{op.kernel_h} * op.kernel_w <= 64) {
         build_depthwise(op, src, dst, st);
       } else {
-        return Status(StatusCode::kUnsupported, "op " + std::to_string(head) +
-                                                    ": grouped conv not in the fused engine");
+        return Status(StatusCode::kUnsupported,
+                      "op " + std::to_string(head) + ": grouped conv not in the fused engine");
       }
       break;
     case OpType::kFullyConnected:

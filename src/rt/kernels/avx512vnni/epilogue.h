@@ -22,14 +22,14 @@ inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
   const __m512i lo = _mm512_set1_epi64(-2147483647);
   __m256i half[2];
   for (int p = 0; p < 2; ++p) {
-    const __m512i a64 = _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(a, 1)
-                                                : _mm512_castsi512_si256(a));
-    const __m512i b64 = _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(b, 1)
-                                                : _mm512_castsi512_si256(b));
-    const __m512i t1 = _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(s1, 1)
-                                               : _mm512_castsi512_si256(s1));
-    const __m512i t2 = _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(s2, 1)
-                                               : _mm512_castsi512_si256(s2));
+    const __m512i a64 =
+        _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(a, 1) : _mm512_castsi512_si256(a));
+    const __m512i b64 =
+        _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(b, 1) : _mm512_castsi512_si256(b));
+    const __m512i t1 =
+        _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(s1, 1) : _mm512_castsi512_si256(s1));
+    const __m512i t2 =
+        _mm512_cvtepi32_epi64(p ? _mm512_extracti64x4_epi64(s2, 1) : _mm512_castsi512_si256(s2));
     __m512i s = _mm512_add_epi64(_mm512_sllv_epi64(a64, t1), _mm512_sllv_epi64(b64, t2));
     s = _mm512_min_epi64(_mm512_max_epi64(s, lo), hi);
     half[p] = _mm512_cvtepi64_epi32(s);
@@ -75,8 +75,9 @@ inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc, in
   const __m512i lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -127 : 0);
   const __m512i hi = _mm512_set1_epi32(ep.out_signed ? 127 : 255);
   const __m512i rs = _mm512_loadu_si512(ep.rshift + o);
-  const __m512i q = ep.any_left ? requantize16<true>(acc, rs, _mm512_loadu_si512(ep.lshift + o), lo, hi)
-                                : requantize16<false>(acc, rs, rs, lo, hi);
+  const __m512i q = ep.any_left
+                        ? requantize16<true>(acc, rs, _mm512_loadu_si512(ep.lshift + o), lo, hi)
+                        : requantize16<false>(acc, rs, rs, lo, hi);
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.out) + at, k, q);
 }
 

@@ -55,8 +55,7 @@ void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, co
   microkernel_body<MR, NB, kFlip>(a, lda, b, kp4, init, c);
 }
 
-using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*,
-                         int32_t*);
+using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*, int32_t*);
 
 template <int MR, bool F>
 constexpr MicroFn pick_nb(int nb) {
@@ -68,12 +67,18 @@ constexpr MicroFn pick_nb(int nb) {
 template <bool F>
 MicroFn pick(int mr, int nb) {
   switch (mr) {
-    case 1: return pick_nb<1, F>(nb);
-    case 2: return pick_nb<2, F>(nb);
-    case 3: return pick_nb<3, F>(nb);
-    case 4: return pick_nb<4, F>(nb);
-    case 5: return pick_nb<5, F>(nb);
-    default: return pick_nb<6, F>(nb);
+    case 1:
+      return pick_nb<1, F>(nb);
+    case 2:
+      return pick_nb<2, F>(nb);
+    case 3:
+      return pick_nb<3, F>(nb);
+    case 4:
+      return pick_nb<4, F>(nb);
+    case 5:
+      return pick_nb<5, F>(nb);
+    default:
+      return pick_nb<6, F>(nb);
   }
 }
 
