@@ -138,13 +138,22 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
 #ifdef F8NET_HAVE_AVX512VNNI_KERNELS
   s.program = ops::FusedProgram{};
   if (s.fused) {
-    F8NET_RETURN_IF_ERROR(
-        ops::prepare_fused(s.model, s.info, threads, options.max_arena_bytes, &s.program));
-    s.arena_bytes = s.program.arena_bytes + s.program.scratch_bytes;
-    s.values.assign(1, s.program.buffers[0]);
-    s.stage_seconds.assign(s.program.stages.size(), 0.0);
-    s.prepared = true;
-    return Status::ok();
+    const Status st =
+        ops::prepare_fused(s.model, s.info, threads, options.max_arena_bytes, &s.program);
+    if (st.is_ok()) {
+      s.arena_bytes = s.program.arena_bytes + s.program.scratch_bytes;
+      s.values.assign(1, s.program.buffers[0]);
+      s.stage_seconds.assign(s.program.stages.size(), 0.0);
+      s.prepared = true;
+      return Status::ok();
+    }
+    if (st.code() != StatusCode::kUnsupported) return st;
+    // Over the arena limit with the fused engine's NHWC buffers and im2col scratch (a huge K):
+    // the op-by-op engine needs less memory and applies its own limit below.
+    s.program = ops::FusedProgram{};
+    s.fused = false;
+    s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
+                                                         : kernels::Isa::kReference;
   }
 #endif
   const size_t n_ops = s.model.ops.size();
