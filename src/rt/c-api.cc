@@ -108,6 +108,13 @@ int f8net_run(f8net_model* model, const void* input, size_t size) {
   return 0;
 }
 
+int f8net_run_batch(f8net_model* model, const void* inputs, size_t n, int32_t* outputs) {
+  if (model == nullptr) return fail("f8net: null model");
+  const f8net::rt::Status s = model->interpreter.run_batch(inputs, n, outputs);
+  if (!s.is_ok()) return fail(s);
+  return 0;
+}
+
 const int32_t* f8net_output_data(const f8net_model* model) {
   if (model == nullptr) return nullptr;
   return model->interpreter.output().s32();

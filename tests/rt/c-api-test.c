@@ -94,6 +94,24 @@ int main(int argc, char** argv) {
     CHECK(f8net_output_shape(m, dims) == 0 && dims[0] == 10);
     CHECK(f8net_run(m, img, sizeof(img)) == 0);
     CHECK(f8net_output_frac_bits(m, fl, 2) == 10);
+    {
+      /* A batch of 5 different images equals 5 single runs, image by image. */
+      static unsigned char batch[5][3 * 12 * 12];
+      int32_t logits[5][10], single[10];
+      int i, k, same = 1;
+      for (i = 0; i < 5; ++i) {
+        for (k = 0; k < 3 * 12 * 12; ++k) batch[i][k] = (unsigned char)(i * 60 + (k % 7) * (i + 1));
+      }
+      CHECK(f8net_run_batch(m, batch, 5, &logits[0][0]) == 0);
+      for (i = 0; i < 5; ++i) {
+        CHECK(f8net_run(m, batch[i], sizeof(batch[i])) == 0);
+        memcpy(single, f8net_output_data(m), sizeof(single));
+        for (k = 0; k < 10; ++k) same &= single[k] == logits[i][k];
+      }
+      CHECK(same);
+      CHECK(f8net_run_batch(m, NULL, 2, &logits[0][0]) == -1);
+      CHECK(f8net_run_batch(NULL, batch, 1, &logits[0][0]) == -1);
+    }
     f8net_model_free(m);
     m = NULL;
   }

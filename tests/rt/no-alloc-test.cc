@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "f8net/rt/interpreter.h"
+#include "support/model-zoo.h"
 #include "support/tiny-models.h"
 
 namespace {
@@ -52,5 +53,34 @@ TEST(NoAllocation, RunAllocatesNothing) {
     std::vector<int>* probe = new std::vector<int>(3);
     EXPECT_GT(g_allocations.load(), before);
     delete probe;
+  }
+}
+
+// The fused engine (the default ISA where the CPU has AVX512-VNNI) on zoo models, and batches.
+TEST(NoAllocation, ZooModelsAndBatchesAllocateNothing) {
+  for (const char* name : {"resnet18", "mobilenet-v2"}) {
+    f8net::testing::ZooOptions o;
+    o.size = 32;
+    o.width = 0.25;
+    o.classes = 10;
+    rt::ModelDef m;
+    ASSERT_TRUE(f8net::testing::zoo_model(name, o, &m));
+    for (int threads : {1, 2}) {
+      rt::Interpreter it;
+      ASSERT_TRUE(it.load(m).is_ok());
+      rt::InterpreterOptions opt;
+      opt.num_threads = threads;
+      ASSERT_TRUE(it.prepare(opt).is_ok());
+      std::vector<uint8_t> inputs(3 * it.input().bytes(), 91);
+      std::vector<int32_t> out(3 * 10);
+      ASSERT_TRUE(it.run_batch(inputs.data(), 3, out.data()).is_ok());  // warm-up
+      const long before = g_allocations.load();
+      for (int rep = 0; rep < 3; ++rep) {
+        const rt::Status s = it.run_batch(inputs.data(), 3, out.data());
+        ASSERT_TRUE(s.is_ok());
+      }
+      EXPECT_EQ(g_allocations.load(), before)
+          << name << " threads=" << threads << " isa " << it.isa();
+    }
   }
 }

@@ -32,6 +32,10 @@ int f8net_output_shape(const f8net_model* model, int32_t dims[3]);
 /* Copies `size` bytes of input codes (must equal f8net_input_bytes) and runs the model. */
 int f8net_run(f8net_model* model, const void* input, size_t size);
 
+/* Runs n images: `inputs` holds n * f8net_input_bytes codes (image after image); `outputs`
+ * receives n * C*H*W int32 logits (output shape) in the same order. Allocates nothing. */
+int f8net_run_batch(f8net_model* model, const void* inputs, size_t n, int32_t* outputs);
+
 /* After f8net_run: C*H*W int32 values, owned by the model, valid until the next run or free. */
 const int32_t* f8net_output_data(const f8net_model* model);
 /* Copies min(n, C) per-channel output FLs into frac_bits; returns the channel count or -1. */

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "f8net/rt/model.h"
 #include "f8net/rt/status.h"
@@ -23,7 +24,23 @@ struct InterpreterOptions {
   bool force_reference = false;  // also forced by F8NET_FORCE_REFERENCE=1 or the CMake option
   // prepare() refuses a model whose planned arena is larger (a file must not exhaust memory).
   uint64_t max_arena_bytes = uint64_t{1} << 30;
+  // "ref", "avx2", "avx512", "avx512vnni" or "" (the F8NET_ISA environment variable, else the
+  // best this CPU has). prepare() refuses an ISA the CPU or build lacks. "ref" and "avx2" run
+  // the IR op by op (CHW); "avx512vnni" runs the fused channels-last engine. Same bytes for all.
+  std::string isa = "";
 };
+
+// One kernel call of a prepared model (a fused stage, or one IR op on the op-by-op path).
+struct StageInfo {
+  std::string kernel;
+  std::vector<int32_t> ops;  // the IR ops it computes
+  int64_t macs = 0;
+  double seconds = 0;  // accumulated over run() calls while profiling is on
+};
+
+// The measured int8 multiply-accumulate peak of one core of this CPU in GMAC/s (vpdpbusd zmm when
+// the CPU has AVX512-VNNI, else 0), timed for ~20 ms; for benchmarks' "% of peak".
+double measure_int8_peak_gmacs_per_core();
 
 class Interpreter {
  public:
@@ -44,6 +61,11 @@ class Interpreter {
   Status set_input(const void* codes, size_t bytes);
   // Checks the input codes are in range, then runs every op. No allocation.
   Status run();
+  // Runs n images: `inputs` holds n * input().bytes() bytes of codes, image after image;
+  // `outputs` receives n * output().shape.elements() int32 logits in the same order (each
+  // image's bytes equal what run() gives for it alone). The images run one after another, each
+  // split over the threads; no allocation. On error, images before the failing one are written.
+  Status run_batch(const void* inputs, size_t n, int32_t* outputs);
   // The last op's int32 tensor and its per-channel FLs; valid after run().
   TensorView output() const;
 
@@ -53,6 +75,13 @@ class Interpreter {
   size_t arena_bytes() const;
   // The kernel chosen for op i (after prepare()), e.g. "u8_conv2d_generic__ref".
   const char* kernel_name(int op) const;
+  // The ISA prepare() chose ("ref", "avx2", "avx512vnni").
+  const char* isa() const;
+  // Bytes of weights packed for the chosen microkernels (0 on the op-by-op path).
+  size_t packed_bytes() const;
+  // Per-stage timing inside run() (a steady_clock read per stage; no allocation).
+  void set_profiling(bool on);
+  std::vector<StageInfo> stages() const;
 
  private:
   struct Impl;

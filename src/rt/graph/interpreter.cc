@@ -1,8 +1,11 @@
 // Interpreter: load = validate (and keep) the model; prepare = plan the arena, allocate it once,
 // bind every op to its kernel and buffers, start the threads; run = check the input codes and
-// call the prepared ops in order. run() performs no heap allocation.
+// call the prepared ops in order. run() performs no heap allocation. The ISA decides the
+// engine: "ref"/"avx2" run the IR op by op in CHW; "avx512vnni" runs ops/fused-program.h.
 #include "f8net/rt/interpreter.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <new>
 #include <thread>
 #include <vector>
@@ -12,6 +15,10 @@
 #include "graph/thread-pool.h"
 #include "kernels/kernel-table.h"
 #include "ops/prepared-op.h"
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#include "kernels/avx512vnni/vnni-kernels.h"
+#include "ops/fused-program.h"
+#endif
 
 namespace f8net::rt {
 
@@ -30,7 +37,50 @@ struct Interpreter::Impl {
   std::vector<uint8_t*> values;
   std::vector<ops::PreparedOp> ops;
   std::unique_ptr<ThreadPool> pool;
+  kernels::Isa isa = kernels::Isa::kReference;
+  bool fused = false;
+  bool profiling = false;
+  std::vector<double> stage_seconds;
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  ops::FusedProgram program;
+#endif
 };
+
+namespace {
+
+// force_reference (option, F8NET_FORCE_REFERENCE=1, build) > options.isa > F8NET_ISA > best.
+Status choose_isa(const InterpreterOptions& options, kernels::Isa* out) {
+  if (options.force_reference || kernels::reference_forced_by_environment()) {
+    *out = kernels::Isa::kReference;
+    return Status::ok();
+  }
+  std::string name = options.isa;
+  const char* env = std::getenv("F8NET_ISA");
+  if (name.empty() && env != nullptr) name = env;
+  if (name.empty()) {
+    *out = kernels::best_isa();
+    return Status::ok();
+  }
+  if (!kernels::parse_isa(name.c_str(), out)) {
+    return Status(StatusCode::kInvalidArgument,
+                  "unknown ISA '" + name + "' (ref, avx2, avx512, avx512vnni)");
+  }
+  if (!kernels::isa_available(*out)) {
+    return Status(StatusCode::kUnsupported,
+                  "ISA '" + name + "' is not available on this CPU or in this build (best: " +
+                      kernels::isa_name(kernels::best_isa()) + ")");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+double measure_int8_peak_gmacs_per_core() {
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (kernels::isa_available(kernels::Isa::kAvx512Vnni)) return kernels::avx512::vnni_peak_gmacs();
+#endif
+  return 0.0;
+}
 
 Interpreter::Interpreter() : impl_(new Impl) {}
 Interpreter::~Interpreter() = default;
@@ -65,6 +115,47 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   }
   s.prepared = false;
   s.ran = false;
+  F8NET_RETURN_IF_ERROR(choose_isa(options, &s.isa));
+  int threads = options.num_threads;
+  if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (threads < 1) threads = 1;
+  if (threads > kMaxThreads) threads = kMaxThreads;
+  if (s.pool == nullptr || s.pool->size() != threads) {
+    s.pool.reset();
+    s.pool.reset(new ThreadPool(threads));
+  }
+  s.fused = s.isa == kernels::Isa::kAvx512Vnni;
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (s.fused && !ops::fused_supports(s.model)) {
+    // A kernel shape the fused engine lacks (depthwise over 64 taps): run op by op instead.
+    s.fused = false;
+    s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
+                                                        : kernels::Isa::kReference;
+  }
+#endif
+  s.arena.reset();
+  s.ops.clear();
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  s.program = ops::FusedProgram{};
+  if (s.fused) {
+    const Status st =
+        ops::prepare_fused(s.model, s.info, threads, options.max_arena_bytes, &s.program);
+    if (st.is_ok()) {
+      s.arena_bytes = s.program.arena_bytes + s.program.scratch_bytes;
+      s.values.assign(1, s.program.buffers[0]);
+      s.stage_seconds.assign(s.program.stages.size(), 0.0);
+      s.prepared = true;
+      return Status::ok();
+    }
+    if (st.code() != StatusCode::kUnsupported) return st;
+    // Over the arena limit with the fused engine's NHWC buffers and im2col scratch (a huge K):
+    // the op-by-op engine needs less memory and applies its own limit below.
+    s.program = ops::FusedProgram{};
+    s.fused = false;
+    s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
+                                                         : kernels::Isa::kReference;
+  }
+#endif
   const size_t n_ops = s.model.ops.size();
   std::vector<uint64_t> sizes(n_ops + 1);
   std::vector<int32_t> last_use(n_ops + 1);
@@ -96,21 +187,13 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   s.values.resize(n_ops + 1);
   for (size_t v = 0; v <= n_ops; ++v) s.values[v] = s.arena.get() + plan.offsets[v];
 
-  const bool force_ref = options.force_reference || kernels::reference_forced_by_environment();
-  s.ops.clear();
+  const bool force_ref = s.isa == kernels::Isa::kReference;
   s.ops.resize(n_ops);
   for (size_t i = 0; i < n_ops; ++i) {
     F8NET_RETURN_IF_ERROR(
         ops::prepare_op(s.model.ops[i], i, s.info, s.values, force_ref, &s.ops[i]));
   }
-  int threads = options.num_threads;
-  if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
-  if (threads < 1) threads = 1;
-  if (threads > kMaxThreads) threads = kMaxThreads;
-  if (s.pool == nullptr || s.pool->size() != threads) {
-    s.pool.reset();
-    s.pool.reset(new ThreadPool(threads));
-  }
+  s.stage_seconds.assign(n_ops, 0.0);
   s.prepared = true;
   return Status::ok();
 }
@@ -155,8 +238,44 @@ Status Interpreter::run() {
       }
     }
   }
-  for (const ops::PreparedOp& op : s.ops) ops::run_op(op, s.pool.get());
+  using Clock = std::chrono::steady_clock;
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (s.fused) {
+    for (size_t i = 0; i < s.program.stages.size(); ++i) {
+      const Clock::time_point t0 = s.profiling ? Clock::now() : Clock::time_point{};
+      ops::run_stage(s.program.stages[i], s.pool.get());
+      if (s.profiling)
+        s.stage_seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    s.ran = true;
+    return Status::ok();
+  }
+#endif
+  for (size_t i = 0; i < s.ops.size(); ++i) {
+    const Clock::time_point t0 = s.profiling ? Clock::now() : Clock::time_point{};
+    ops::run_op(s.ops[i], s.pool.get());
+    if (s.profiling) s.stage_seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
   s.ran = true;
+  return Status::ok();
+}
+
+Status Interpreter::run_batch(const void* inputs, size_t n, int32_t* outputs) {
+  if (!impl_->prepared)
+    return Status(StatusCode::kFailedPrecondition, "run_batch() before prepare()");
+  if (n > 0 && (inputs == nullptr || outputs == nullptr)) {
+    return Status(StatusCode::kInvalidArgument, "run_batch: null inputs or outputs");
+  }
+  const size_t in_bytes = input().bytes();
+  const size_t out_count = static_cast<size_t>(impl_->info.values.back().shape.elements());
+  const auto* in = static_cast<const uint8_t*>(inputs);
+  for (size_t i = 0; i < n; ++i) {
+    std::copy(in + i * in_bytes, in + (i + 1) * in_bytes, static_cast<uint8_t*>(input_data()));
+    const Status s = run();
+    if (!s.is_ok()) return Status(s.code(), "image " + std::to_string(i) + ": " + s.message());
+    const int32_t* y = static_cast<const int32_t*>(output().data);
+    std::copy(y, y + out_count, outputs + i * out_count);
+  }
   return Status::ok();
 }
 
@@ -167,6 +286,9 @@ TensorView Interpreter::output() const {
   v.dtype = vi.dtype;
   v.shape = vi.shape;
   v.data = impl_->prepared ? impl_->values.back() : nullptr;
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (impl_->prepared && impl_->fused) v.data = impl_->program.output;
+#endif
   v.frac_bits = vi.frac_bits.data();
   return v;
 }
@@ -177,8 +299,49 @@ int Interpreter::num_threads() const { return impl_->pool ? impl_->pool->size() 
 size_t Interpreter::arena_bytes() const { return static_cast<size_t>(impl_->arena_bytes); }
 
 const char* Interpreter::kernel_name(int op) const {
-  if (!impl_->prepared || op < 0 || static_cast<size_t>(op) >= impl_->ops.size()) return "";
+  if (!impl_->prepared || op < 0 || static_cast<size_t>(op) >= impl_->model.ops.size()) return "";
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (impl_->fused) {
+    const int32_t st = impl_->program.stage_of_op[static_cast<size_t>(op)];
+    return st < 0 ? "" : impl_->program.stages[static_cast<size_t>(st)].name.c_str();
+  }
+#endif
   return impl_->ops[static_cast<size_t>(op)].kernel->name;
+}
+
+const char* Interpreter::isa() const { return kernels::isa_name(impl_->isa); }
+
+size_t Interpreter::packed_bytes() const {
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (impl_->fused) return static_cast<size_t>(impl_->program.packed_bytes);
+#endif
+  return 0;
+}
+
+void Interpreter::set_profiling(bool on) {
+  impl_->profiling = on;
+  for (double& t : impl_->stage_seconds) t = 0.0;
+}
+
+std::vector<StageInfo> Interpreter::stages() const {
+  std::vector<StageInfo> out;
+  if (!impl_->prepared) return out;
+#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  if (impl_->fused) {
+    for (size_t i = 0; i < impl_->program.stages.size(); ++i) {
+      const ops::FusedStage& st = impl_->program.stages[i];
+      out.push_back({st.name, st.ir_ops, st.macs, impl_->stage_seconds[i]});
+    }
+    return out;
+  }
+#endif
+  for (size_t i = 0; i < impl_->ops.size(); ++i) {
+    out.push_back({impl_->ops[i].kernel->name,
+                   {static_cast<int32_t>(i)},
+                   impl_->info.ops[i].macs,
+                   impl_->stage_seconds[i]});
+  }
+  return out;
 }
 
 }  // namespace f8net::rt

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "kernels/ref/ref-kernels.h"
 #ifdef F8NET_HAVE_AVX2_KERNELS
@@ -76,18 +77,65 @@ bool reference_forced_by_environment() {
 #endif
 }
 
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kReference:
+      return "ref";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx512Vnni:
+      return "avx512vnni";
+  }
+  return "invalid";
+}
+
+bool parse_isa(const char* name, Isa* out) {
+  for (Isa isa : {Isa::kReference, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+    if (name != nullptr && std::strcmp(name, isa_name(isa)) == 0) {
+      *out = isa;
+      return true;
+    }
+  }
+  return false;
+}
+
 bool isa_available(Isa isa) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq");
+#else
+  const bool avx2 = false, avx512 = false;
+#endif
   switch (isa) {
     case Isa::kReference:
       return true;
     case Isa::kAvx2:
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#ifdef F8NET_HAVE_AVX2_KERNELS
+      return avx2;
+#else
+      return false;
+#endif
+    case Isa::kAvx512:
+      return false;  // no kernels of this level yet: avx512vnni or avx2 instead
+    case Isa::kAvx512Vnni:
+#if defined(F8NET_HAVE_AVX512VNNI_KERNELS) && defined(__GNUC__)
+      return avx512 && __builtin_cpu_supports("avx512vnni");
 #else
       return false;
 #endif
   }
   return false;
+}
+
+Isa best_isa() {
+  for (Isa isa : {Isa::kAvx512Vnni, Isa::kAvx512, Isa::kAvx2}) {
+    if (isa_available(isa)) return isa;
+  }
+  return Isa::kReference;
 }
 
 const KernelEntry* select_kernel(KernelOp op, DType src, DType dst, const KernelArgs& a,

@@ -13,7 +13,9 @@
 
 namespace f8net::rt::kernels {
 
-enum class Isa : uint32_t { kReference, kAvx2 };
+enum class Isa : uint32_t { kReference, kAvx2, kAvx512, kAvx512Vnni };
+const char* isa_name(Isa isa);                 // "ref", "avx2", "avx512", "avx512vnni"
+bool parse_isa(const char* name, Isa* out);    // the inverse; false for unknown names
 
 struct KernelEntry {
   const char* name;  // <dtype>_<op>_<tile>__<isa>
@@ -30,8 +32,10 @@ const KernelEntry* kernel_table(size_t* count);
 
 // True when F8NET_FORCE_REFERENCE=1 is set in the environment or the build forces it.
 bool reference_forced_by_environment();
-// Whether this CPU can run kernels of `isa`.
+// Whether this CPU can run kernels of `isa` (and this build has them).
 bool isa_available(Isa isa);
+// The best ISA of this CPU and build.
+Isa best_isa();
 
 // The kernel for an op: the first non-reference kernel that is available and supports `a`
 // unless `force_reference`, else the reference kernel. Null if no kernel matches (a bug).

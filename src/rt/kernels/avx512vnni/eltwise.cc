@@ -1,0 +1,88 @@
+// Channels-last int32 kernels of the fused engine: the epilogue on a tensor (standalone Add /
+// ReLU / Requantize chains), max pool (window max over in-range positions), global sum pool
+// (int64 sums saturated to +-(2^31-1)), and the layout changes at the graph's two ends.
+#include <immintrin.h>
+
+#include <climits>
+
+#include "kernels/avx512vnni/epilogue.h"
+#include "kernels/avx512vnni/vnni-kernels.h"
+
+namespace f8net::rt::kernels::avx512 {
+
+void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
+  for (int64_t m = begin; m < end; ++m) {
+    for (int32_t c0 = 0; c0 < a.c; c0 += 16) {
+      const int32_t lanes = a.c - c0 < 16 ? a.c - c0 : 16;
+      const __m512i x = _mm512_maskz_loadu_epi32(lane_mask(lanes), a.src + m * a.c + c0);
+      epilogue16(a.ep, m, c0, x, lanes);
+    }
+  }
+}
+
+void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
+  int32_t* out = static_cast<int32_t*>(a.ep.out);
+  for (int64_t m = begin; m < end; ++m) {
+    const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
+    for (int32_t c0 = 0; c0 < a.c; c0 += 16) {
+      const int32_t lanes = a.c - c0 < 16 ? a.c - c0 : 16;
+      const __mmask16 k = lane_mask(lanes);
+      __m512i best = _mm512_set1_epi32(INT_MIN);
+      for (int32_t ky = 0; ky < a.kh; ++ky) {
+        const int32_t iy = oy * a.sh - a.ph + ky;
+        if (iy < 0 || iy >= a.h) continue;
+        for (int32_t kx = 0; kx < a.kw; ++kx) {
+          const int32_t ix = ox * a.sw - a.pw + kx;
+          if (ix < 0 || ix >= a.w) continue;
+          best = _mm512_max_epi32(
+              best, _mm512_maskz_loadu_epi32(k, a.src + (int64_t{iy} * a.w + ix) * a.c + c0));
+        }
+      }
+      _mm512_mask_storeu_epi32(out + m * a.c + c0, k, best);
+    }
+  }
+}
+
+void s32_global_sum_pool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
+  int32_t* out = static_cast<int32_t*>(a.ep.out);
+  const int64_t hw = int64_t{a.h} * a.w;
+  const __m512i hi = _mm512_set1_epi64(2147483647), lo = _mm512_set1_epi64(-2147483647);
+  for (int64_t blk = begin; blk < end; ++blk) {
+    const int32_t c0 = static_cast<int32_t>(blk * 16);
+    const int32_t lanes = a.c - c0 < 16 ? a.c - c0 : 16;
+    const __mmask16 k = lane_mask(lanes);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (int64_t p = 0; p < hw; ++p) {  // at most 2^28 terms below 2^31: no int64 overflow
+      const __m512i x = _mm512_maskz_loadu_epi32(k, a.src + p * a.c + c0);
+      s0 = _mm512_add_epi64(s0, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(x)));
+      s1 = _mm512_add_epi64(s1, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(x, 1)));
+    }
+    s0 = _mm512_min_epi64(_mm512_max_epi64(s0, lo), hi);
+    s1 = _mm512_min_epi64(_mm512_max_epi64(s1, lo), hi);
+    const __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
+                                         _mm512_cvtepi64_epi32(s1), 1);
+    _mm512_mask_storeu_epi32(out + c0, k, r);
+  }
+}
+
+void u8_chw_to_hwc(const LayoutArgs& a, int64_t begin, int64_t end, int /*thread*/) {
+  const auto* src = static_cast<const uint8_t*>(a.src);
+  auto* dst = static_cast<uint8_t*>(a.dst);
+  for (int64_t y = begin; y < end; ++y) {
+    for (int32_t x = 0; x < a.w; ++x) {
+      uint8_t* d = dst + (y * a.w + x) * a.c;
+      for (int32_t c = 0; c < a.c; ++c) d[c] = src[(int64_t{c} * a.h + y) * a.w + x];
+    }
+  }
+}
+
+void s32_hwc_to_chw(const LayoutArgs& a, int64_t begin, int64_t end, int /*thread*/) {
+  const auto* src = static_cast<const int32_t*>(a.src);
+  auto* dst = static_cast<int32_t*>(a.dst);
+  const int64_t hw = int64_t{a.h} * a.w;
+  for (int64_t c = begin; c < end; ++c) {
+    for (int64_t p = 0; p < hw; ++p) dst[c * hw + p] = src[p * a.c + c];
+  }
+}
+
+}  // namespace f8net::rt::kernels::avx512

@@ -1,0 +1,200 @@
+// Implicit-GEMM convolution with vpdpbusd (u8 x s8 -> int32): M = output pixels, N = output
+// channels in packed blocks of 64, K = taps x input channels. Each m tile's input patches are
+// gathered once (im2col into per-thread scratch, signed codes flipped to x + 128 whose
+// 128 * sum(w) is pre-subtracted in `init`), then a 6 x 64 register-blocked microkernel runs per
+// n block and the shift epilogue writes codes or int32. vpdpbusd wraps mod 2^32, and the loader
+// proved the true sum fits int32, so every result equals the reference exactly.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/avx512vnni/epilogue.h"
+#include "kernels/avx512vnni/vnni-kernels.h"
+
+namespace f8net::rt::kernels::avx512 {
+namespace {
+
+// Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input).
+template <int MR, int NB, bool kFlip>
+__attribute__((always_inline)) inline void microkernel_body(const uint8_t* a, int64_t lda,
+                                                            const int8_t* b, int32_t kp4,
+                                                            const int32_t* init, int32_t* c) {
+  __m512i acc[MR][NB];
+#pragma GCC unroll 8
+  for (int j = 0; j < NB; ++j) {
+    const __m512i v = _mm512_loadu_si512(init + 16 * j);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) acc[m][j] = v;
+  }
+  const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+  for (int32_t k4 = 0; k4 < kp4; ++k4) {
+    __m512i wv[NB];
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(b + int64_t{k4} * 256 + 64 * j);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      int32_t quad;
+      std::memcpy(&quad, a + m * lda + 4 * int64_t{k4}, 4);
+      __m512i av = _mm512_set1_epi32(quad);
+      if (kFlip) av = _mm512_xor_si512(av, flip);
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], av, wv[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) _mm512_storeu_si512(c + m * 64 + 16 * j, acc[m][j]);
+  }
+}
+
+template <int MR, int NB, bool kFlip>
+void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
+                 int32_t* c) {
+  microkernel_body<MR, NB, kFlip>(a, lda, b, kp4, init, c);
+}
+
+using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*, int32_t*);
+
+template <int MR, bool F>
+constexpr MicroFn pick_nb(int nb) {
+  return nb == 1   ? microkernel<MR, 1, F>
+         : nb == 2 ? microkernel<MR, 2, F>
+         : nb == 3 ? microkernel<MR, 3, F>
+                   : microkernel<MR, 4, F>;
+}
+template <bool F>
+MicroFn pick(int mr, int nb) {
+  switch (mr) {
+    case 1:
+      return pick_nb<1, F>(nb);
+    case 2:
+      return pick_nb<2, F>(nb);
+    case 3:
+      return pick_nb<3, F>(nb);
+    case 4:
+      return pick_nb<4, F>(nb);
+    case 5:
+      return pick_nb<5, F>(nb);
+    default:
+      return pick_nb<6, F>(nb);
+  }
+}
+
+// dst[i] = src[i] ^ flip for n bytes.
+void copy_flip(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
+  if (!flip) {
+    std::memcpy(dst, src, static_cast<size_t>(n));
+    return;
+  }
+  const __m512i f = _mm512_set1_epi8(static_cast<char>(0x80));
+  int32_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), f));
+  }
+  if (i < n) {
+    const __mmask64 k = (~uint64_t{0}) >> (64 - (n - i));
+    _mm512_mask_storeu_epi8(dst + i, k, _mm512_xor_si512(_mm512_maskz_loadu_epi8(k, src + i), f));
+  }
+}
+
+// Small copies (the 3-channel stem's 21-byte kernel rows): one masked 32-byte load and store.
+inline void copy_small(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
+  if (n >= 32) {
+    copy_flip(dst, src, n, flip);
+    return;
+  }
+  const __mmask32 k = static_cast<__mmask32>((uint64_t{1} << n) - 1);
+  __m256i v = _mm256_maskz_loadu_epi8(k, src);
+  if (flip) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
+  _mm256_mask_storeu_epi8(dst, k, v);
+}
+
+// The patches of pixels [m0, m1) as rows of kp bytes (padding = code 0, i.e. 0x80 if flipped).
+// With dilation 1 a kernel row inside the input is one contiguous run of kw * c bytes (NHWC).
+void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1, uint8_t* rows) {
+  const uint8_t pad = a.src_signed ? 0x80 : 0;
+  const int32_t run = a.kw * a.c;
+  for (int64_t m = m0; m < m1; ++m) {
+    const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
+    uint8_t* row = rows + (m - m0) * a.kp;
+    const int32_t ix0 = ox * a.sw - a.pw;
+    const bool row_inside = a.dw == 1 && ix0 >= 0 && ix0 + a.kw <= a.w;
+    for (int32_t ky = 0; ky < a.kh; ++ky) {
+      const int32_t iy = oy * a.sh - a.ph + ky * a.dh;
+      uint8_t* dst_row = row + int64_t{ky} * run;
+      if (iy < 0 || iy >= a.h) {
+        std::memset(dst_row, pad, static_cast<size_t>(run));
+        continue;
+      }
+      const uint8_t* src_row = a.src + int64_t{iy} * a.w * a.c;
+      if (row_inside) {
+        copy_small(dst_row, src_row + int64_t{ix0} * a.c, run, a.src_signed);
+        continue;
+      }
+      for (int32_t kx = 0; kx < a.kw; ++kx) {
+        const int32_t ix = ix0 + kx * a.dw;
+        uint8_t* dst = dst_row + int64_t{kx} * a.c;
+        if (ix < 0 || ix >= a.w) {
+          std::memset(dst, pad, static_cast<size_t>(a.c));
+        } else {
+          copy_small(dst, src_row + int64_t{ix} * a.c, a.c, a.src_signed);
+        }
+      }
+    }
+    std::memset(row + a.k, 0, static_cast<size_t>(a.kp - a.k));
+  }
+}
+
+}  // namespace
+
+int64_t gemm_conv_items(const GemmConvArgs& a) {
+  const int64_t m = int64_t{a.oh} * a.ow;
+  return (m + a.m_tile - 1) / a.m_tile * a.n_split;
+}
+
+void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
+  const int64_t m_count = int64_t{a.oh} * a.ow;
+  const int32_t n = a.ep.n;
+  const int32_t n_blocks = (n + kGemmNr - 1) / kGemmNr;
+  alignas(64) int32_t tile[kGemmMr * kGemmNr];
+  uint8_t* scratch = a.scratch + thread * a.scratch_stride;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t mt = item / a.n_split;
+    const int32_t ns = static_cast<int32_t>(item % a.n_split);
+    const int64_t m0 = mt * a.m_tile, m1 = std::min<int64_t>(m_count, m0 + a.m_tile);
+    const int32_t nb0 = n_blocks * ns / a.n_split, nb1 = n_blocks * (ns + 1) / a.n_split;
+    const uint8_t* rows;
+    int64_t lda;
+    bool flip = false;
+    if (a.direct) {
+      rows = a.src + m0 * a.c;
+      lda = a.c;
+      flip = a.src_signed;
+    } else {
+      im2col(a, m0, m1, scratch);
+      rows = scratch;
+      lda = a.kp;
+    }
+    for (int32_t nb = nb0; nb < nb1; ++nb) {
+      const int32_t o0 = nb * kGemmNr;
+      const int32_t lanes = std::min(kGemmNr, n - o0);
+      const int32_t nv = (lanes + 15) / 16;
+      const int8_t* b = a.packed + int64_t{nb} * a.kp * kGemmNr;
+      for (int64_t m = m0; m < m1; m += kGemmMr) {
+        const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, m1 - m));
+        const MicroFn fn = flip ? pick<true>(mr, nv) : pick<false>(mr, nv);
+        fn(rows + (m - m0) * lda, lda, b, a.kp / 4, a.init + o0, tile);
+        for (int32_t r = 0; r < mr; ++r) {
+          for (int32_t j = 0; j < nv; ++j) {
+            epilogue16(a.ep, m + r, o0 + 16 * j, _mm512_load_si512(tile + r * 64 + 16 * j),
+                       std::min(16, lanes - 16 * j));
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace f8net::rt::kernels::avx512

@@ -1,0 +1,76 @@
+// Argument blocks of the fused channels-last engine's microkernels (families: gemm conv, depthwise,
+// element-wise, pool, layout). Activations are NHWC per image ([H][W][C], C fastest). Every int32
+// a kernel writes equals what the IR ops (kernels/ref) compute; the epilogue is exactly
+// add (int64 left shifts, saturate to +-(2^31-1)) -> ReLU -> fixed::requantize, each optional.
+#pragma once
+
+#include <cstdint>
+
+namespace f8net::rt::kernels {
+
+// What happens to each int32 accumulator of output pixel m, channel o (tables have >= n entries,
+// padded to a multiple of 64 with harmless values).
+struct Epilogue {
+  int32_t n = 0;                      // channels per pixel
+  const int32_t* other = nullptr;     // Add: the other int32 operand, NHWC with n channels, or null
+  const int32_t* add_self = nullptr;  // left shift of the accumulator, per channel, [0, 31]
+  const int32_t* add_other = nullptr;  // left shift of `other`, per channel, [0, 31]
+  bool relu = false;                   // max(x, 0) (after the add)
+  bool requant = false;                // write codes (else int32)
+  bool out_signed = false;
+  // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0).
+  const int32_t* rshift = nullptr;
+  const int32_t* lshift = nullptr;
+  bool any_left = false;  // some channel left-shifts (else the clamp before it is skipped)
+  void* out = nullptr;    // NHWC: codes (1 byte) or int32, n per pixel
+};
+
+// Implicit-GEMM convolution (groups 1; FC is a conv whose window is the whole input).
+// K = kh*kw*c in (ky, kx, c) order, padded to kp (multiple of 4) with zero weights.
+struct GemmConvArgs {
+  const uint8_t* src = nullptr;  // NHWC codes (int8 bytes when src_signed)
+  bool src_signed = false;
+  int32_t c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  int32_t k = 0, kp = 0;
+  // Weights packed per block of 64 output channels: [n/64][kp/4][64][4] bytes, s8.
+  const int8_t* packed = nullptr;
+  // Initial accumulators per channel: bias - 128 * sum(w) for signed sources (wraps mod 2^32;
+  // the final sums are exact because the loader proved they fit).
+  const int32_t* init = nullptr;
+  bool direct = false;         // 1x1, stride 1, no padding, c % 4 == 0: rows read in place
+  int32_t m_tile = 0;          // pixels per work item (multiple of the microkernel's MR)
+  int32_t n_split = 1;         // work items per m tile (each takes a range of 64-channel blocks)
+  uint8_t* scratch = nullptr;  // per thread: m_tile * kp bytes
+  int64_t scratch_stride = 0;
+  Epilogue ep;
+};
+
+// Depthwise conv (groups == c == n), channels-last, kh * kw <= 64; weights as int16 pairs
+// (w[c][2p] low, w[c][2p + 1] high, 0 past the last tap) in int32 [(taps + 1) / 2][round16(n)].
+struct DepthwiseArgs {
+  const uint8_t* src = nullptr;
+  bool src_signed = false;
+  int32_t c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  const int32_t* weights = nullptr;
+  const int32_t* bias = nullptr;
+  Epilogue ep;
+};
+
+// Element-wise and pooling on int32 NHWC; items are output pixels.
+struct EltArgs {
+  const int32_t* src = nullptr;
+  int32_t c = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;  // MaxPool
+  Epilogue ep;  // Requantize / Relu / Add (ep.other) applied to src; MaxPool and sums write ep.out
+};
+
+// Layout conversion of one image: CHW -> HWC (bytes) or HWC -> CHW (int32).
+struct LayoutArgs {
+  const void* src = nullptr;
+  void* dst = nullptr;
+  int32_t c = 0, h = 0, w = 0;
+};
+
+}  // namespace f8net::rt::kernels

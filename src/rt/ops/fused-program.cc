@@ -1,0 +1,194 @@
+// prepare_fused(): chains -> stages -> buffers (one per stage, planned like IR values, so a
+// buffer is reused once its last reader ran and never aliases a live input) -> arena, per-thread
+// scratch, and the addresses in every stage's arguments. run_stage(): one kernel over all items,
+// split by the pool in fixed contiguous ranges (each output written by exactly one call).
+#include "ops/fused-program.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <new>
+
+#include "graph/fusion.h"
+#include "graph/memory-plan.h"
+#include "kernels/avx512vnni/vnni-kernels.h"
+
+namespace f8net::rt::ops {
+namespace {
+
+namespace av = kernels::avx512;
+constexpr int64_t kMinParallelWork = 1 << 15;
+
+void run_items(const void* ctx, int64_t begin, int64_t end, int thread) {
+  const auto* st = static_cast<const FusedStage*>(ctx);
+  switch (st->family) {
+    case StageFamily::kGemm:
+      av::gemm_conv(st->gemm, begin, end, thread);
+      break;
+    case StageFamily::kDepthwise:
+      av::depthwise_conv(st->dw, begin, end, thread);
+      break;
+    case StageFamily::kPointwise:
+      av::s32_pointwise(st->elt, begin, end, thread);
+      break;
+    case StageFamily::kMaxPool:
+      av::s32_maxpool(st->elt, begin, end, thread);
+      break;
+    case StageFamily::kGlobalSumPool:
+      av::s32_global_sum_pool(st->elt, begin, end, thread);
+      break;
+    case StageFamily::kToHwc:
+      av::u8_chw_to_hwc(st->layout, begin, end, thread);
+      break;
+    case StageFamily::kToChw:
+      av::s32_hwc_to_chw(st->layout, begin, end, thread);
+      break;
+  }
+}
+
+uint64_t bytes_of(const ValueInfo& v) {
+  return static_cast<uint64_t>(v.shape.elements()) * dtype_size(v.dtype);
+}
+
+}  // namespace
+
+bool fused_supports(const ModelDef& model) {
+  for (const OpDef& op : model.ops) {
+    if (op.type == OpType::kConv2d && op.groups != 1 && int64_t{op.kernel_h} * op.kernel_w > 64) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
+                     uint64_t max_arena_bytes, FusedProgram* out) {
+  FusedProgram& p = *out;
+  p = FusedProgram{};
+  const std::vector<FusedChain> chains = plan_fusion(model);
+  const size_t n_values = model.ops.size() + 1;
+  std::vector<int32_t> buf_of_value(n_values, -1);
+  std::vector<uint64_t> sizes;
+  sizes.push_back(bytes_of(info.values[0]));  // buffer 0: the API input, CHW
+
+  FusedStage to_hwc;
+  to_hwc.family = StageFamily::kToHwc;
+  to_hwc.name = "u8_chw_to_hwc__avx512vnni";
+  to_hwc.src_buf = 0;
+  to_hwc.out_buf = 1;
+  to_hwc.layout.c = info.values[0].shape.c;
+  to_hwc.layout.h = info.values[0].shape.h;
+  to_hwc.layout.w = info.values[0].shape.w;
+  to_hwc.items = to_hwc.layout.h;
+  to_hwc.work_per_item = int64_t{to_hwc.layout.w} * to_hwc.layout.c;
+  p.stages.push_back(std::move(to_hwc));
+  sizes.push_back(bytes_of(info.values[0]));
+  buf_of_value[0] = 1;
+
+  p.stage_of_op.assign(model.ops.size(), -1);
+  for (const FusedChain& ch : chains) {
+    FusedStage st;
+    F8NET_RETURN_IF_ERROR(build_stage(model, info, ch.head, ch.add_op, ch.add_other, ch.relu_op,
+                                      ch.requant_op, threads, &st));
+    const OpDef& head = model.ops[static_cast<size_t>(ch.head)];
+    st.src_buf = buf_of_value[static_cast<size_t>(head.inputs[0])];
+    const int32_t other = head.type == OpType::kAdd ? head.inputs[1] : ch.add_other;
+    if (other >= 0) st.other_buf = buf_of_value[static_cast<size_t>(other)];
+    st.out_buf = static_cast<int32_t>(sizes.size());
+    for (int32_t op : {ch.head, ch.add_op, ch.relu_op, ch.requant_op}) {
+      if (op < 0) continue;
+      st.ir_ops.push_back(op);
+      p.stage_of_op[static_cast<size_t>(op)] = static_cast<int32_t>(p.stages.size());
+    }
+    buf_of_value[static_cast<size_t>(ch.out_value)] = st.out_buf;
+    sizes.push_back(bytes_of(info.values[static_cast<size_t>(ch.out_value)]));
+    p.stages.push_back(std::move(st));
+  }
+  const ValueInfo& out_info = info.values.back();
+  const bool spatial = out_info.shape.h * int64_t{out_info.shape.w} > 1;
+  if (spatial) {
+    FusedStage to_chw;
+    to_chw.family = StageFamily::kToChw;
+    to_chw.name = "s32_hwc_to_chw__avx512vnni";
+    to_chw.src_buf = buf_of_value.back();  // the last op's chain (not always the last stage)
+    to_chw.out_buf = static_cast<int32_t>(sizes.size());
+    to_chw.layout.c = out_info.shape.c;
+    to_chw.layout.h = out_info.shape.h;
+    to_chw.layout.w = out_info.shape.w;
+    to_chw.items = out_info.shape.c;
+    to_chw.work_per_item = int64_t{out_info.shape.h} * out_info.shape.w;
+    sizes.push_back(bytes_of(out_info));
+    p.stages.push_back(std::move(to_chw));
+  }
+
+  // Liveness in stage order: buffer b is written by stage b - 1.
+  const int32_t n_stages = static_cast<int32_t>(p.stages.size());
+  std::vector<int32_t> last_use(sizes.size());
+  for (size_t b = 0; b < sizes.size(); ++b) last_use[b] = static_cast<int32_t>(b) - 1;
+  for (int32_t s = 0; s < n_stages; ++s) {
+    for (int32_t b :
+         {p.stages[static_cast<size_t>(s)].src_buf, p.stages[static_cast<size_t>(s)].other_buf}) {
+      if (b >= 0) last_use[static_cast<size_t>(b)] = std::max(last_use[static_cast<size_t>(b)], s);
+    }
+  }
+  last_use[0] = n_stages;
+  last_use.back() = n_stages;
+  last_use[static_cast<size_t>(buf_of_value.back())] = n_stages;
+  const MemoryPlan plan = plan_memory(sizes, last_use);
+
+  uint64_t scratch_stride = 0;
+  for (const FusedStage& st : p.stages) {
+    if (st.family == StageFamily::kGemm) {
+      scratch_stride =
+          std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
+    }
+    p.packed_bytes += st.packed.size() + 4 * (st.init.size() + st.weights32.size());
+  }
+  p.scratch_bytes = scratch_stride * static_cast<uint64_t>(threads);
+  if (plan.arena_bytes + p.scratch_bytes > max_arena_bytes) {
+    return Status(StatusCode::kUnsupported,
+                  "the model needs a " + std::to_string(plan.arena_bytes + p.scratch_bytes) +
+                      "-byte arena (limit " + std::to_string(max_arena_bytes) + ")");
+  }
+  p.arena.reset(new (std::nothrow) uint8_t[plan.arena_bytes]);
+  p.scratch.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.scratch_bytes, 64)]);
+  if (p.arena == nullptr || p.scratch == nullptr) {
+    return Status(StatusCode::kUnsupported,
+                  "cannot allocate a " + std::to_string(plan.arena_bytes) + "-byte arena");
+  }
+  p.arena_bytes = plan.arena_bytes;
+  p.buffers.resize(sizes.size());
+  for (size_t b = 0; b < sizes.size(); ++b) p.buffers[b] = p.arena.get() + plan.offsets[b];
+
+  for (FusedStage& st : p.stages) {
+    uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
+    uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
+    const int32_t* other =
+        st.other_buf >= 0
+            ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
+            : nullptr;
+    st.layout.src = src;
+    st.layout.dst = dst;
+    st.gemm.src = src;
+    st.gemm.scratch = p.scratch.get();
+    st.gemm.ep.out = dst;
+    st.gemm.ep.other = other;
+    st.dw.src = src;
+    st.dw.ep.out = dst;
+    st.dw.ep.other = other;
+    st.elt.src = reinterpret_cast<const int32_t*>(src);
+    st.elt.ep.out = dst;
+    st.elt.ep.other = other;
+  }
+  p.output = spatial ? p.buffers.back() : p.buffers[static_cast<size_t>(buf_of_value.back())];
+  return Status::ok();
+}
+
+void run_stage(const FusedStage& st, ThreadPool* pool) {
+  if (pool == nullptr || pool->size() == 1 || st.items * st.work_per_item < kMinParallelWork) {
+    run_items(&st, 0, st.items, 0);
+    return;
+  }
+  pool->parallel_for(st.items, run_items, &st);
+}
+
+}  // namespace f8net::rt::ops

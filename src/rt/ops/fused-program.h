@@ -1,0 +1,65 @@
+// The fused channels-last program (ISA avx512vnni): IR ops grouped by graph/fusion.h into stages,
+// each one microkernel call over work items; activations NHWC in one planned arena; weights
+// packed once here. Stage 0 turns the CHW input into NHWC, a last stage turns a spatial output
+// back into CHW, so the API's input and output layouts are those of the IR.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "f8net/rt/model.h"
+#include "f8net/rt/status.h"
+#include "graph/thread-pool.h"
+#include "kernels/fused-args.h"
+
+namespace f8net::rt::ops {
+
+enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool, kToHwc, kToChw };
+
+struct FusedStage {
+  StageFamily family = StageFamily::kPointwise;
+  std::string name;             // kernel name, e.g. "u8_gemm_conv_6x64__avx512vnni"
+  std::vector<int32_t> ir_ops;  // the IR ops this stage computes (head first)
+  int64_t items = 0;
+  int64_t work_per_item = 0;  // rough inner steps, to decide threading
+  int64_t macs = 0;
+  int32_t src_buf = -1, other_buf = -1, out_buf = -1;
+  kernels::GemmConvArgs gemm;
+  kernels::DepthwiseArgs dw;
+  kernels::EltArgs elt;
+  kernels::LayoutArgs layout;
+  // Storage the args point into (filled at prepare, never resized afterwards).
+  std::vector<int8_t> packed;
+  std::vector<int32_t> init, weights32, rshift, lshift, add_self, add_other;
+};
+
+struct FusedProgram {
+  std::vector<FusedStage> stages;
+  std::vector<uint8_t*> buffers;  // buffer 0: the API input (CHW); stage s writes buffer s + 1
+  std::unique_ptr<uint8_t[]> arena;
+  uint64_t arena_bytes = 0;
+  std::unique_ptr<uint8_t[]> scratch;  // per-thread im2col rows
+  uint64_t scratch_bytes = 0;
+  uint64_t packed_bytes = 0;         // packed weights and widened tables
+  std::vector<int32_t> stage_of_op;  // IR op -> stage index
+  const uint8_t* output = nullptr;   // int32 CHW logits
+};
+
+// Whether every op has a fused kernel (convs: groups 1, or depthwise with kh * kw <= 64).
+bool fused_supports(const ModelDef& model);
+
+// Builds the program for `threads` threads; refuses arenas above max_arena_bytes.
+Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
+                     uint64_t max_arena_bytes, FusedProgram* out);
+
+// Runs stage s (all its items, on the pool when it is big enough). Allocates nothing.
+void run_stage(const FusedStage& st, ThreadPool* pool);
+
+// Fills a stage's kernel arguments other than buffer addresses (fused-stages.cc).
+Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, int32_t add_op,
+                   int32_t add_other, int32_t relu_op, int32_t requant_op, int threads,
+                   FusedStage* st);
+
+}  // namespace f8net::rt::ops

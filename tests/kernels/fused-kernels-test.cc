@@ -1,0 +1,177 @@
+// The fused engine's microkernels (implicit-GEMM conv, FC, depthwise, pointwise epilogue, pools)
+// against the op-by-op reference on single-op models: edge shapes (M, N, K below, at and above
+// the 6 x 64 tile, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
+// (int32 out, Add, ReLU, signed/unsigned requantize, left shifts) and extreme codes (0, 255,
+// +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output buffers
+// sit in the interpreter's arena between other live values, so a stray write changes logits.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "f8net/rt/interpreter.h"
+#include "kernels/kernel-table.h"
+#include "support/random.h"
+#include "support/tiny-models.h"
+
+namespace rt = f8net::rt;
+namespace t = f8net::testing;
+
+namespace {
+
+bool have_vnni() { return rt::kernels::isa_available(rt::kernels::Isa::kAvx512Vnni); }
+
+std::vector<uint8_t> run(const rt::ModelDef& m, const std::vector<uint8_t>& x, const char* isa,
+                         int threads) {
+  rt::Interpreter it;
+  rt::InterpreterOptions o;
+  o.isa = isa;
+  o.num_threads = threads;
+  rt::Status s = it.load(m);
+  if (s.is_ok()) s = it.prepare(o);
+  if (s.is_ok()) s = it.set_input(x.data(), x.size());
+  if (s.is_ok()) s = it.run();
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  if (!s.is_ok()) return {};
+  const auto* p = static_cast<const uint8_t*>(it.output().data);
+  return std::vector<uint8_t>(p, p + it.output().bytes());
+}
+
+// mode 0 random, 1 max codes, 2 min codes, 3 zeros.
+std::vector<uint8_t> codes(std::mt19937_64& rng, const rt::InputDef& in, int mode) {
+  const bool s = in.dtype == rt::DType::kInt8;
+  std::uniform_int_distribution<int> d(s ? -127 : 0, s ? 127 : 255);
+  std::vector<uint8_t> x(static_cast<size_t>(in.shape.elements()));
+  for (uint8_t& v : x) {
+    const int c = mode == 0 ? d(rng) : mode == 1 ? (s ? 127 : 255) : mode == 2 ? (s ? -127 : 0) : 0;
+    v = static_cast<uint8_t>(c);
+  }
+  return x;
+}
+
+struct Geo {
+  int32_t c, h, w, n, k, stride, pad, dil;
+  bool depthwise;
+};
+
+// input -> conv -> [epilogue variant] -> (codes: 1x1 identity-ish conv to int32) output.
+rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  rt::ModelDef m;
+  m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+  m.input = {rt::Shape{g.c, g.h, g.w}, sgn ? rt::DType::kInt8 : rt::DType::kUint8,
+             variant == 3 ? 0 : (sgn ? 7 : 8)};
+  rt::Conv2dParams p;
+  p.out_channels = g.depthwise ? g.c : g.n;
+  p.kernel_h = p.kernel_w = g.k;
+  p.stride_h = p.stride_w = g.stride;
+  p.pad_h = p.pad_w = g.pad;
+  p.dilation_h = p.dilation_w = g.dil;
+  p.groups = g.depthwise ? g.c : 1;
+  const size_t nw = static_cast<size_t>(p.out_channels) * (g.depthwise ? 1 : g.c) * g.k * g.k;
+  std::vector<int8_t> w = t::random_weights(rng, nw, 127);
+  if (wmode != 0) {
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(wmode > 0 ? 127 : -127);
+  }
+  std::vector<int8_t> wfl(g.depthwise ? static_cast<size_t>(p.out_channels) : 1);
+  for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int8_t>((i * 3 + seed) % 8);
+  int32_t v = rt::add_conv2d(
+      &m, 0, p, w, t::random_bias(rng, static_cast<size_t>(p.out_channels), 1 << 20), wfl);
+  const int32_t conv = v;
+  switch (variant) {
+    case 0:
+      return m;  // int32 spatial output
+    case 1:
+      v = rt::add_requantize(&m, v, 2, false);
+      break;
+    case 2:
+      v = rt::add_requantize(&m, rt::add_relu(&m, v), 5, true);
+      break;
+    case 3:
+      v = rt::add_requantize(&m, v, 7, true);
+      break;  // left shifts for small FLs
+    default: {
+      // A second conv reading the same input, added to the first (add fused into the later one).
+      const int32_t other =
+          rt::add_conv2d(&m, 0, p, t::random_weights(rng, nw, 127),
+                         t::random_bias(rng, static_cast<size_t>(p.out_channels), 1000), {1});
+      v = rt::add_requantize(&m, rt::add_relu(&m, rt::add_add(&m, other, conv)), 3, false);
+      break;
+    }
+  }
+  // Codes -> a 1x1 all-ones conv: a spatial int32 output that exposes every code.
+  rt::Conv2dParams ones;
+  ones.out_channels = 3;
+  rt::add_conv2d(&m, v, ones, std::vector<int8_t>(static_cast<size_t>(3 * p.out_channels), 1),
+                 {0, 1, -1}, {0});
+  return m;
+}
+
+}  // namespace
+
+TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  const uint64_t seed = t::test_seed(77);
+  std::mt19937_64 rng(seed);
+  const Geo geos[] = {
+      {1, 5, 5, 1, 1, 1, 0, 1, false},   {3, 11, 9, 16, 7, 2, 3, 1, false},
+      {4, 6, 7, 64, 1, 1, 0, 1, false},  {5, 7, 6, 65, 3, 1, 1, 1, false},
+      {64, 4, 5, 63, 1, 1, 0, 1, false}, {67, 5, 5, 130, 3, 2, 1, 1, false},
+      {8, 9, 9, 17, 3, 1, 2, 2, false},  {16, 3, 3, 200, 3, 1, 1, 1, false},
+      {12, 13, 1, 6, 1, 2, 0, 1, false}, {3, 8, 8, 24, 5, 2, 2, 1, false},
+      {1, 6, 6, 1, 3, 1, 1, 1, true},    {17, 7, 8, 0, 3, 1, 1, 1, true},
+      {32, 9, 9, 0, 3, 2, 1, 1, true},   {40, 8, 7, 0, 5, 1, 2, 1, true},
+      {5, 9, 9, 0, 3, 1, 2, 2, true},    {16, 4, 4, 0, 7, 2, 3, 1, true},
+  };
+  for (const Geo& g : geos) {
+    for (bool sgn : {false, true}) {
+      for (int variant = 0; variant < 5; ++variant) {
+        for (int mode = 0; mode < 4; ++mode) {
+          const int wmode = mode == 1 ? 1 : mode == 2 ? -1 : 0;
+          const rt::ModelDef m = conv_model(g, sgn, variant, wmode, seed + variant);
+          ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
+          const std::vector<uint8_t> x = codes(rng, m.input, mode);
+          const std::vector<uint8_t> want = run(m, x, "ref", 1);
+          for (int threads : {1, 3}) {
+            EXPECT_TRUE(run(m, x, "avx512vnni", threads) == want)
+                << "c" << g.c << " h" << g.h << " w" << g.w << " n" << g.n << " k" << g.k << " s"
+                << g.stride << " p" << g.pad << " d" << g.dil << (g.depthwise ? " dw" : "")
+                << (sgn ? " signed" : "") << " variant " << variant << " mode " << mode
+                << " threads " << threads << " " << t::seed_note(seed);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(FusedKernels, FullyConnectedAtTheAccumulatorBound) {
+  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  // K = 65536: 65536 * 127 * 255 + bias = 2^31 - 1 exactly: the largest sum the loader accepts.
+  for (bool sgn : {false, true}) {
+    rt::ModelDef m;
+    m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+    m.input = {rt::Shape{4, 128, 128}, sgn ? rt::DType::kInt8 : rt::DType::kUint8, 0};
+    const int64_t k = 65536;
+    const int64_t xmax = sgn ? 127 : 255;
+    const int32_t bias = static_cast<int32_t>(2147483647 - k * 127 * xmax);
+    std::vector<int8_t> w(static_cast<size_t>(3 * k));
+    for (size_t i = 0; i < w.size(); ++i)
+      w[i] = static_cast<int8_t>(i < static_cast<size_t>(k) ? 127 : (i % 2 ? -127 : 127));
+    rt::add_fully_connected(&m, 0, 3, w, {bias, -bias, 7}, {0});
+    ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
+    std::mt19937_64 rng(3);
+    for (int mode = 0; mode < 4; ++mode) {
+      const std::vector<uint8_t> x = codes(rng, m.input, mode);
+      const std::vector<uint8_t> want = run(m, x, "ref", 1);
+      EXPECT_TRUE(run(m, x, "avx512vnni", 2) == want) << "signed " << sgn << " mode " << mode;
+      if (mode == 1) {
+        int32_t first;
+        std::memcpy(&first, want.data(), 4);
+        EXPECT_EQ(first, 2147483647);  // the bound is reached
+      }
+    }
+  }
+}

@@ -1,0 +1,195 @@
+// Whole zoo models (tests/support/model-zoo.h, every family, small sizes) give byte-identical
+// int32 logits under every ISA this machine has, at 1, 2 and 3 threads, against the op-by-op
+// reference engine; plus edge graphs for the fusion planner (an Add whose operands come in
+// either order, a value read twice, a spatial int32 output, signed input codes).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "f8net/rt/interpreter.h"
+#include "kernels/kernel-table.h"
+#include "support/model-zoo.h"
+#include "support/random.h"
+#include "support/tiny-models.h"
+
+namespace rt = f8net::rt;
+namespace t = f8net::testing;
+
+namespace {
+
+std::vector<uint8_t> random_input(const rt::ModelDef& m, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const bool s = m.input.dtype == rt::DType::kInt8;
+  std::uniform_int_distribution<int> d(s ? -127 : 0, s ? 127 : 255);
+  std::vector<uint8_t> x(static_cast<size_t>(m.input.shape.elements()));
+  for (uint8_t& v : x) v = static_cast<uint8_t>(static_cast<int8_t>(d(rng)));
+  if (!s) {
+    for (uint8_t& v : x) v = static_cast<uint8_t>(d(rng));
+  }
+  return x;
+}
+
+// Logits bytes of `m` on `input` under isa/threads; empty when prepare refuses.
+std::vector<uint8_t> logits(const rt::ModelDef& m, const std::vector<uint8_t>& input,
+                            const std::string& isa, int threads, std::string* kernels = nullptr) {
+  rt::Interpreter it;
+  EXPECT_TRUE(it.load(m).is_ok());
+  rt::InterpreterOptions o;
+  o.num_threads = threads;
+  o.isa = isa;
+  const rt::Status s = it.prepare(o);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  if (!s.is_ok()) return {};
+  EXPECT_EQ(std::string(it.isa()), isa);
+  EXPECT_TRUE(it.set_input(input.data(), input.size()).is_ok());
+  EXPECT_TRUE(it.run().is_ok());
+  const rt::TensorView out = it.output();
+  const auto* p = static_cast<const uint8_t*>(out.data);
+  if (kernels != nullptr) {
+    for (size_t i = 0; i < m.ops.size(); ++i)
+      *kernels += std::string(it.kernel_name(static_cast<int>(i))) + " ";
+  }
+  return std::vector<uint8_t>(p, p + out.bytes());
+}
+
+std::vector<std::string> machine_isas() {
+  std::vector<std::string> out;
+  for (auto isa :
+       {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
+    if (rt::kernels::isa_available(isa)) out.push_back(rt::kernels::isa_name(isa));
+  }
+  return out;
+}
+
+void expect_all_isas_equal(const rt::ModelDef& m, uint64_t seed) {
+  const std::vector<uint8_t> x = random_input(m, seed);
+  const std::vector<uint8_t> want = logits(m, x, "ref", 1);
+  ASSERT_FALSE(want.empty());
+  for (const std::string& isa : machine_isas()) {
+    for (int threads : {1, 2, 3}) {
+      std::string kernels;
+      EXPECT_TRUE(logits(m, x, isa, threads, &kernels) == want)
+          << m.metadata.name << " isa " << isa << " threads " << threads << " kernels " << kernels;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Zoo, EveryFamilyEveryIsaEveryThreadCount) {
+  const uint64_t seed = t::test_seed(2026);
+  struct Case {
+    std::string name;
+    int32_t size;
+    double width;
+  };
+  for (const Case& c : {Case{"small-cnn", 28, 1.0}, Case{"resnet20", 32, 0.5},
+                        Case{"resnet18", 64, 0.25}, Case{"resnet50", 48, 0.125},
+                        Case{"mobilenet-v1", 64, 0.25}, Case{"mobilenet-v2", 64, 0.35}}) {
+    t::ZooOptions o;
+    o.size = c.size;
+    o.width = c.width;
+    o.classes = 37;
+    o.seed = seed;
+    rt::ModelDef m;
+    ASSERT_TRUE(t::zoo_model(c.name, o, &m));
+    ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok()) << c.name;
+    SCOPED_TRACE(c.name + " " + t::seed_note(seed));
+    expect_all_isas_equal(m, seed + 1);
+  }
+}
+
+TEST(Zoo, TinyModelsAndFusionEdges) {
+  expect_all_isas_equal(t::tv8_model(), 1);
+  expect_all_isas_equal(t::tv9_model(), 2);
+  expect_all_isas_equal(t::tv10_model(false), 3);  // spatial-free int32 output after a sum
+  expect_all_isas_equal(t::tv10_model(true), 4);
+  for (uint64_t s = 0; s < 4; ++s) {
+    expect_all_isas_equal(t::random_cnn(s, 1), 10 + s);
+    expect_all_isas_equal(t::random_cnn(s, 3), 20 + s);
+  }
+  // A spatial int32 output (conv last), signed input, a value read twice (add(x, x)).
+  rt::ModelDef m;
+  m.input = {rt::Shape{5, 9, 7}, rt::DType::kInt8, 6};
+  m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+  std::mt19937_64 rng(5);
+  rt::Conv2dParams p;
+  p.out_channels = 19;
+  p.kernel_h = 3;
+  p.kernel_w = 2;
+  p.stride_h = 2;
+  p.pad_h = 1;
+  p.pad_w = 1;
+  p.dilation_w = 2;
+  int32_t v = rt::add_conv2d(&m, 0, p, t::random_weights(rng, 19 * 5 * 6, 127),
+                             t::random_bias(rng, 19, 100000), {3});
+  v = rt::add_add(&m, v, v);
+  const int32_t r = rt::add_requantize(&m, v, 2, true);
+  rt::Conv2dParams q;
+  q.out_channels = 70;
+  const int32_t c2 = rt::add_conv2d(&m, r, q, t::random_weights(rng, 70 * 19, 127),
+                                    t::random_bias(rng, 70, 100000), {4});
+  rt::add_relu(&m, c2);
+  expect_all_isas_equal(m, 6);
+}
+
+TEST(Zoo, IsaChoiceIsValidated) {
+  rt::Interpreter it;
+  ASSERT_TRUE(it.load(t::tv8_model()).is_ok());
+  rt::InterpreterOptions o;
+  o.isa = "sse9";
+  const rt::Status s = it.prepare(o);
+  EXPECT_EQ(s.code(), rt::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("unknown ISA 'sse9'"), std::string::npos) << s.message();
+  for (auto isa :
+       {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
+    o.isa = rt::kernels::isa_name(isa);
+    const rt::Status st = it.prepare(o);
+    EXPECT_EQ(st.is_ok(), rt::kernels::isa_available(isa)) << o.isa << ": " << st.message();
+    if (!st.is_ok()) {
+      EXPECT_EQ(st.code(), rt::StatusCode::kUnsupported);
+    }
+  }
+  o.isa = "";
+  o.force_reference = true;
+  ASSERT_TRUE(it.prepare(o).is_ok());
+  EXPECT_STREQ(it.isa(), "ref");
+}
+
+TEST(Zoo, BatchOfFiveEqualsSingleReferenceRuns) {
+  for (const std::string name : {"resnet18", "mobilenet-v2"}) {
+    t::ZooOptions o;
+    o.size = 40;
+    o.width = 0.25;
+    o.classes = 11;
+    rt::ModelDef m;
+    ASSERT_TRUE(t::zoo_model(name, o, &m));
+    std::vector<uint8_t> inputs;
+    std::vector<uint8_t> want;
+    for (uint64_t i = 0; i < 5; ++i) {
+      const std::vector<uint8_t> x = random_input(m, 100 + i);
+      inputs.insert(inputs.end(), x.begin(), x.end());
+      const std::vector<uint8_t> y = logits(m, x, "ref", 1);
+      want.insert(want.end(), y.begin(), y.end());
+    }
+    for (const std::string& isa : machine_isas()) {
+      for (int threads : {1, 2, 3}) {
+        rt::Interpreter it;
+        ASSERT_TRUE(it.load(m).is_ok());
+        rt::InterpreterOptions opt;
+        opt.isa = isa;
+        opt.num_threads = threads;
+        ASSERT_TRUE(it.prepare(opt).is_ok());
+        std::vector<int32_t> out(5 * 11);
+        ASSERT_TRUE(it.run_batch(inputs.data(), 5, out.data()).is_ok());
+        EXPECT_EQ(std::memcmp(out.data(), want.data(), want.size()), 0)
+            << name << " " << isa << " threads " << threads;
+        EXPECT_EQ(it.run_batch(nullptr, 1, out.data()).code(), rt::StatusCode::kInvalidArgument);
+      }
+    }
+    EXPECT_NE(std::memcmp(want.data(), want.data() + 44, 44), 0) << "inputs should differ";
+  }
+}
