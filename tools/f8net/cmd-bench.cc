@@ -113,7 +113,8 @@ void add_bench(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("bench", "Time an .f8 model on this machine (integer runtime)");
   cmd->add_option("--model", args->model, "Exported .f8 model")->required();
-  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)");
+  cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_option("--batch", args->batch, "Images per timed run (default 1)");
   cmd->add_option("--runs", args->runs, "Timed runs after 3 warm-up runs (default 30)");
   cmd->add_option("--isa", args->isa, "ref, avx2, avx512, avx512vnni (default: F8NET_ISA or best)");
