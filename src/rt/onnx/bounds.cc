@@ -146,4 +146,29 @@ int64_t requantize_min_code(const ValueBounds& src, const std::vector<int32_t>& 
   return lowest;
 }
 
+bool integer_pool(const ModelDef& m, const GraphInfo& g, const std::vector<ValueBounds>& bounds,
+                  size_t i) {
+  const OpDef& op = m.ops[i];
+  if (op.type != OpType::kGlobalSumPool) return false;
+  const ValueBounds& x = bounds[static_cast<size_t>(op.inputs[0])];
+  const ValueBounds& y = bounds[i + 1];
+  for (size_t c = 0; c < x.lo.size(); ++c) {
+    if (x.lo[c] < 0 || y.mag[c] > (int64_t{1} << 31) - 1) return false;
+  }
+  const std::vector<int32_t>& fl = g.values[i + 1].frac_bits;
+  int consumers = 0;
+  for (size_t k = i + 1; k < m.ops.size(); ++k) {
+    const OpDef& use = m.ops[k];
+    const bool reads = use.inputs[0] == static_cast<int32_t>(i) + 1 ||
+                       (use.type == OpType::kAdd && use.inputs[1] == static_cast<int32_t>(i) + 1);
+    if (!reads) continue;
+    if (use.type != OpType::kRequantize) return false;
+    for (int32_t f : fl) {
+      if (f < use.out_frac_bits) return false;
+    }
+    ++consumers;
+  }
+  return consumers > 0;
+}
+
 }  // namespace f8net::rt::onnx_export

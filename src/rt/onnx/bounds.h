@@ -26,4 +26,10 @@ std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g);
 int64_t requantize_min_code(const ValueBounds& src, const std::vector<int32_t>& src_fl,
                             int32_t out_fl);
 
+// True when GlobalSumPool op `i` is written in int32 (Cast, ReduceSum, then a rounding shift in
+// integer ops for each requantize): its input is never negative, every consumer is a requantize
+// that shifts right (or by 0), and the sum stays below 2^31. It is then exact at any size.
+bool integer_pool(const ModelDef& m, const GraphInfo& g, const std::vector<ValueBounds>& bounds,
+                  size_t i);
+
 }  // namespace f8net::rt::onnx_export

@@ -78,6 +78,8 @@ void judge_exactness(const ModelDef& m, const GraphInfo& g, const std::vector<Va
       if (vb.mag[c] > vb.mag[worst]) worst = c;
     }
     const int64_t bound = vb.mag[worst];
+    // An integer pool holds its sum in int32 (exact below 2^31, checked by integer_pool).
+    if (integer_pool(m, g, bounds, i)) continue;
     if (bound > report->max_bound) report->max_bound = bound;
     if (bound < kFloatExactLimit) continue;
     OnnxInexactValue x;

@@ -28,6 +28,7 @@ struct Writer {
   std::vector<std::vector<int32_t>> consumers;
   std::vector<std::string> real;   // int32 values (and every value in float_reference mode)
   std::vector<std::string> quant;  // code values: the uint8 grid tensor
+  std::vector<std::string> ints;   // int32 tensors (an integer global sum pool's output)
   std::vector<int> rank;           // 4 ([N,C,H,W]) or 2 ([N,C], after Gemm)
   std::map<std::tuple<int32_t, int32_t, bool>, int32_t> requant_seen;
 
@@ -38,6 +39,7 @@ struct Writer {
     consumers.resize(n);
     real.resize(n);
     quant.resize(n);
+    ints.resize(n);
     rank.assign(n, 4);
     for (size_t i = 0; i < m.ops.size(); ++i) {
       consumers[static_cast<size_t>(m.ops[i].inputs[0])].push_back(static_cast<int32_t>(i));
@@ -249,6 +251,10 @@ struct Writer {
                        out);
       return;
     }
+    if (!ints[src].empty()) {
+      quant[v] = integer_requantize(src, op);
+      return;
+    }
     std::string q = b.node("QuantizeLinear",
                            {real[src], b.scalar_f32(s), b.scalar_u8(op.out_signed ? 128 : 0)},
                            out + "_q");
@@ -258,6 +264,57 @@ struct Writer {
       ++rep->clips;
     }
     quant[v] = q;
+  }
+
+  std::vector<int64_t> channel_dims(int32_t v) const { return {1, info(v).shape.c, 1, 1}; }
+
+  // code = saturate(rne(sum >> sh[c])) in int32 ops, for a never-negative sum and sh[c] >= 0:
+  // q = sum / 2^sh, r = sum % 2^sh, q += r > 2^(sh-1) || (r == 2^(sh-1) && q odd).
+  std::string integer_requantize(int32_t src, const OpDef& op) {
+    const std::vector<int32_t>& fl = info(src).frac_bits;
+    const size_t c = fl.size();
+    std::vector<int32_t> div(c), half(c);
+    for (size_t k = 0; k < c; ++k) {
+      const int sh = fl[k] - op.out_frac_bits;
+      div[k] = int32_t{1} << sh;
+      half[k] = sh == 0 ? 2 : int32_t{1} << (sh - 1);  // with sh 0, r is 0: never rounds
+    }
+    const std::vector<int64_t> dims = channel_dims(src);
+    const std::string s = ints[src], out = "v" + std::to_string(src) + "_rq";
+    const std::string d = b.i32("shift_div", dims, div), h = b.i32("shift_half", dims, half);
+    const std::string q = b.node("Div", {s, d}, out + "_q");
+    const std::string r = b.node("Mod", {s, d}, out + "_r");
+    const std::string odd = b.node(
+        "Equal", {b.node("Mod", {q, b.scalar_i32(2)}, out + "_odd"), b.scalar_i32(1)}, out + "_isodd");
+    const std::string tie = b.node("And", {b.node("Equal", {r, h}, out + "_tie"), odd}, out + "_tieodd");
+    const std::string up = b.node("Or", {b.node("Greater", {r, h}, out + "_gt"), tie}, out + "_up");
+    const std::string up_i = b.node("Cast", {up}, out + "_upi");
+    b.attr_int("to", onnx::TensorProto::INT32);
+    const std::string rounded = b.node("Add", {q, up_i}, out + "_rne");
+    const int32_t hi = op.out_signed ? 127 : 255;
+    std::string codes =
+        b.node("Clip", {rounded, b.scalar_i32(0), b.scalar_i32(hi)}, out + "_sat");
+    if (op.out_signed) codes = b.node("Add", {codes, b.scalar_i32(128)}, out + "_grid");
+    const std::string u8 = b.node("Cast", {codes}, "v" + std::to_string(src) + "_codes");
+    b.attr_int("to", onnx::TensorProto::UINT8);
+    return u8;
+  }
+
+  // GlobalSumPool in int32: Cast(x * 2^f[c]) (exact: x's bound < 2^24), ReduceSum.
+  void integer_pool_sum(size_t i) {
+    const OpDef& op = m.ops[i];
+    const int32_t src = op.inputs[0], v = static_cast<int32_t>(i) + 1;
+    const std::vector<int32_t>& fl = info(src).frac_bits;
+    std::vector<float> scale(fl.size());
+    for (size_t k = 0; k < fl.size(); ++k) scale[k] = pow2(fl[k]);
+    const std::string out = "v" + std::to_string(v);
+    const std::string x = b.node("Mul", {to4d(real[src], src), b.f32("pool_lsb", channel_dims(src), scale)},
+                                 out + "_lsb");
+    const std::string xi = b.node("Cast", {x}, out + "_int");
+    b.attr_int("to", onnx::TensorProto::INT32);
+    ints[v] = b.node("ReduceSum", {xi, b.i64("axes_hw", {2, 3})}, out + "_int32");
+    b.attr_int("keepdims", 1);
+    rank[v] = 4;
   }
 
   void elementwise(size_t i) {
@@ -287,6 +344,10 @@ struct Writer {
         break;
       }
       case OpType::kGlobalSumPool: {
+        if (!opt.float_reference && integer_pool(m, g, bounds, i)) {
+          integer_pool_sum(i);
+          break;
+        }
         const std::string sum =
             b.node("ReduceSum", {to4d(real[src], src), b.i64("axes_hw", {2, 3})}, out + "_sum");
         b.attr_int("keepdims", 1);
