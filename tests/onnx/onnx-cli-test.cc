@@ -15,24 +15,6 @@ namespace {
 
 std::string cli() { return F8NET_CLI_PATH; }
 
-// conv 3x3 -> relu -> max pool 3/3 -> global sum -> requantize -> FC on 1x28x28 raw images
-// (every bound below 2^24: 36 * 15 * 255 * 64 < 2^24).
-rt::ModelDef fmnist_sized_model() {
-  std::mt19937_64 rng(9);
-  rt::ModelDef m;
-  m.input = {rt::Shape{1, 28, 28}, rt::DType::kUint8, 8};
-  rt::Conv2dParams p;
-  p.out_channels = 4;
-  p.kernel_h = p.kernel_w = 3;
-  int32_t v = rt::add_conv2d(&m, 0, p, random_weights(rng, 36, 15), random_bias(rng, 4, 1000), {6});
-  v = rt::add_relu(&m, v);
-  v = rt::add_max_pool(&m, v, 3, 3, 0);
-  v = rt::add_global_sum_pool(&m, v, 6);
-  v = rt::add_requantize(&m, v, 6, false);
-  rt::add_fully_connected(&m, v, 10, random_weights(rng, 40, 127), random_bias(rng, 10, 100), {7});
-  return m;
-}
-
 TEST(OnnxCli, ConvertWritesAndSummarizes) {
   const std::string f8 = temp_dir() + "/cli-cnn.f8", onnx = temp_dir() + "/cli-cnn.onnx";
   ASSERT_TRUE(rt::write_model_file(random_cnn(3, 3), f8).is_ok());
@@ -71,6 +53,24 @@ TEST(OnnxCli, BadModelIsOneErrorLine) {
 }
 
 #ifdef F8NET_TEST_HAVE_QAT
+// conv 3x3 -> relu -> max pool 3/3 -> global sum -> requantize -> FC on 1x28x28 raw images
+// (every bound below 2^24: 36 * 15 * 255 * 64 < 2^24).
+rt::ModelDef fmnist_sized_model() {
+  std::mt19937_64 rng(9);
+  rt::ModelDef m;
+  m.input = {rt::Shape{1, 28, 28}, rt::DType::kUint8, 8};
+  rt::Conv2dParams p;
+  p.out_channels = 4;
+  p.kernel_h = p.kernel_w = 3;
+  int32_t v = rt::add_conv2d(&m, 0, p, random_weights(rng, 36, 15), random_bias(rng, 4, 1000), {6});
+  v = rt::add_relu(&m, v);
+  v = rt::add_max_pool(&m, v, 3, 3, 0);
+  v = rt::add_global_sum_pool(&m, v, 6);
+  v = rt::add_requantize(&m, v, 6, false);
+  rt::add_fully_connected(&m, v, 10, random_weights(rng, 40, 127), random_bias(rng, 10, 100), {7});
+  return m;
+}
+
 TEST(OnnxCli, VerifyOnnxOnFashionMnistImages) {
   const std::string f8 = temp_dir() + "/fm.f8", onnx = temp_dir() + "/fm.onnx";
   ASSERT_TRUE(rt::write_model_file(fmnist_sized_model(), f8).is_ok());

@@ -22,19 +22,27 @@
 
 namespace f8net::testing {
 
-inline std::string temp_dir() {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/f8net-onnx-test-XXXXXX";
-    const char* d = ::mkdtemp(tmpl);
-    return std::string(d ? d : "/tmp");
-  }();
-  return dir;
-}
-
 inline std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
+}
+
+// A private folder for one test process, removed when the process exits.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/f8net-onnx-test-XXXXXX";
+    const char* d = ::mkdtemp(tmpl);
+    path = d ? d : "/tmp";
+  }
+  ~TempDir() {
+    if (path != "/tmp") (void)std::system(("rm -rf " + shell_quote(path)).c_str());
+  }
+};
+inline const std::string& temp_dir() {
+  static const TempDir dir;
+  return dir.path;
 }
 
 // Runs `cmd`, returns its exit status; stdout+stderr go to `log`.
