@@ -2,6 +2,8 @@
 // checkpoint's float64 exact evaluation, its float32 simulation and the integer runtime on every
 // validation image and counts agreement (F8NET.md decision 3). The runtime is fed the same input
 // codes the exact evaluation quantizes its input to. Exits 1 when any logit is not bit-exact.
+// With --onnx MODEL.onnx it checks ONNX Runtime against the .f8 model instead (onnx-verify.h;
+// --checkpoint is then optional: given, both checks run).
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -17,6 +19,7 @@
 #include "f8net/fixed.h"
 #include "f8net/qat/checkpoint-model.h"
 #include "f8net/qat/export.h"
+#include "onnx-verify.h"
 #include "progress.h"
 
 namespace f8net::cli {
@@ -24,6 +27,7 @@ namespace {
 
 struct VerifyArgs {
   std::string checkpoint, model, data_dir;
+  OnnxVerifyArgs onnx;
   bool json = false;
   int threads = 0;
   int64_t limit = 0;
@@ -61,6 +65,18 @@ void input_codes(const float* x, int64_t count, const rt::InputDef& in, bool raw
 }
 
 void run_verify(const VerifyArgs& args) {
+  if (!args.onnx.onnx.empty()) {
+    OnnxVerifyArgs o = args.onnx;
+    o.model = args.model;
+    o.json = args.json;
+    o.threads = args.threads;
+    o.limit = args.limit;
+    if (!args.data_dir.empty()) o.data_dir = args.data_dir;
+    onnx_verify_main(o);
+    if (args.checkpoint.empty()) return;
+  }
+  if (args.checkpoint.empty()) throw UsageError("verify: --checkpoint is required");
+  if (args.model.empty()) throw UsageError("verify: --model is required");
   qat::CheckpointModel cm;
   try {
     cm = qat::open_checkpoint_model(args.checkpoint, args.data_dir, args.threads);
@@ -172,9 +188,14 @@ void add_verify(CLI::App& app) {
   auto args = std::make_shared<VerifyArgs>();
   CLI::App* cmd = app.add_subcommand(
       "verify", "Check that an .f8 model reproduces its checkpoint's evaluation bit for bit");
-  cmd->add_option("--checkpoint", args->checkpoint, "Training checkpoint (fixed mode)")
-      ->required();
-  cmd->add_option("--model", args->model, "The exported .f8 model")->required();
+  cmd->add_option("--checkpoint", args->checkpoint,
+                  "Training checkpoint (fixed mode; optional with --onnx)");
+  cmd->add_option("--model", args->model, "The exported .f8 model");
+  cmd->add_option("--onnx", args->onnx.onnx,
+                  "Check this ONNX model in ONNX Runtime against --model instead, bit for bit");
+  cmd->add_option("--node", args->onnx.node, "node executable for --onnx (default: node)");
+  cmd->add_option("--ort-run", args->onnx.ort_run,
+                  "tools/onnx/ort-run.js for --onnx (default: $F8NET_ORT_RUN or the build's)");
   cmd->add_option("--data", args->data_dir, "Data directory (default: the checkpoint's)");
   cmd->add_option("--limit", args->limit, "Verify only the first N images (0: all)")
       ->check(CLI::Range(0, kMaxThreads));
