@@ -198,9 +198,9 @@ void add_verify(CLI::App& app) {
                   "tools/onnx/ort-run.js for --onnx (default: $F8NET_ORT_RUN or the build's)");
   cmd->add_option("--data", args->data_dir, "Data directory (default: the checkpoint's)");
   cmd->add_option("--limit", args->limit, "Verify only the first N images (0: all)")
-      ->check(CLI::Range(0, kMaxThreads));
-  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")
+      ->check(CLI::Range(0, kMaxThreads));
   cmd->add_flag("--json", args->json, "Print a JSON object as the last line of stdout");
   cmd->callback([args] { run_verify(*args); });
 }
