@@ -232,6 +232,18 @@ TEST_F(Cli, EvalModelOnIdxFilesMatchesTheInterpreter) {
   images.resize(images.size() - 7);
   write_gz(data + "/t10k-images-idx3-ubyte.gz", images);
   expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --data " + data), 1, "data bytes");
+  // Zero images: an error, not "0 %" with exit 0.
+  {
+    std::vector<uint8_t> none_img, none_lab;
+    for (uint32_t v : {0x00000803u, 0u, 12u, 12u}) put_be32(&none_img, v);
+    for (uint32_t v : {0x00000801u, 0u}) put_be32(&none_lab, v);
+    const std::string empty = dir_ + "/empty-data";
+    ASSERT_EQ(std::system(("mkdir -p " + empty).c_str()), 0);
+    write_gz(empty + "/t10k-images-idx3-ubyte.gz", none_img);
+    write_gz(empty + "/t10k-labels-idx1-ubyte.gz", none_lab);
+    expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --data " + empty), 1,
+                          "no images");
+  }
   // Wrong magic.
   images[3] = 0x01;
   write_gz(data + "/t10k-images-idx3-ubyte.gz", images);

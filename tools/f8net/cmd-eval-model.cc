@@ -43,6 +43,8 @@ int eval_model_main(const EvalModelArgs& args) {
     }
   }
   const int64_t n = args.limit > 0 && args.limit < data.count ? args.limit : data.count;
+  // An accuracy over no image is not a result (it used to print 0 % with exit 0).
+  if (n == 0) throw Error("eval: " + args.data_dir + ": the test set has no images");
   const size_t plane = static_cast<size_t>(data.rows) * data.cols;
   int64_t top1 = 0, top5 = 0;
   const auto start = std::chrono::steady_clock::now();
