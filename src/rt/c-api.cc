@@ -8,6 +8,7 @@
 
 struct f8net_model {
   f8net::rt::Interpreter interpreter;
+  bool has_output = false;  // a run succeeded and no later run failed
 };
 
 namespace {
@@ -102,21 +103,35 @@ int f8net_output_shape(const f8net_model* model, int32_t dims[3]) {
 
 int f8net_run(f8net_model* model, const void* input, size_t size) {
   if (model == nullptr) return fail("f8net: null model");
+  model->has_output = false;
+  if (input == nullptr) return fail("f8net_run: null input");
   f8net::rt::Status s = model->interpreter.set_input(input, size);
   if (s.is_ok()) s = model->interpreter.run();
   if (!s.is_ok()) return fail(s);
+  model->has_output = true;
+  g_last_error.clear();  // no stale message after a success
   return 0;
 }
 
 int f8net_run_batch(f8net_model* model, const void* inputs, size_t n, int32_t* outputs) {
   if (model == nullptr) return fail("f8net: null model");
+  model->has_output = false;  // run_batch leaves the single-image output undefined
   const f8net::rt::Status s = model->interpreter.run_batch(inputs, n, outputs);
   if (!s.is_ok()) return fail(s);
+  g_last_error.clear();
   return 0;
 }
 
 const int32_t* f8net_output_data(const f8net_model* model) {
-  if (model == nullptr) return nullptr;
+  if (model == nullptr) {
+    fail("f8net: null model");
+    return nullptr;
+  }
+  // Before a successful f8net_run the buffer holds nothing meaningful: no pointer to it.
+  if (!model->has_output) {
+    fail("f8net_output_data: no output yet (call f8net_run first; the last run failed?)");
+    return nullptr;
+  }
   return model->interpreter.output().s32();
 }
 

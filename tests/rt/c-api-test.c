@@ -60,12 +60,20 @@ int main(int argc, char** argv) {
   CHECK(f8net_input_bytes(m) == 1);
   CHECK(f8net_output_shape(m, dims) == 0);
   CHECK(dims[0] == 1 && dims[1] == 1 && dims[2] == 1);
+  /* No output before a run (it would be unwritten memory). */
+  CHECK(f8net_output_data(m) == NULL);
+  CHECK(strstr(f8net_last_error(), "no output yet") != NULL);
+  /* A null input is reported as such, not as a size mismatch with equal sizes. */
+  CHECK(f8net_run(m, NULL, 1) == -1);
+  CHECK(strstr(f8net_last_error(), "null input") != NULL);
   CHECK(f8net_run(m, &input, 1) == 0);
+  CHECK(strcmp(f8net_last_error(), "") == 0); /* no stale message after a success */
   CHECK(f8net_output_data(m) != NULL && f8net_output_data(m)[0] == 17);
   CHECK(f8net_output_frac_bits(m, fl, 4) == 1);
   CHECK(fl[0] == 4);
   CHECK(f8net_run(m, &input, 2) == -1); /* wrong input size */
   CHECK(strstr(f8net_last_error(), "expected 1 bytes") != NULL);
+  CHECK(f8net_output_data(m) == NULL); /* the failed run invalidated the output */
   f8net_model_free(m);
   m = NULL;
 

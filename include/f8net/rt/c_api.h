@@ -36,12 +36,14 @@ int f8net_run(f8net_model* model, const void* input, size_t size);
  * receives n * C*H*W int32 logits (output shape) in the same order. Allocates nothing. */
 int f8net_run_batch(f8net_model* model, const void* inputs, size_t n, int32_t* outputs);
 
-/* After f8net_run: C*H*W int32 values, owned by the model, valid until the next run or free. */
+/* After a successful f8net_run: C*H*W int32 values, owned by the model, valid until the next run
+ * or free. NULL (with f8net_last_error set) before any successful run, after a failed run, and
+ * after f8net_run_batch (which writes its own output array). */
 const int32_t* f8net_output_data(const f8net_model* model);
 /* Copies min(n, C) per-channel output FLs into frac_bits; returns the channel count or -1. */
 int f8net_output_frac_bits(const f8net_model* model, int32_t* frac_bits, size_t n);
 
-/* The last error of this thread ("" when none). */
+/* The last error of this thread; "" when none, and cleared by every successful run. */
 const char* f8net_last_error(void);
 
 #ifdef __cplusplus

@@ -215,7 +215,8 @@ Status Interpreter::set_input(const void* codes, size_t bytes) {
   if (!impl_->prepared)
     return Status(StatusCode::kFailedPrecondition, "set_input() before prepare()");
   const size_t expected = input().bytes();
-  if (codes == nullptr || bytes != expected) {
+  if (codes == nullptr) return Status(StatusCode::kInvalidArgument, "set_input: null input");
+  if (bytes != expected) {
     return Status(StatusCode::kInvalidArgument, "set_input: expected " + std::to_string(expected) +
                                                     " bytes, got " + std::to_string(bytes));
   }
