@@ -270,19 +270,19 @@ std::vector<uint8_t> read_idx_file(const std::string& path, int ndims) {
     gzclose(f);
     head.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
-  uint64_t declared = header;
+  uint64_t data = 0;  // the product of the dimensions (each factor < 2^32: no overflow)
   if (head.size() == header) {
+    data = 1;
     for (int i = 0; i < ndims; ++i) {
-      const uint64_t d = read_be32(head, 4 + 4 * static_cast<size_t>(i));
-      declared = i == 0 ? header + d : header + (declared - header) * d;
-      if (declared > kMaxDataFileBytes) {
+      data *= read_be32(head, 4 + 4 * static_cast<size_t>(i));
+      if (data > kMaxDataFileBytes) {
         fail(path, "its header declares more than " + std::to_string(kMaxDataFileBytes) +
                        " bytes of data (the limit; docs/limits.md)");
       }
     }
   }
   // One byte of slack so trailing data is still reported as such by idx_dims.
-  return read_maybe_gzip(path, std::max<uint64_t>(declared, header) + 1);
+  return read_maybe_gzip(path, header + data + 1);
 }
 
 }  // namespace

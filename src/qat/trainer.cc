@@ -195,6 +195,21 @@ struct EvalTotals {
   bool interrupted = false;
 };
 
+// A batch's images as an N x C x H x W float tensor (a view of the batch's memory).
+torch::Tensor batch_images(Batch& batch) {
+  return torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat);
+}
+
+// Loader options for `batch_size` with the data config's workers and prefetch (in data-set
+// order unless the caller turns shuffling on).
+LoaderOptions loader_options(const DataConfig& data, int64_t batch_size) {
+  LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.workers = data.workers;
+  lo.prefetch = data.prefetch;
+  return lo;
+}
+
 // bn_calib_before_test (fix_train.py's calib phase): every conv layer in training mode (BN
 // statistics reset and averaged cumulatively, input FL averages updated), the classifier in
 // evaluation mode, over the first `batches` training batches in order with the evaluation
@@ -212,16 +227,11 @@ int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const Dataset>& train
       convs.push_back(c);
     }
   }
-  LoaderOptions lo;
-  lo.batch_size = batch_size;
-  lo.workers = data.workers;
-  lo.prefetch = data.prefetch;
-  BatchLoader loader(train, transform, lo);
+  BatchLoader loader(train, transform, loader_options(data, batch_size));
   Batch batch;
   int64_t images = 0;
   for (int64_t b = 0; b < batches && loader.next(batch); ++b) {
-    model.forward(
-        torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat));
+    model.forward(batch_images(batch));
     images += batch.n;
   }
   for (QConvBNImpl* c : convs) c->end_bn_calibration();
@@ -235,11 +245,7 @@ EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
                     const std::atomic<int>* stop) {
   model.eval();
   torch::NoGradGuard no_grad;
-  LoaderOptions lo;
-  lo.batch_size = batch_size;
-  lo.workers = data.workers;
-  lo.prefetch = data.prefetch;
-  BatchLoader loader(ds, transform, lo);
+  BatchLoader loader(ds, transform, loader_options(data, batch_size));
   EvalTotals t;
   double loss_sum = 0;
   int64_t c1 = 0, c5 = 0;
@@ -249,10 +255,8 @@ EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
       t.interrupted = true;
       return t;
     }
-    const torch::Tensor x =
-        torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat);
     const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
-    const torch::Tensor logits = model.forward(x).to(torch::kFloat);
+    const torch::Tensor logits = model.forward(batch_images(batch)).to(torch::kFloat);
     // The loss on training-scale logits (fixed mode: times s_fc ws, F8NET.md decision 2).
     const auto sum = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
     loss_sum += torch::nn::functional::cross_entropy(logits * model.logit_scale(), y, sum)
@@ -471,15 +475,12 @@ class Run {
       const int64_t batches = std::min(ipe, total - s.epoch * ipe);
       double lr = 0;
       if (s.batch < batches) {
-        LoaderOptions lo;
-        lo.batch_size = st.batch_size;
+        LoaderOptions lo = loader_options(c_.data, st.batch_size);
         lo.shuffle = true;
         lo.drop_last = st.drop_last;
         lo.seed = static_cast<uint64_t>(c_.seed);
         lo.epoch = s.epoch;
         lo.start_batch = s.batch;
-        lo.workers = c_.data.workers;
-        lo.prefetch = c_.data.prefetch;
         BatchLoader loader(data_.train, data_.train_transform, lo);
         model->train();
         Batch batch;
@@ -488,8 +489,7 @@ class Run {
           for (auto& g : opt.param_groups()) {
             static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
           }
-          const torch::Tensor x = torch::from_blob(batch.images.data(),
-                                                   {batch.n, batch.c, batch.h, batch.w}, torch::kFloat);
+          const torch::Tensor x = batch_images(batch);
           const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
           opt.zero_grad();
           const torch::Tensor logits = model->forward(x);

@@ -136,6 +136,10 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
 Status write_model_file(const ModelDef& model, const std::string& path) {
   std::vector<uint8_t> bytes;
   F8NET_RETURN_IF_ERROR(write_model(model, &bytes));
+  return write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+Status write_file_atomic(const std::string& path, const void* data, size_t size) {
   // A per-process temporary name, so two writers of one path never share a temporary file.
 #if defined(__unix__)
   const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
@@ -144,11 +148,11 @@ Status write_model_file(const ModelDef& model, const std::string& path) {
 #endif
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) return Status(StatusCode::kIoError, "cannot create " + tmp);
-  bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  bool wrote = std::fwrite(data, 1, size, f) == size;
   wrote = wrote && std::fflush(f) == 0;
 #if defined(__unix__)
   // The data must be on disk before the rename makes it visible, or a crash could leave a
-  // complete-looking but empty model file.
+  // complete-looking but empty file.
   wrote = wrote && ::fsync(::fileno(f)) == 0;
 #endif
   const bool closed = std::fclose(f) == 0;

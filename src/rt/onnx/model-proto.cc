@@ -1,14 +1,12 @@
 // export_onnx(): validate, bound, judge exactness, build the graph, wrap it in a ModelProto with
 // the metadata (class names, preprocessing, provenance, FLs, the bit_exact_in_ort verdict) and
-// serialize. write_onnx_file() writes atomically (temp file, fsync, rename).
-#include <fcntl.h>
-#include <unistd.h>
-
+// serialize. write_onnx_file() writes atomically (write_file_atomic).
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <string>
 
+#include "f8net/rt/model-file.h"
 #include "f8net/rt/onnx.h"
 #include "writer.h"
 
@@ -169,26 +167,7 @@ Status write_onnx_file(const ModelDef& model, const OnnxOptions& options, const 
                        OnnxExportReport* report) {
   std::string bytes;
   F8NET_RETURN_IF_ERROR(export_onnx(model, options, &bytes, report));
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return Status(StatusCode::kIoError, "cannot create " + tmp);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = done == bytes.size() && ::fsync(fd) == 0;
-  const bool closed = ::close(fd) == 0;
-  if (!synced || !closed) {
-    std::remove(tmp.c_str());
-    return Status(StatusCode::kIoError, "cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status(StatusCode::kIoError, "cannot rename " + tmp + " to " + path);
-  }
-  return Status::ok();
+  return write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 }  // namespace f8net::rt
