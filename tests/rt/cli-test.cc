@@ -19,6 +19,7 @@
 
 #include "f8net/rt/interpreter.h"
 #include "f8net/rt/model-file.h"
+#include "support/model-zoo.h"
 #include "support/tiny-models.h"
 
 namespace rt = f8net::rt;
@@ -290,4 +291,17 @@ TEST_F(Cli, BadInputsGiveOneLineAndTheRightExitCode) {
   // Thread counts are bounded (10000 threads used to take minutes to create).
   expect_one_line_error(cli("run --model " + dir_ + "/model.f8 --threads 10000 x"), 2, "--threads");
   expect_one_line_error(cli("eval --model " + dir_ + "/model.f8 --threads 10000"), 2, "--threads");
+}
+
+// A small file that declares a huge input (the small CNN at 2048x2048: ~46 GMAC per image) is
+// refused at load with the work limit and how to raise it, before any buffer is allocated.
+TEST_F(Cli, AHugeInputIsRefusedByTheWorkLimit) {
+  f8net::testing::ZooOptions o;
+  o.size = 2048;
+  o.classes = 10;
+  ASSERT_TRUE(rt::write_model_file(f8net::testing::zoo_small_cnn(o), dir_ + "/huge.f8").is_ok());
+  const CliResult r = cli("run --model " + dir_ + "/huge.f8 " + dir_ + "/none.png");
+  expect_one_line_error(r, 1, "work limit");
+  EXPECT_NE(r.err.find("F8NET_MAX_GMAC"), std::string::npos) << r.err;
+  expect_one_line_error(cli("bench --model " + dir_ + "/huge.f8"), 1, "work limit");
 }

@@ -131,6 +131,38 @@ TEST(Interpreter, ArenaLimitIsEnforced) {
   EXPECT_EQ(it.input_data(), nullptr);
 }
 
+// A small file can declare a huge input: the multiply-accumulates per image are bounded before
+// anything is planned, the message says how to raise the limit, and F8NET_MAX_GMAC overrides it.
+TEST(Interpreter, WorkLimitIsEnforced) {
+  std::mt19937_64 rng(3005);
+  rt::Interpreter it;
+  ASSERT_TRUE(it.load(wide_model(rng)).is_ok());
+  int64_t macs = 0;
+  for (const rt::OpInfo& op : it.graph_info().ops) macs += op.macs + op.wide_multiplications;
+  ASSERT_GT(macs, 1000);
+  rt::InterpreterOptions o;
+  o.num_threads = 1;
+  o.max_macs_per_image = static_cast<uint64_t>(macs) - 1;
+  rt::Status s = it.prepare(o);
+  EXPECT_EQ(s.code(), rt::StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("work limit"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("F8NET_MAX_GMAC"), std::string::npos) << s.message();
+  EXPECT_EQ(it.input_data(), nullptr);
+  o.max_macs_per_image = static_cast<uint64_t>(macs);  // exactly at the limit is allowed
+  EXPECT_TRUE(it.prepare(o).is_ok());
+
+  o.max_macs_per_image = 1;
+  ::setenv("F8NET_MAX_GMAC", "0", 1);  // no limit
+  EXPECT_TRUE(it.prepare(o).is_ok());
+  ::setenv("F8NET_MAX_GMAC", "1e-9", 1);  // one MAC
+  EXPECT_EQ(it.prepare(o).code(), rt::StatusCode::kUnsupported);
+  ::setenv("F8NET_MAX_GMAC", "lots", 1);
+  s = it.prepare(o);
+  EXPECT_EQ(s.code(), rt::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("F8NET_MAX_GMAC"), std::string::npos);
+  ::unsetenv("F8NET_MAX_GMAC");
+}
+
 TEST(Interpreter, ArenaReusesDeadBuffers) {
   std::mt19937_64 rng(3003);
   const rt::ModelDef m = wide_model(rng);

@@ -24,6 +24,10 @@ struct InterpreterOptions {
   bool force_reference = false;  // also forced by F8NET_FORCE_REFERENCE=1 or the CMake option
   // prepare() refuses a model whose planned arena is larger (a file must not exhaust memory).
   uint64_t max_arena_bytes = uint64_t{1} << 30;
+  // prepare() refuses a model needing more multiply-accumulates per image (a small file can
+  // declare a huge input); 0 = no limit. F8NET_MAX_GMAC=<GMAC> overrides it. 2^35 is ~3x
+  // ResNet-152 at 224x224.
+  uint64_t max_macs_per_image = uint64_t{1} << 35;
   // "ref", "avx2", "avx512", "avx512vnni" or "" (the F8NET_ISA environment variable, else the
   // best this CPU has). prepare() refuses an ISA the CPU or build lacks. "ref" and "avx2" run
   // the IR op by op (CHW); "avx512vnni" runs the fused channels-last engine. Same bytes for all.

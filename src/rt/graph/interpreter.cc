@@ -13,6 +13,7 @@
 #include "f8net/rt/model-file.h"
 #include "graph/memory-plan.h"
 #include "graph/thread-pool.h"
+#include "graph/work-limit.h"
 #include "kernels/kernel-table.h"
 #include "ops/prepared-op.h"
 #ifdef F8NET_HAVE_AVX512VNNI_KERNELS
@@ -115,6 +116,7 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   }
   s.prepared = false;
   s.ran = false;
+  F8NET_RETURN_IF_ERROR(check_work_limit(s.info, options.max_macs_per_image));
   F8NET_RETURN_IF_ERROR(choose_isa(options, &s.isa));
   int threads = options.num_threads;
   if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
