@@ -10,9 +10,8 @@
 namespace f8net::qat {
 namespace {
 
-[[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error("export: " + what);
-}
+// The CLI adds the command's name ("export: ..."); the library names only the problem.
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
 int32_t to_i32(int64_t v, const std::string& what) {
   if (v < 0 || v > 2147483647) fail(what + " out of range: " + std::to_string(v));

@@ -6,6 +6,7 @@
 #include <exception>
 #include <iostream>
 
+#include "cli-util.h"
 #include "commands.h"
 #ifdef F8NET_HAVE_QAT
 #include "f8net/qat/allocator.h"
@@ -17,6 +18,20 @@ std::vector<CommandRegistration>& command_registry() {
   return registry;
 }
 }  // namespace f8net::cli
+
+namespace {
+
+// The promise of every command: an error is one printable line. Library messages are one line
+// already; this also holds for anything that slips through with a backtrace (LibTorch appends
+// one after a newline) or with bytes read from a file.
+std::string error_line(const std::string& what) {
+  std::string line = what.substr(0, what.find('\n'));
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  if (line.empty()) line = "unknown error";
+  return f8net::cli::printable(line);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   namespace cli = f8net::cli;
@@ -36,13 +51,13 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "f8net: error: " << e.what() << " (see --help)\n";
+    std::cerr << "f8net: error: " << error_line(e.what()) << " (see --help)\n";
     return 2;
   } catch (const cli::UsageError& e) {
-    std::cerr << "f8net: error: " << e.what() << " (see --help)\n";
+    std::cerr << "f8net: error: " << error_line(e.what()) << " (see --help)\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "f8net: error: " << e.what() << "\n";
+    std::cerr << "f8net: error: " << error_line(e.what()) << "\n";
     return 1;
   }
   return 0;
