@@ -3,6 +3,8 @@
 // an element inside the storage, strides non-negative.
 #include "archive-check.h"
 
+#include "zip-check.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -161,7 +163,9 @@ void verify_archive_digest(torch::serialize::InputArchive& archive, const std::s
   }
 }
 
-void load_archive_bytes(const std::string& bytes, torch::serialize::InputArchive* archive) {
+void load_archive_bytes(const std::string& bytes, const std::string& path,
+                        torch::serialize::InputArchive* archive) {
+  check_zip_container(bytes, path);
   std::istringstream in(bytes);
   archive->load_from(in);
 }

@@ -27,7 +27,10 @@ std::string archive_digest(torch::serialize::InputArchive& archive);
 void verify_archive_digest(torch::serialize::InputArchive& archive, const std::string& path,
                            bool required);
 
-// `bytes` (a serialized archive) loaded as an InputArchive; throws c10::Error on bad bytes.
-void load_archive_bytes(const std::string& bytes, torch::serialize::InputArchive* archive);
+// `bytes` (a serialized archive read from `path`) loaded as an InputArchive once its zip
+// container has passed check_zip_container (zip-check.h); throws std::runtime_error naming
+// `path` for a refused container and c10::Error on bytes LibTorch rejects.
+void load_archive_bytes(const std::string& bytes, const std::string& path,
+                        torch::serialize::InputArchive* archive);
 
 }  // namespace f8net::qat::detail

@@ -57,7 +57,7 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   std::string bytes;
   try {
     torch::serialize::InputArchive back;
-    detail::load_archive_bytes(serialize(nullptr), &back);
+    detail::load_archive_bytes(serialize(nullptr), path, &back);
     const std::string digest = detail::archive_digest(back);
     bytes = serialize(&digest);
   } catch (const c10::Error& e) {
@@ -73,7 +73,7 @@ namespace {
 void open_archive(const std::string& path, torch::serialize::InputArchive& archive) {
   std::string bytes = read_file(path);
   try {
-    detail::load_archive_bytes(bytes, &archive);
+    detail::load_archive_bytes(bytes, path, &archive);
     detail::check_archive_tensors(archive, path);
     detail::verify_archive_digest(archive, path, /*required=*/true);
   } catch (const c10::Error& e) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "archive-check.h"
+#include "f8net/qat/checkpoint-io.h"
 
 namespace f8net::qat {
 
@@ -22,16 +23,18 @@ void save_state(const torch::nn::Module& module, const std::string& path) {
   std::ostringstream bytes;
   plain.save_to(bytes);
   torch::serialize::InputArchive back;
-  detail::load_archive_bytes(bytes.str(), &back);
+  detail::load_archive_bytes(bytes.str(), path, &back);
   torch::serialize::OutputArchive archive;
   fill(archive);
   archive.write(detail::kChecksumKey, c10::IValue(detail::archive_digest(back)));
-  archive.save_to(path);
+  std::ostringstream out;
+  archive.save_to(out);
+  write_file_atomic(path, out.str());  // temp file, fsync, rename: never a half-written file
 }
 
 LoadReport load_state_by_intersection(torch::nn::Module& module, const std::string& path) {
   torch::serialize::InputArchive archive;
-  archive.load_from(path);
+  detail::load_archive_bytes(read_file(path), path, &archive);
   // Foreign archives (without a digest) are accepted; their tensors are still bounds-checked.
   detail::check_archive_tensors(archive, path);
   detail::verify_archive_digest(archive, path, /*required=*/false);

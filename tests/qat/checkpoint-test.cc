@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <torch/torch.h>
+#include <caffe2/serialize/inline_container.h>
 
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "f8net/qat/checkpoint-io.h"
@@ -271,6 +273,127 @@ TEST(Checkpoint, AnEditedStrideOrOffsetThatReadsOutOfBoundsIsRefused) {
     EXPECT_NE(msg.find("'w'"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }
+}
+
+// Rebuilds the zip archive `bytes` record by record, `edit` changing one record's bytes and
+// whether it is compressed (LibTorch's own writer, so the container is otherwise valid).
+std::string rewrite_archive(
+    const std::string& bytes,
+    const std::function<void(const std::string& name, std::string* data, bool* compress)>& edit) {
+  std::istringstream in(bytes);
+  caffe2::serialize::PyTorchStreamReader reader(&in);
+  std::string out;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
+      out.append(static_cast<const char*>(p), n);
+      return n;
+    });
+    for (const std::string& name : reader.getAllRecords()) {
+      if (name == "version") continue;  // the writer adds its own
+      auto record = reader.getRecord(name);
+      std::string data(static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record));
+      bool compress = false;
+      edit(name, &data, &compress);
+      writer.writeRecord(name, data.data(), data.size(), compress);
+    }
+    writer.writeEndOfFile();
+  }
+  return out;
+}
+
+// LibTorch compiles the TorchScript inside an archive and runs its __setstate__ methods at load,
+// and inflates compressed records to any declared size: both are refused before it opens the
+// file (the code also when it is deflated).
+// LibTorch sizes a storage from the element count in the pickle, whatever its data record holds:
+// a count larger than the record (found by fuzz_checkpoint: a heap over-read) is refused.
+TEST(Checkpoint, AStorageLargerThanItsDataRecordIsRefused) {
+  TempDir dir;
+  struct OneParam : torch::nn::Module {
+    OneParam() { w = register_parameter("w", torch::arange(77, torch::kFloat)); }
+    torch::Tensor w;
+  };
+  OneParam m;
+  save_state(m, dir / "s.pt");
+  std::string bytes = read_file(dir / "s.pt");
+  // ... 'cpu' [BINPUT k] BININT1 77 TUPLE BINPERSID: the storage's element count.
+  const size_t cpu = bytes.find("cpu");
+  ASSERT_NE(cpu, std::string::npos);
+  const size_t count = bytes.find("K\x4d", cpu);
+  ASSERT_NE(count, std::string::npos);
+  ASSERT_LT(count - cpu, 8u) << "the pickle layout of storages changed";
+  bytes[count + 1] = static_cast<char>(200);
+  fix_zip_crcs(&bytes);
+  write_file_atomic(dir / "edited.pt", bytes);
+  OneParam target;
+  const std::string msg =
+      load_error([&] { load_state_by_intersection(target, dir / "edited.pt"); });
+  EXPECT_NE(msg.find("larger than its data record"), std::string::npos) << msg;
+}
+
+TEST(Checkpoint, ArchivesWithCodeOrCompressedRecordsAreRefusedBeforeLibTorchOpensThem) {
+  torch::set_num_threads(1);
+  TempDir dir;
+  Net a = make_model(tiny(Mode::kFixed));
+  save_checkpoint(dir / "c.pt", *a, nullptr, "{}", "");
+  const std::string good = read_file(dir / "c.pt");
+  Net b = make_model(tiny(Mode::kFixed));
+  auto load = [&](const std::string& bytes) {
+    write_file_atomic(dir / "edited.pt", bytes);
+    return load_error([&] { load_checkpoint(dir / "edited.pt", *b, nullptr, false); });
+  };
+  // The unedited rewrite still loads: the refusals below are about the edits.
+  EXPECT_EQ(load(rewrite_archive(good, [](const std::string&, std::string*, bool*) {})), "ok");
+
+  for (const bool deflate : {false, true}) {
+    const std::string with_method = rewrite_archive(good, [&](const std::string& name,
+                                                              std::string* data, bool* compress) {
+      if (name == "code/__torch__.py") {
+        *data += "  def __setstate__(self, state: Tuple[str, str]) -> None:\n"
+                 "    while True:\n      pass\n";
+        *compress = deflate;
+      }
+    });
+    const std::string msg = load(with_method);
+    EXPECT_NE(msg.find("holds code"), std::string::npos) << deflate << ": " << msg;
+    EXPECT_NE(msg.find("edited.pt"), std::string::npos) << msg;
+  }
+  // 80 MiB of zeros deflate to ~80 KB.
+  std::string msg = load(rewrite_archive(good, [](const std::string& name, std::string* data,
+                                                  bool* compress) {
+    if (name == "data.pkl") {
+      *data += std::string(size_t{80} << 20, '\0');
+      *compress = true;
+    }
+  }));
+  EXPECT_NE(msg.find("more than 64 MiB"), std::string::npos) << msg;
+  // A deflated record that claims to be larger than it inflates to.
+  std::string lying = rewrite_archive(good, [](const std::string& name, std::string*,
+                                               bool* compress) {
+    *compress = name == "code/__torch__.py";
+  });
+  ASSERT_EQ(load(lying), "ok");
+  const size_t entry = lying.find("PK\x01\x02");
+  ASSERT_NE(entry, std::string::npos);
+  for (size_t pos = entry; pos != std::string::npos; pos = lying.find("PK\x01\x02", pos + 4)) {
+    if (lying.compare(pos + 46, get_le(lying, pos + 28, 2), "archive/code/__torch__.py") == 0) {
+      put_le32(&lying, pos + 24, get_le(lying, pos + 24, 4) + 1000);
+    }
+  }
+  msg = load(lying);
+  EXPECT_NE(msg.find("does not inflate to its declared size"), std::string::npos) << msg;
+
+  // A record whose declared size reaches past the central directory (a small file asking for
+  // gigabytes).
+  std::string huge = good;
+  size_t cd = huge.find("PK\x01\x02");
+  while (cd != std::string::npos && get_le(huge, cd + 10, 2) != 0) cd = huge.find("PK\x01\x02", cd + 4);
+  ASSERT_NE(cd, std::string::npos);  // a stored record
+  put_le32(&huge, cd + 20, 0x7fffffff);
+  put_le32(&huge, cd + 24, 0x7fffffff);
+  msg = load(huge);
+  EXPECT_NE(msg.find("outside the file"), std::string::npos) << msg;
+  EXPECT_NE(load(good.substr(0, good.size() - 10)).find("not an f8net checkpoint"),
+            std::string::npos);
 }
 
 }  // namespace

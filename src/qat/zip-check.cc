@@ -1,0 +1,495 @@
+// Implementation of zip-check.h: a reader of the zip central directory (PKWARE APPNOTE 4.3, the
+// subset LibTorch's writer produces), every offset and size checked against the file before use.
+// All arithmetic is in uint64 on values below 2^48, so nothing overflows.
+#include "zip-check.h"
+
+#include <zlib.h>
+
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <vector>
+#include <stdexcept>
+
+namespace f8net::qat::detail {
+namespace {
+
+constexpr uint32_t kEndOfCentralDir = 0x06054b50;
+constexpr uint32_t kZip64End = 0x06064b50;
+constexpr uint32_t kZip64Locator = 0x07064b50;
+constexpr uint32_t kCentralHeader = 0x02014b50;
+constexpr uint32_t kLocalHeader = 0x04034b50;
+constexpr uint64_t kMaxRecords = 1u << 20;
+// LibTorch deflates its TorchScript sources and small pickles; tensor data is always stored.
+// Compressed records together may inflate to at most this much.
+constexpr uint64_t kMaxInflatedBytes = uint64_t{64} << 20;
+
+class Bytes {
+ public:
+  Bytes(const std::string& s, const std::string& path) : s_(s), path_(path) {}
+  uint64_t size() const { return s_.size(); }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw std::runtime_error(path_ + ": not an f8net checkpoint (" + why + ")");
+  }
+  uint64_t le(uint64_t at, int n) const {
+    if (at > s_.size() || static_cast<uint64_t>(n) > s_.size() - at) fail("truncated zip");
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(s_[at + i]);
+    return v;
+  }
+  std::string str(uint64_t at, uint64_t n) const {
+    if (at > s_.size() || n > s_.size() - at) fail("truncated zip");
+    return s_.substr(at, n);
+  }
+
+ private:
+  const std::string& s_;
+  const std::string& path_;
+};
+
+struct Directory {
+  uint64_t entries = 0, offset = 0, size = 0;
+};
+
+Directory find_directory(const Bytes& b) {
+  if (b.size() < 22) b.fail("too short for a zip");
+  // The end record is the last 22 bytes plus a comment of up to 65535 bytes.
+  const uint64_t lowest = b.size() > 22 + 65535 ? b.size() - 22 - 65535 : 0;
+  for (uint64_t at = b.size() - 22 + 1; at-- > lowest;) {
+    if (b.le(at, 4) != kEndOfCentralDir || at + 22 + b.le(at + 20, 2) != b.size()) continue;
+    Directory d{b.le(at + 10, 2), b.le(at + 16, 4), b.le(at + 12, 4)};
+    if (d.entries == 0xffff || d.offset == 0xffffffff || d.size == 0xffffffff) {
+      if (at < 20 || b.le(at - 20, 4) != kZip64Locator) b.fail("zip64 end record missing");
+      const uint64_t z = b.le(at - 20 + 8, 8);
+      if (b.le(z, 4) != kZip64End) b.fail("bad zip64 end record");
+      d = Directory{b.le(z + 32, 8), b.le(z + 48, 8), b.le(z + 40, 8)};
+    }
+    if (d.offset > b.size() || d.size > b.size() - d.offset) b.fail("central directory outside the file");
+    if (d.entries > kMaxRecords) b.fail("more than 2^20 records");
+    return d;
+  }
+  b.fail("no zip end record");
+}
+
+bool is_ident(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (const char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+// An attribute type as LibTorch's archive writer declares it: a basic type or a class of the
+// archive (__torch__.a.b...).
+bool is_type(const std::string& s) {
+  if (s == "Tensor" || s == "str" || s == "int" || s == "float" || s == "bool") return true;
+  if (s.rfind("__torch__.", 0) != 0) return false;
+  size_t at = 10;
+  while (true) {
+    const size_t dot = s.find('.', at);
+    if (!is_ident(s.substr(at, dot == std::string::npos ? std::string::npos : dot - at))) {
+      return false;
+    }
+    if (dot == std::string::npos) return true;
+    at = dot + 1;
+  }
+}
+
+// A quoted attribute name: printable, without quotes or backslashes.
+bool is_quoted_name(const std::string& s, size_t* at) {
+  if (*at >= s.size() || s[*at] != '"') return false;
+  size_t i = *at + 1;
+  while (i < s.size() && s[i] != '"') {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f || c == '\\') return false;
+    ++i;
+  }
+  if (i >= s.size()) return false;
+  *at = i + 1;
+  return true;
+}
+
+// `  __parameters__ = ["a", "b", ]` (the writer's exact form, trailing comma included).
+bool is_name_list(const std::string& line, const std::string& head) {
+  if (line.rfind(head, 0) != 0) return false;
+  size_t at = head.size();
+  while (at < line.size() && line[at] == '"') {
+    if (!is_quoted_name(line, &at) || line.compare(at, 2, ", ") != 0) return false;
+    at += 2;
+  }
+  return line.compare(at, std::string::npos, "]") == 0;
+}
+
+// One line of a TorchScript source written by LibTorch's archive writer: class headers and
+// attribute declarations only. Anything else (a method, an expression, a constant) is refused:
+// LibTorch would compile it, run a __setstate__, and its parser itself crashes on odd input.
+bool is_declaration(const std::string& line) {
+  if (line.empty()) return true;
+  if (line.rfind("class ", 0) == 0) {
+    const size_t paren = line.find('(');
+    return paren != std::string::npos && is_ident(line.substr(6, paren - 6)) &&
+           line.compare(paren, std::string::npos, "(Module):") == 0;
+  }
+  if (line.rfind("  ", 0) != 0) return false;
+  if (is_name_list(line, "  __parameters__ = [") || is_name_list(line, "  __buffers__ = [")) {
+    return true;
+  }
+  if (line == "  __annotations__ = []") return true;
+  const std::string ann = "  __annotations__[";
+  if (line.rfind(ann, 0) == 0) {
+    size_t at = ann.size();
+    return is_quoted_name(line, &at) && line.compare(at, 4, "] = ") == 0 &&
+           is_type(line.substr(at + 4));
+  }
+  const size_t colon = line.find(" : ");
+  return colon != std::string::npos && is_ident(line.substr(2, colon - 2)) &&
+         is_type(line.substr(colon + 3));
+}
+
+void check_source(const Bytes& b, const std::string& name, const std::string& text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (!is_declaration(text.substr(start, end - start))) {
+      b.fail("record '" + name + "' holds code, which f8net archives never do");
+    }
+    start = end + 1;
+  }
+}
+
+// The `size` bytes that the raw deflate stream at `at` (`packed` bytes) inflates to, exactly.
+std::string inflate_record(const Bytes& b, const std::string& name, uint64_t at, uint64_t packed,
+                           uint64_t size) {
+  const std::string in = b.str(at, packed);
+  std::string out(size, '\0');
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) b.fail("zlib failed");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&z, Z_FINISH);
+  const uint64_t produced = z.total_out;
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END || produced != size) {
+    b.fail("record '" + name + "' does not inflate to its declared size");
+  }
+  return out;
+}
+
+// Item size of a pickled storage class ("torch.FloatStorage"), 0 if unknown.
+uint64_t storage_item_size(const std::string& cls) {
+  static const std::map<std::string, uint64_t> sizes = {
+      {"torch.FloatStorage", 4}, {"torch.DoubleStorage", 8},  {"torch.HalfStorage", 2},
+      {"torch.BFloat16Storage", 2}, {"torch.LongStorage", 8}, {"torch.IntStorage", 4},
+      {"torch.ShortStorage", 2}, {"torch.CharStorage", 1},     {"torch.ByteStorage", 1},
+      {"torch.BoolStorage", 1},  {"torch.QInt8Storage", 1},    {"torch.QUInt8Storage", 1},
+      {"torch.QInt32Storage", 4}, {"torch.ComplexFloatStorage", 8},
+      {"torch.ComplexDoubleStorage", 16}};
+  const auto it = sizes.find(cls);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+// What the scan knows of a pickled value: enough to recognise a storage reference, the tuple
+// ('storage', torch.<T>Storage, key, location, numel) that BINPERSID turns into a tensor storage.
+struct Token {
+  enum Kind { kOther, kStr, kInt, kGlobal } kind = kOther;
+  std::string s;
+  int64_t i = 0;
+};
+
+// A pickle as LibTorch's unpickler reads it (protocols 0-4): every opcode known, every length
+// inside the record (LibTorch allocates a declared length before reading it), every memo index
+// at most one past the highest so far (LibTorch reserves memory for the index), and every
+// storage no larger than its data record (LibTorch sizes the storage from the pickle's numel,
+// whatever the record holds). `record_sizes` maps every record of the archive to its size.
+void check_pickle(const Bytes& b, const std::string& name, const std::string& p,
+                  const std::map<std::string, uint64_t>& record_sizes) {
+  auto fail = [&](const std::string& why) { b.fail("record '" + name + "': " + why); };
+  const std::string storage_dir = name.substr(0, name.size() - 4) + "/";  // a/data.pkl -> a/data/
+  const uint64_t n = p.size();
+  uint64_t at = 0, memo = 0;
+  std::vector<std::vector<Token>> marks;  // the values pushed since each open MARK
+  std::map<uint64_t, Token> memo_tokens;
+  Token last;                   // the value most recently pushed (what a PUT memoizes)
+  std::vector<Token> tuple;     // the items of the tuple just built, for a BINPERSID after it
+  bool tuple_on_top = false;
+  auto need = [&](uint64_t k) {
+    if (k > n - at) fail("pickle truncated");
+  };
+  auto le = [&](int k) {
+    need(static_cast<uint64_t>(k));
+    uint64_t v = 0;
+    for (int i = k - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[at + i]);
+    at += static_cast<uint64_t>(k);
+    return v;
+  };
+  auto line = [&] {
+    const auto nl = p.find('\n', at);
+    if (nl == std::string::npos) fail("pickle truncated");
+    const std::string s = p.substr(at, nl - at);
+    at = nl + 1;
+    return s;
+  };
+  auto bytes = [&](uint64_t len) {
+    need(len);
+    const std::string s = p.substr(at, len);
+    at += len;
+    return s;
+  };
+  auto put = [&](uint64_t id) {
+    if (id > memo) fail("pickle memo index out of order");
+    if (id == memo) ++memo;
+    memo_tokens[id] = last;
+  };
+  auto pop = [&](int k) {
+    for (; k > 0 && !marks.empty() && !marks.back().empty(); --k) marks.back().pop_back();
+  };
+  auto push = [&](Token t) {
+    last = t;
+    if (!marks.empty()) marks.back().push_back(std::move(t));
+  };
+  auto close_mark = [&] {
+    if (marks.empty()) fail("pickle closes a MARK it never opened");
+    std::vector<Token> items = std::move(marks.back());
+    marks.pop_back();
+    return items;
+  };
+  auto check_storage = [&] {
+    if (!tuple_on_top || tuple.size() != 5 || tuple[0].kind != Token::kStr ||
+        tuple[0].s != "storage" || tuple[1].kind != Token::kGlobal ||
+        tuple[2].kind != Token::kStr || tuple[4].kind != Token::kInt) {
+      fail("unrecognised persistent reference in the pickle");
+    }
+    const uint64_t item = storage_item_size(tuple[1].s);
+    if (item == 0) fail("unknown storage type " + tuple[1].s);
+    const auto rec = record_sizes.find(storage_dir + tuple[2].s);
+    if (rec == record_sizes.end()) fail("storage '" + tuple[2].s + "' has no data record");
+    const int64_t numel = tuple[4].i;
+    if (numel < 0 || static_cast<uint64_t>(numel) > rec->second / item) {
+      fail("storage '" + tuple[2].s + "' is larger than its data record");
+    }
+  };
+  while (at < n) {
+    const auto op = static_cast<unsigned char>(p[at++]);
+    const bool after_tuple = tuple_on_top;
+    tuple_on_top = false;
+    Token t;
+    switch (op) {
+      case '.':  // STOP
+        return;
+      case '(':
+        marks.emplace_back();
+        break;
+      case 't':
+        tuple = close_mark();
+        push(Token{});
+        tuple_on_top = true;
+        break;
+      case 'l': case 'd': case 'o': case 0x91:  // LIST DICT OBJ FROZENSET
+        close_mark();
+        push(Token{});
+        break;
+      case 'i':  // INST module\nname\n
+        line();
+        line();
+        close_mark();
+        push(Token{});
+        break;
+      case 'e': case 'u': case 0x90: case '1':  // APPENDS SETITEMS ADDITEMS POP_MARK
+        close_mark();
+        last = Token{};  // the top is now the container (or unknown)
+        break;
+      case 'q': case 'r': case 0x94:  // BINPUT LONG_BINPUT MEMOIZE: no stack change
+        put(op == 'q' ? le(1) : op == 'r' ? le(4) : memo);
+        tuple_on_top = after_tuple;
+        break;
+      case 'p':
+        put(std::strtoull(line().c_str(), nullptr, 10));
+        tuple_on_top = after_tuple;
+        break;
+      case 'Q':  // BINPERSID
+        tuple_on_top = after_tuple;
+        check_storage();
+        tuple_on_top = false;
+        pop(1);
+        push(Token{});
+        break;
+      case 'h': case 'j': case 'g': {  // BINGET LONG_BINGET GET
+        const uint64_t id = op == 'h' ? le(1) : op == 'j' ? le(4)
+                                                          : std::strtoull(line().c_str(), nullptr, 10);
+        const auto it = memo_tokens.find(id);
+        if (it == memo_tokens.end()) fail("pickle reads a memo entry never written");
+        push(it->second);
+        break;
+      }
+      case '0':
+        pop(1);
+        last = Token{};
+        break;
+      case 0x85: case 0x86: case 0x87:  // TUPLE1..3
+        pop(op - 0x84);
+        push(Token{});
+        break;
+      case 'R': case 'b': case 'a': case 0x81: case 0x93:  // REDUCE BUILD APPEND NEWOBJ STACK_GLOBAL
+        pop(2);
+        push(Token{});
+        break;
+      case 's': case 0x92:  // SETITEM NEWOBJ_EX
+        pop(3);
+        push(Token{});
+        break;
+      case '2': case 'N': case '}': case ']': case ')': case 0x88: case 0x89: case 0x8f:
+        push(Token{});
+        break;
+      case 'K': case 'M': case 'J': {
+        const int k = op == 'K' ? 1 : op == 'M' ? 2 : 4;
+        const uint64_t v = le(k);
+        t.kind = Token::kInt;
+        t.i = k == 4 ? static_cast<int32_t>(static_cast<uint32_t>(v)) : static_cast<int64_t>(v);
+        push(t);
+        break;
+      }
+      case 0x8a: {  // LONG1: little-endian two's complement of up to 255 bytes
+        const std::string v = bytes(le(1));
+        if (v.size() <= 8) {
+          uint64_t u = 0;
+          for (size_t i = v.size(); i-- > 0;) u = u << 8 | static_cast<unsigned char>(v[i]);
+          if (!v.empty() && v.size() < 8 && (static_cast<unsigned char>(v.back()) & 0x80)) {
+            u |= ~uint64_t{0} << (8 * v.size());
+          }
+          t.kind = Token::kInt;
+          t.i = static_cast<int64_t>(u);
+        }
+        push(t);
+        break;
+      }
+      case 0x8b:  // LONG4
+        bytes(le(4));
+        push(Token{});
+        break;
+      case 'X': case 'T': case 'B':  // four-byte length
+        t.kind = op == 'B' ? Token::kOther : Token::kStr;
+        t.s = bytes(le(4));
+        push(t);
+        break;
+      case 'U': case 'C': case 0x8c:  // one-byte length
+        t.kind = op == 'C' ? Token::kOther : Token::kStr;
+        t.s = bytes(le(1));
+        push(t);
+        break;
+      case 0x8d: case 0x8e:  // eight-byte length
+        t.kind = op == 0x8e ? Token::kOther : Token::kStr;
+        t.s = bytes(le(8));
+        push(t);
+        break;
+      case 'c': {  // GLOBAL module\nname\n
+        const std::string module = line();
+        t.kind = Token::kGlobal;
+        t.s = module + "." + line();
+        push(t);
+        break;
+      }
+      case 'F': case 'I': case 'L': case 'S': case 'V': case 'P':
+        line();
+        push(Token{});
+        break;
+      case 'G':
+        le(8);
+        push(Token{});
+        break;
+      case 0x80: case 0x82:  // PROTO EXT1
+        le(1);
+        if (op == 0x82) push(Token{});
+        break;
+      case 0x83:
+        le(2);
+        push(Token{});
+        break;
+      case 0x84:
+        le(4);
+        push(Token{});
+        break;
+      case 0x95:  // FRAME
+        le(8);
+        break;
+      default:
+        fail("unknown pickle opcode");
+    }
+  }
+  fail("pickle without STOP");
+}
+
+}  // namespace
+
+void check_zip_container(const std::string& bytes, const std::string& path) {
+  const Bytes b(bytes, path);
+  const Directory d = find_directory(b);
+  struct Record {
+    std::string name;
+    uint64_t method, data, packed, size;
+  };
+  std::vector<Record> records;
+  std::map<std::string, uint64_t> record_sizes;
+  uint64_t at = d.offset, inflated = 0;
+  for (uint64_t e = 0; e < d.entries; ++e) {
+    if (b.le(at, 4) != kCentralHeader) b.fail("bad central directory entry");
+    const uint64_t flags = b.le(at + 8, 2), method = b.le(at + 10, 2);
+    uint64_t packed = b.le(at + 20, 4), size = b.le(at + 24, 4), local = b.le(at + 42, 4);
+    const uint64_t name_len = b.le(at + 28, 2), extra_len = b.le(at + 30, 2),
+                   comment_len = b.le(at + 32, 2);
+    const std::string name = b.str(at + 46, name_len);
+    // Zip64 sizes and offset, in this order, for each field that reads 0xffffffff.
+    for (uint64_t x = at + 46 + name_len, x_end = x + extra_len; x + 4 <= x_end;) {
+      const uint64_t id = b.le(x, 2), len = b.le(x + 2, 2);
+      if (x + 4 + len > x_end) b.fail("bad zip extra field");
+      if (id == 1) {
+        uint64_t p = x + 4;
+        for (uint64_t* field : {&size, &packed, &local}) {
+          if (*field != 0xffffffff) continue;
+          if (p + 8 > x + 4 + len) b.fail("bad zip64 extra field");
+          *field = b.le(p, 8);
+          p += 8;
+        }
+      }
+      x += 4 + len;
+    }
+    if ((flags & 1) != 0 || (method != 0 && method != 8) || (method == 0 && packed != size)) {
+      b.fail("record '" + name + "' is encrypted or uses an unknown compression");
+    }
+    if (method == 8) {
+      if (size > kMaxInflatedBytes - inflated) {
+        b.fail("compressed records inflate to more than 64 MiB");
+      }
+      inflated += size;
+    }
+    if (record_sizes.count(name)) b.fail("record '" + name + "' appears twice");
+    if (b.le(local, 4) != kLocalHeader) b.fail("bad local header of '" + name + "'");
+    const uint64_t data = local + 30 + b.le(local + 26, 2) + b.le(local + 28, 2);
+    if (data > d.offset || packed > d.offset - data) {
+      b.fail("record '" + name + "' outside the file");
+    }
+    records.push_back(Record{name, method, data, packed, size});
+    record_sizes[name] = size;
+    at += 46 + name_len + extra_len + comment_len;
+  }
+  for (const Record& r : records) {
+    const std::string& name = r.name;
+    auto ends_with = [&](const char* tail) {
+      const size_t k = std::strlen(tail);
+      return name.size() >= k && name.compare(name.size() - k, k, tail) == 0;
+    };
+    const bool in_code = name.rfind("code/", 0) == 0 || name.find("/code/") != std::string::npos;
+    const bool source = in_code && ends_with(".py"), pickle = ends_with(".pkl");
+    if (!source && !pickle) continue;
+    const std::string text =
+        r.method == 8 ? inflate_record(b, name, r.data, r.packed, r.size) : b.str(r.data, r.size);
+    if (source) check_source(b, name, text);
+    if (pickle) check_pickle(b, name, text, record_sizes);
+  }
+}
+
+}  // namespace f8net::qat::detail
