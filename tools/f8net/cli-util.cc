@@ -1,5 +1,4 @@
-// Implementation of cli-util.h. Ranking compares exact doubles (int32 * 2^-FL is exact), so the
-// order never depends on float rounding.
+// Implementation of cli-util.h.
 #include "cli-util.h"
 
 #include <algorithm>
@@ -73,23 +72,6 @@ std::string json_string(const std::string& s) {
     }
   }
   return out + "\"";
-}
-
-double logit_value(const rt::TensorView& logits, int c) {
-  return std::ldexp(static_cast<double>(logits.s32()[c]), -logits.frac_bits[c]);
-}
-
-std::vector<int> top_k(const rt::TensorView& logits, int k) {
-  const int n = static_cast<int>(logits.shape.elements());
-  std::vector<int> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  k = std::max(0, std::min(k, n));
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
-    const double va = logit_value(logits, a), vb = logit_value(logits, b);
-    return va > vb || (va == vb && a < b);
-  });
-  idx.resize(static_cast<size_t>(k));
-  return idx;
 }
 
 }  // namespace f8net::cli

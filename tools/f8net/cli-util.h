@@ -1,12 +1,12 @@
 // Small helpers shared by the runtime-only commands: loading a model into an interpreter with
-// errors turned into cli::Error, JSON string escaping, and top-k ranking of int32 logits that
-// carry per-channel FLs (ranked by the exact value logit * 2^-FL, ties to the lower index).
+// errors turned into cli::Error, JSON string escaping and terminal-safe printing.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "f8net/rt/interpreter.h"
+#include "f8net/rt/logits.h"
 
 namespace f8net::cli {
 
@@ -20,9 +20,8 @@ std::string json_string(const std::string& s);
 // screen. Other bytes (UTF-8 included) pass unchanged.
 std::string printable(const std::string& s);
 
-// Indices of the k largest output values (k clamped to the channel count), best first.
-std::vector<int> top_k(const rt::TensorView& logits, int k);
-// logit * 2^-FL of channel c, exact in double.
-double logit_value(const rt::TensorView& logits, int c);
+// Ranking logits lives in the runtime (f8net/rt/logits.h).
+using rt::logit_value;
+using rt::top_k;
 
 }  // namespace f8net::cli

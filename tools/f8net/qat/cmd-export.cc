@@ -13,10 +13,10 @@
 #include "f8net/qat/checkpoint-model.h"
 #include "f8net/qat/config.h"
 #include "f8net/qat/export.h"
+#include "f8net/qat/runtime-metadata.h"
 #include "f8net/qat/runtime-model.h"
 #include "f8net/rt/model-file.h"
 #include "onnx-report.h"
-#include "runtime-metadata.h"
 
 namespace f8net::cli {
 namespace {
@@ -60,7 +60,7 @@ void run_export(const ExportArgs& args) {
   rt::ModelDef model;
   try {
     model = qat::to_runtime_model(qat::integer_view(*cm.model),
-                                  runtime_metadata(cm, args.checkpoint));
+                                  qat::runtime_metadata(cm, args.checkpoint));
   } catch (const std::exception& e) {
     throw Error(std::string("export: ") + e.what());
   }

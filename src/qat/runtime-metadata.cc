@@ -1,25 +1,24 @@
-// runtime-metadata.h. The preprocessing written here must be what training fed the model:
+// Implementation of f8net/qat/runtime-metadata.h. The preprocessing written here must be what training fed the model:
 // raw [0,1] images (code = pixel) or (pixel/255 - mean) / std per channel.
-#include "runtime-metadata.h"
+#include "f8net/qat/runtime-metadata.h"
 
 #include <ctime>
+#include <stdexcept>
 
-#include "commands.h"
+namespace f8net::qat {
 
-namespace f8net::cli {
-
-rt::Metadata runtime_metadata(const qat::CheckpointModel& cm, const std::string& checkpoint_path) {
+rt::Metadata runtime_metadata(const CheckpointModel& cm, const std::string& checkpoint_path) {
   rt::Metadata meta;
   meta.name = cm.options.arch + " (" + cm.config.data.dataset + ")";
   rt::Preprocessing& pre = meta.preprocessing;
   pre.replicate_gray = cm.val->channels() == 1 && cm.options.in_channels > 1;
   if (cm.options.quant.normalize_input) {
     if (cm.options.in_channels > 3) {
-      throw Error("export: normalized inputs with more than 3 channels are not supported");
+      throw std::runtime_error("normalized inputs with more than 3 channels are not supported");
     }
     pre.mode = rt::Preprocess::kNormalized;
-    const auto mean = qat::effective_mean(cm.config.data, cm.options.in_channels);
-    const auto sd = qat::effective_std(cm.config.data, cm.options.in_channels);
+    const auto mean = effective_mean(cm.config.data, cm.options.in_channels);
+    const auto sd = effective_std(cm.config.data, cm.options.in_channels);
     for (int64_t c = 0; c < cm.options.in_channels; ++c) {
       pre.mean[static_cast<size_t>(c)] = static_cast<float>(mean[static_cast<size_t>(c)]);
       pre.std[static_cast<size_t>(c)] = static_cast<float>(sd[static_cast<size_t>(c)]);
@@ -36,8 +35,8 @@ rt::Metadata runtime_metadata(const qat::CheckpointModel& cm, const std::string&
                      {"stage", cm.stage},
                      {"mode", cm.mode},
                      {"date", date},
-                     {"config", qat::config_to_yaml(cm.config)}};
+                     {"config", config_to_yaml(cm.config)}};
   return meta;
 }
 
-}  // namespace f8net::cli
+}  // namespace f8net::qat
