@@ -168,7 +168,8 @@ class Unpickler {
   }
   std::string line() {
     const size_t end = p_.find('\n', pos_);
-    if (end == std::string::npos || end - pos_ > 256) throw PickleError("malformed GLOBAL");
+    if (end == std::string::npos) throw PickleError("truncated pickle");
+    if (end - pos_ > 256) throw PickleError("malformed GLOBAL");
     std::string s = p_.substr(pos_, end - pos_);
     pos_ = end + 1;
     return s;

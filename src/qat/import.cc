@@ -229,16 +229,16 @@ ImportReport import_weights(const ImportOptions& o) {
   for (const std::string& k : sd.other_keys) extra.push_back(k + " (not a tensor)");
   if (o.strict) {
     const std::string hint = " (--strict false keeps f8net's initialization for it)";
+    if (!missing.empty()) {
+      throw std::runtime_error(file + ": not a " + what + " state dict: no " +
+                               first_few(missing) + hint);
+    }
     if (!mismatched.empty()) {
       throw std::runtime_error(file + ": " + what + ": " + mismatched.front() +
                                (mismatched.size() > 1
                                     ? " (and " + std::to_string(mismatched.size() - 1) + " more)"
                                     : "") +
                                hint);
-    }
-    if (!missing.empty()) {
-      throw std::runtime_error(file + ": not a " + what + " state dict: no " +
-                               first_few(missing) + hint);
     }
     if (!extra.empty()) {
       throw std::runtime_error(file + ": not a " + what + " state dict: it also holds " +
