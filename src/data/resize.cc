@@ -45,9 +45,8 @@ Coeffs coeffs(int in_size, int out_size) {
     }
     for (int x = 0; x < xmax; ++x) {
       const double v = ww != 0.0 ? w[static_cast<size_t>(x)] / ww : w[static_cast<size_t>(x)];
-      c.k[static_cast<size_t>(xx) * c.ksize + x] =
-          static_cast<int32_t>(v < 0 ? -0.5 + v * (1 << kPrecisionBits)
-                                     : 0.5 + v * (1 << kPrecisionBits));
+      c.k[static_cast<size_t>(xx) * c.ksize + x] = static_cast<int32_t>(
+          v < 0 ? -0.5 + v * (1 << kPrecisionBits) : 0.5 + v * (1 << kPrecisionBits));
     }
     c.bounds[static_cast<size_t>(xx) * 2] = xmin;
     c.bounds[static_cast<size_t>(xx) * 2 + 1] = xmax;
@@ -68,8 +67,8 @@ void resize_bilinear_pil(const uint8_t* src, int h, int w, int channels, uint8_t
   const bool horizontal = out_w != w, vertical = out_h != h;
   // The horizontal pass covers only the rows the vertical pass reads (Pillow's ybox).
   const int first = cv.bounds[0];
-  const int last = cv.bounds[static_cast<size_t>(out_h) * 2 - 2] +
-                   cv.bounds[static_cast<size_t>(out_h) * 2 - 1];
+  const int last =
+      cv.bounds[static_cast<size_t>(out_h) * 2 - 2] + cv.bounds[static_cast<size_t>(out_h) * 2 - 1];
   std::vector<uint8_t> tmp;
   const uint8_t* rows = src;  // the vertical pass's input, row 0 = source row `row0`
   int row0 = 0, width = w;

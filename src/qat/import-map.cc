@@ -29,8 +29,11 @@ std::string sblock(size_t b) { return "blocks." + std::to_string(b); }
 
 ImportArch import_arch(const std::string& from, const std::string& arch) {
   static const std::map<std::string, std::vector<int>> resnet_units = {
-      {"resnet18", {2, 2, 2, 2}},  {"resnet34", {3, 4, 6, 3}},   {"resnet50", {3, 4, 6, 3}},
-      {"resnet101", {3, 4, 23, 3}}, {"resnet152", {3, 8, 36, 3}}};
+      {"resnet18", {2, 2, 2, 2}},
+      {"resnet34", {3, 4, 6, 3}},
+      {"resnet50", {3, 4, 6, 3}},
+      {"resnet101", {3, 4, 23, 3}},
+      {"resnet152", {3, 8, 36, 3}}};
   ImportArch a;
   if (from == "torchvision") {
     if (resnet_units.count(arch)) {
@@ -55,8 +58,8 @@ ImportArch import_arch(const std::string& from, const std::string& arch) {
     std::string base = arch;
     const bool b_variant = arch.size() > 1 && arch.back() == 'b';
     if (b_variant) base.pop_back();
-    if (resnet_units.count(base) && (!b_variant || base == "resnet50" || base == "resnet101" ||
-                                     base == "resnet152")) {
+    if (resnet_units.count(base) &&
+        (!b_variant || base == "resnet50" || base == "resnet101" || base == "resnet152")) {
       a.f8net_arch = base;
       a.units = resnet_units.at(base);
       // pytorchcv's plain bottleneck ResNets stride their first 1x1 conv (conv1_stride=True).
@@ -116,9 +119,9 @@ std::vector<TensorSource> import_mapping(const std::string& from, const ImportAr
         const std::string c = f + ".conv." + std::to_string(j);
         add_conv(out, sblock(b) + ".convs." + std::to_string(j), {c + ".0.weight", c + ".1"});
       }
-      add_conv(out, sblock(b) + ".convs." + std::to_string(n - 1),
-               {f + ".conv." + std::to_string(n - 1) + ".weight",
-                f + ".conv." + std::to_string(n)});
+      add_conv(
+          out, sblock(b) + ".convs." + std::to_string(n - 1),
+          {f + ".conv." + std::to_string(n - 1) + ".weight", f + ".conv." + std::to_string(n)});
     }
   } else {
     size_t b = 0;
@@ -135,14 +138,15 @@ std::vector<TensorSource> import_mapping(const std::string& from, const ImportAr
           add_conv(out, block + ".convs.1", {p + ".pw_conv.conv.weight", p + ".pw_conv.bn"});
           continue;
         }
-        const std::string p = tv ? "layer" + std::to_string(s + 1) + "." + std::to_string(u)
-                                 : "features.stage" + std::to_string(s + 1) + ".unit" +
-                                       std::to_string(u + 1);
+        const std::string p =
+            tv ? "layer" + std::to_string(s + 1) + "." + std::to_string(u)
+               : "features.stage" + std::to_string(s + 1) + ".unit" + std::to_string(u + 1);
         for (int j = 0; j < n; ++j) {
           const std::string jj = std::to_string(j + 1);
-          add_conv(out, block + ".convs." + std::to_string(j),
-                   tv ? Layer{p + ".conv" + jj + ".weight", p + ".bn" + jj}
-                      : Layer{p + ".body.conv" + jj + ".conv.weight", p + ".body.conv" + jj + ".bn"});
+          add_conv(
+              out, block + ".convs." + std::to_string(j),
+              tv ? Layer{p + ".conv" + jj + ".weight", p + ".bn" + jj}
+                 : Layer{p + ".body.conv" + jj + ".conv.weight", p + ".body.conv" + jj + ".bn"});
         }
         if (has_shortcut[b]) {
           add_conv(out, block + ".shortcut",

@@ -11,12 +11,12 @@ namespace f8net::qat::detail {
 
 // What an import arch is in f8net terms.
 struct ImportArch {
-  std::string f8net_arch;             // models.h name
+  std::string f8net_arch;  // models.h name
   std::string resnet_variant = "v1.5";
-  bool relu6 = false;                 // torchvision MobileNet-V2
-  std::vector<int> units;             // blocks per stage (pytorchcv numbers units per stage)
-  std::string stem_key;               // the source's stem conv weight (channels, kernel)
-  std::string classifier_key;         // the source's classifier weight (num_classes)
+  bool relu6 = false;          // torchvision MobileNet-V2
+  std::vector<int> units;      // blocks per stage (pytorchcv numbers units per stage)
+  std::string stem_key;        // the source's stem conv weight (channels, kernel)
+  std::string classifier_key;  // the source's classifier weight (num_classes)
 };
 
 // Throws std::invalid_argument naming the accepted names for an unknown source or arch.

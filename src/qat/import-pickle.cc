@@ -25,8 +25,8 @@ struct Obj {
   Kind kind = kNone;
   int64_t i = 0;
   double f = 0;
-  std::string s;            // string, or "module.name" of a global
-  std::vector<Ref> items;   // tuple and list items; a dict's keys and values, alternating
+  std::string s;           // string, or "module.name" of a global
+  std::vector<Ref> items;  // tuple and list items; a dict's keys and values, alternating
   torch::Tensor tensor;
 };
 
@@ -42,11 +42,11 @@ struct PickleError : std::runtime_error {
 
 c10::ScalarType storage_dtype(const std::string& global) {
   static const std::map<std::string, c10::ScalarType> types = {
-      {"torch.FloatStorage", c10::kFloat},   {"torch.DoubleStorage", c10::kDouble},
-      {"torch.HalfStorage", c10::kHalf},     {"torch.BFloat16Storage", c10::kBFloat16},
-      {"torch.LongStorage", c10::kLong},     {"torch.IntStorage", c10::kInt},
-      {"torch.ShortStorage", c10::kShort},   {"torch.CharStorage", c10::kChar},
-      {"torch.ByteStorage", c10::kByte},     {"torch.BoolStorage", c10::kBool}};
+      {"torch.FloatStorage", c10::kFloat}, {"torch.DoubleStorage", c10::kDouble},
+      {"torch.HalfStorage", c10::kHalf},   {"torch.BFloat16Storage", c10::kBFloat16},
+      {"torch.LongStorage", c10::kLong},   {"torch.IntStorage", c10::kInt},
+      {"torch.ShortStorage", c10::kShort}, {"torch.CharStorage", c10::kChar},
+      {"torch.ByteStorage", c10::kByte},   {"torch.BoolStorage", c10::kBool}};
   const auto it = types.find(global);
   if (it == types.end()) throw PickleError("unsupported storage type '" + global + "'");
   return it->second;
@@ -58,6 +58,8 @@ class Unpickler {
       : p_(data), zip_(zip) {}
 
   Ref run() {
+    // One case per opcode, as the pickle format lists them.
+    // clang-format off
     while (true) {
       const uint8_t op = u8();
       switch (op) {
@@ -142,6 +144,7 @@ class Unpickler {
         }
       }
     }
+    // clang-format on
   }
 
  private:
@@ -175,7 +178,11 @@ class Unpickler {
     return s;
   }
   void push(Ref r) { stack_.push_back(std::move(r)); }
-  void push_int(int64_t v) { Ref r = make(Obj::kInt); r->i = v; push(r); }
+  void push_int(int64_t v) {
+    Ref r = make(Obj::kInt);
+    r->i = v;
+    push(r);
+  }
   void push_float() {
     const std::string_view b = take(8);
     uint64_t bits = 0;
@@ -184,14 +191,22 @@ class Unpickler {
     std::memcpy(&r->f, &bits, sizeof bits);
     push(r);
   }
-  void push_string(uint64_t n) { Ref r = make(Obj::kString); r->s = std::string(take(n)); push(r); }
+  void push_string(uint64_t n) {
+    Ref r = make(Obj::kString);
+    r->s = std::string(take(n));
+    push(r);
+  }
   Ref& top() {
     if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) {
       throw PickleError("pickle stack underflow");
     }
     return stack_.back();
   }
-  Ref pop() { Ref r = top(); stack_.pop_back(); return r; }
+  Ref pop() {
+    Ref r = top();
+    stack_.pop_back();
+    return r;
+  }
   std::vector<Ref> pop_mark() {
     if (marks_.empty()) throw PickleError("no MARK");
     const size_t m = marks_.back();
@@ -239,8 +254,8 @@ class Unpickler {
       auto [ptr, size] = zip_.getRecord(record);
       const int64_t item = static_cast<int64_t>(c10::elementSize(dtype));
       if (numel < 0 || static_cast<uint64_t>(numel) * static_cast<uint64_t>(item) != size) {
-        throw PickleError("storage '" + key + "' has " + std::to_string(size) +
-                          " bytes, not " + std::to_string(numel) + " elements");
+        throw PickleError("storage '" + key + "' has " + std::to_string(size) + " bytes, not " +
+                          std::to_string(numel) + " elements");
       }
       torch::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
       if (size > 0) std::memcpy(t.data_ptr(), ptr.get(), size);
@@ -270,13 +285,15 @@ class Unpickler {
     }
     if (count > 0 && last >= storage.numel()) throw PickleError("tensor outside its storage");
     Ref r = make(Obj::kTensor);
-    r->tensor = count == 0 ? torch::empty(size, storage.options())
-                           : storage.as_strided(size, stride, offset).clone(at::MemoryFormat::Contiguous);
+    r->tensor = count == 0
+                    ? torch::empty(size, storage.options())
+                    : storage.as_strided(size, stride, offset).clone(at::MemoryFormat::Contiguous);
     return r;
   }
 
   Ref call(const Ref& fn, const Ref& args) {
-    if (fn->kind != Obj::kGlobal || args->kind != Obj::kTuple) throw PickleError("malformed REDUCE");
+    if (fn->kind != Obj::kGlobal || args->kind != Obj::kTuple)
+      throw PickleError("malformed REDUCE");
     const std::vector<Ref>& a = args->items;
     if (fn->s == "collections.OrderedDict") {
       Ref d = make(Obj::kDict);
@@ -347,7 +364,8 @@ StateDict to_state_dict(const Ref& root) {
 StateDict read_torch_state_dict(const std::string& path) {
   const std::string bytes = read_file(path);
   if (bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x80) {
-    throw std::runtime_error(path + ": legacy torch.save format (PyTorch < 1.6 or "
+    throw std::runtime_error(path +
+                             ": legacy torch.save format (PyTorch < 1.6 or "
                              "_use_new_zipfile_serialization=False) is not read: re-save it "
                              "with torch.save(torch.load(f), f)");
   }

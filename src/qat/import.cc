@@ -4,10 +4,9 @@
 // bottleneck stride placement. Every check runs before the one atomic write.
 #include "f8net/qat/import.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 
@@ -38,7 +37,8 @@ TrainConfig embedded_config(const ImportOptions& o, const detail::ImportArch& a)
                                    "train.mode=float"};
   for (const std::string& s : o.overrides) {
     if (import_owned(s.substr(0, s.find('=')))) {
-      throw std::runtime_error("--set " + s + ": model keys, data.normalize and "
+      throw std::runtime_error("--set " + s +
+                               ": model keys, data.normalize and "
                                "quant.rescale_forward are set by the import");
     }
     sets.push_back(s);
@@ -86,7 +86,7 @@ std::vector<std::string> import_arch_names(const std::string& from) {
     return {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "mobilenet_v2"};
   }
   if (from == "pytorchcv") {
-    return {"resnet18",  "resnet34",   "resnet50",  "resnet50b",   "resnet101",
+    return {"resnet18",   "resnet34",  "resnet50",   "resnet50b",   "resnet101",
             "resnet101b", "resnet152", "resnet152b", "mobilenet_w1"};
   }
   return {};
@@ -134,8 +134,8 @@ ImportReport import_weights(const ImportOptions& o) {
     }
     mo.num_classes = it->second.size(0);
   }
-  mo.input_size = cfg.data.input_size > 0 ? cfg.data.input_size
-                                          : (cfg.data.dataset == "cifar10" ? 32 : 28);
+  mo.input_size =
+      cfg.data.input_size > 0 ? cfg.data.input_size : (cfg.data.dataset == "cifar10" ? 32 : 28);
   mo.quant.mode = Mode::kFloat;
   mo.quant.normalize_input = true;
   mo.quant.rescale_forward = false;
@@ -194,9 +194,9 @@ ImportReport import_weights(const ImportOptions& o) {
       }
       used.insert(m.source);
       const std::string suffix = ".running_var";
-      const bool variance = m.source.size() > suffix.size() &&
-                            m.source.compare(m.source.size() - suffix.size(), suffix.size(),
-                                             suffix) == 0;
+      const bool variance =
+          m.source.size() > suffix.size() &&
+          m.source.compare(m.source.size() - suffix.size(), suffix.size(), suffix) == 0;
       if (variance) bn_prefixes.insert(m.source.substr(0, m.source.size() - suffix.size()));
       check_values(file, m.source, it->second, variance);
       if (it->second.sizes() != target.sizes()) {
@@ -230,8 +230,8 @@ ImportReport import_weights(const ImportOptions& o) {
   if (o.strict) {
     const std::string hint = " (--strict false keeps f8net's initialization for it)";
     if (!missing.empty()) {
-      throw std::runtime_error(file + ": not a " + what + " state dict: no " +
-                               first_few(missing) + hint);
+      throw std::runtime_error(file + ": not a " + what + " state dict: no " + first_few(missing) +
+                               hint);
     }
     if (!mismatched.empty()) {
       throw std::runtime_error(file + ": " + what + ": " + mismatched.front() +
@@ -253,12 +253,15 @@ ImportReport import_weights(const ImportOptions& o) {
   // Notes on what differs from the source outside evaluation.
   if (o.from == "torchvision" && a.f8net_arch == "mobilenet_v2") {
     r.notes.push_back("the classifier's dropout (an evaluation no-op) is not trained by f8net");
-    r.notes.push_back("ReLU6 activations: model.relu6 (float mode only; a fixed-point fine-tune "
-                      "clips at the PACT alpha: set model.relu6: false)");
+    r.notes.push_back(
+        "ReLU6 activations: model.relu6 (float mode only; a fixed-point fine-tune "
+        "clips at the PACT alpha: set model.relu6: false)");
   }
   if (o.from == "pytorchcv" && mo.input_size != 224) {
-    r.notes.push_back("pytorchcv's AvgPool2d(7) equals f8net's global pool at 224x224 input "
-                      "only; at " + std::to_string(mo.input_size) + " f8net pools globally");
+    r.notes.push_back(
+        "pytorchcv's AvgPool2d(7) equals f8net's global pool at 224x224 input "
+        "only; at " +
+        std::to_string(mo.input_size) + " f8net pools globally");
   }
 
   r.config_yaml = config_to_yaml(cfg);

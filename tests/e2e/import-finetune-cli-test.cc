@@ -3,9 +3,9 @@
 // checkpoint, fine-tuned by a scaled-down configs/imagenet-resnet18-tiny-ft.yaml on a small
 // ImageFolder, exported and verified bit-exact. Also: bad weights give one line and no file.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
@@ -58,12 +58,12 @@ TEST(ImportCli, ImportedResnet18FineTunesExportsAndVerifies) {
                          weights + "\")'";
   ASSERT_EQ(std::system(py.c_str()), 0);
 
-  const std::string data_sets = " --set data.dir=" + (dir / "data") +
-                                " --set data.input_size=32 --set data.resize=32";
+  const std::string data_sets =
+      " --set data.dir=" + (dir / "data") + " --set data.input_size=32 --set data.resize=32";
   const std::string fl = dir / "float.pt";
-  const CliResult im = run_cli("import --from torchvision --arch resnet18 " + weights + " -o " +
-                                   fl + data_sets + " --json",
-                               dir);
+  const CliResult im = run_cli(
+      "import --from torchvision --arch resnet18 " + weights + " -o " + fl + data_sets + " --json",
+      dir);
   ASSERT_EQ(im.code, 0) << im.err;
   const auto ij = nlohmann::json::parse(last_line(im.out));
   EXPECT_EQ(ij.at("tensors").get<int>(), 102);  // 20 conv+BN layers x 5, FC weight and bias
@@ -75,13 +75,13 @@ TEST(ImportCli, ImportedResnet18FineTunesExportsAndVerifies) {
   EXPECT_EQ(nlohmann::json::parse(last_line(ev.out)).at("images").get<int>(), 12);
 
   // The tiny fine-tuning recipe, scaled down: a few iterations at lr 0 (calibration) on 32x32.
-  const CliResult tr = run_cli(
-      "train --config " F8NET_SOURCE_DIR "/configs/imagenet-resnet18-tiny-ft.yaml" + data_sets +
-          " --set train.init=" + fl +
-          " --set train.iterations=3 --set train.batch_size=6 --set data.workers=1"
-          " --set data.random_resized_crop=false --set threads=1 --out " + (dir / "run") +
-          " --json",
-      dir);
+  const CliResult tr =
+      run_cli("train --config " F8NET_SOURCE_DIR "/configs/imagenet-resnet18-tiny-ft.yaml" +
+                  data_sets + " --set train.init=" + fl +
+                  " --set train.iterations=3 --set train.batch_size=6 --set data.workers=1"
+                  " --set data.random_resized_crop=false --set threads=1 --out " +
+                  (dir / "run") + " --json",
+              dir);
   ASSERT_EQ(tr.code, 0) << tr.err;
   EXPECT_NE(tr.err.find("initialized from " + fl), std::string::npos) << tr.err;
   const std::string ckpt = dir / "run/train-best.pt";
@@ -116,13 +116,18 @@ TEST(ImportCli, BadWeightsAreOneLineAndWriteNothing) {
                  "--strict", 2);
   if (!have_torchvision()) return;
   // A state dict of another family, a NaN, a wrong dtype, a mis-shaped tensor.
-  const std::string py = std::string(F8NET_PYTHON3) + " -c '\n"
+  const std::string py =
+      std::string(F8NET_PYTHON3) +
+      " -c '\n"
       "import torch, torchvision\n"
-      "d = \"" + dir.path() + "/\"\n"
+      "d = \"" +
+      dir.path() +
+      "/\"\n"
       "sd = torchvision.models.resnet18(num_classes=4).state_dict()\n"
       "torch.save(sd, d + \"r18.pth\")\n"
       "torch.save([1, 2], d + \"list.pth\")\n"
-      "n = dict(sd); n[\"layer1.0.bn1.running_var\"] = n[\"layer1.0.bn1.running_var\"] * float(\"nan\")\n"
+      "n = dict(sd); n[\"layer1.0.bn1.running_var\"] = n[\"layer1.0.bn1.running_var\"] * "
+      "float(\"nan\")\n"
       "torch.save(n, d + \"nan.pth\")\n"
       "h = dict(sd); h[\"fc.weight\"] = h[\"fc.weight\"].double()\n"
       "torch.save(h, d + \"double.pth\")\n"
@@ -132,7 +137,8 @@ TEST(ImportCli, BadWeightsAreOneLineAndWriteNothing) {
       "torch.save(m, d + \"missing.pth\")\n"
       "torch.save(sd, d + \"legacy.pth\", _use_new_zipfile_serialization=False)\n'";
   ASSERT_EQ(std::system(py.c_str()), 0);
-  expect_refused("--from torchvision --arch resnet50 " + (dir / "r18.pth"), "not a torchvision resnet50", 1);
+  expect_refused("--from torchvision --arch resnet50 " + (dir / "r18.pth"),
+                 "not a torchvision resnet50", 1);
   expect_refused("--from torchvision --arch resnet18 " + (dir / "list.pth"), "not a dict", 1);
   expect_refused("--from torchvision --arch resnet18 " + (dir / "nan.pth"), "NaN", 1);
   expect_refused("--from torchvision --arch resnet18 " + (dir / "double.pth"), "float32", 1);
@@ -143,9 +149,11 @@ TEST(ImportCli, BadWeightsAreOneLineAndWriteNothing) {
   expect_refused("--from torchvision --arch resnet18 --num-classes 10 " + (dir / "r18.pth"),
                  "fc.weight", 1);
   // --strict false: the 10-class classifier keeps f8net's initialization and is listed.
-  const CliResult ok = run_cli("import --from torchvision --arch resnet18 --num-classes 10 "
-                               "--strict false " + (dir / "extra.pth") + " -o " + out + " --json",
-                               dir);
+  const CliResult ok = run_cli(
+      "import --from torchvision --arch resnet18 --num-classes 10 "
+      "--strict false " +
+          (dir / "extra.pth") + " -o " + out + " --json",
+      dir);
   ASSERT_EQ(ok.code, 0) << ok.err;
   const auto j = nlohmann::json::parse(last_line(ok.out));
   EXPECT_EQ(j.at("num_classes").get<int>(), 10);

@@ -35,8 +35,8 @@ std::string make_refs(const std::string& name, std::string* skip) {
     ADD_FAILURE() << "cannot create a temporary directory";
     return "";
   }
-  const std::string cmd = python + " " + F8NET_SOURCE_DIR "/tests/qat/import-make-refs.py " +
-                          dir + " " + name + " > " + dir + "/make-refs.log 2>&1";
+  const std::string cmd = python + " " + F8NET_SOURCE_DIR "/tests/qat/import-make-refs.py " + dir +
+                          " " + name + " > " + dir + "/make-refs.log 2>&1";
   if (std::system(cmd.c_str()) != 0) {
     std::ifstream log(dir + "/make-refs.log");
     std::stringstream s;

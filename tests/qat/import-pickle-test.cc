@@ -19,14 +19,21 @@ namespace {
 // Pickle protocol-2 bytes.
 struct Pickle {
   std::string b = "\x80\x02";
-  Pickle& raw(const std::string& s) { b += s; return *this; }
+  Pickle& raw(const std::string& s) {
+    b += s;
+    return *this;
+  }
   Pickle& str(const std::string& s) {
     b += 'X';
     for (int k = 0; k < 4; ++k) b += static_cast<char>((s.size() >> (8 * k)) & 0xff);
     b += s;
     return *this;
   }
-  Pickle& int1(int v) { b += 'K'; b += static_cast<char>(v); return *this; }
+  Pickle& int1(int v) {
+    b += 'K';
+    b += static_cast<char>(v);
+    return *this;
+  }
   Pickle& global(const std::string& module, const std::string& name) {
     b += "c" + module + "\n" + name + "\n";
     return *this;
@@ -101,12 +108,15 @@ TEST(ImportPickle, RefusesUnsafeObjectsAndBadTensors) {
   };
   // A pickle that would run os.system in Python.
   std::string path = write_archive(dir, dict_with([](Pickle& p) {
-    p.global("os", "system").raw("(").str("echo hacked").raw("tR");
-  }), {});
+                                     p.global("os", "system").raw("(").str("echo hacked").raw("tR");
+                                   }),
+                                   {});
   EXPECT_NE(error_of(path).find("unsupported object 'os.system'"), std::string::npos)
       << error_of(path);
   // A tensor reaching past its storage.
-  path = write_archive(dir, dict_with([](Pickle& p) { p.tensor("0", 4, 0, {3, 2}, {2, 1}); }),
+  path = write_archive(dir, dict_with([](Pickle& p) {
+                         p.tensor("0", 4, 0, {3, 2}, {2, 1});
+                       }),
                        {{"0", {1, 2, 3, 4}}});
   EXPECT_NE(error_of(path).find("outside its storage"), std::string::npos) << error_of(path);
   // A storage record shorter than its declared element count.

@@ -34,9 +34,10 @@ TEST(ImportPreprocess, EvalTransformMatchesTorchvisionPil) {
   }
   std::string dir = (fs::temp_directory_path() / "f8net-preprocess-XXXXXX").string();
   ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-  ASSERT_EQ(std::system((python + " " F8NET_SOURCE_DIR "/tests/qat/import-make-preprocess-refs.py " +
-                         dir).c_str()),
-            0);
+  ASSERT_EQ(
+      std::system((python + " " F8NET_SOURCE_DIR "/tests/qat/import-make-preprocess-refs.py " + dir)
+                      .c_str()),
+      0);
   std::ifstream manifest(dir + "/manifest.txt");
   std::string name;
   int h = 0, w = 0, c = 0, resize = 0, crop = 0, cases = 0;

@@ -30,12 +30,12 @@ struct StateDict {
 StateDict read_torch_state_dict(const std::string& path);
 
 struct ImportOptions {
-  std::string from;     // "torchvision" | "pytorchcv"
-  std::string arch;     // the source's model name, see import_arch_names()
-  std::string weights;  // the torch.save file
-  std::string out;      // the f8net checkpoint to write
-  bool strict = true;   // false: skip extra/missing/mis-shaped tensors (listed in the report)
-  int64_t num_classes = 0;   // 0: from the source's classifier
+  std::string from;         // "torchvision" | "pytorchcv"
+  std::string arch;         // the source's model name, see import_arch_names()
+  std::string weights;      // the torch.save file
+  std::string out;          // the f8net checkpoint to write
+  bool strict = true;       // false: skip extra/missing/mis-shaped tensors (listed in the report)
+  int64_t num_classes = 0;  // 0: from the source's classifier
   // ResNets: "imagenet" (7x7/2 conv1 + max pool) or "cifar" (the small-image adaptation: a 3x3/1
   // conv1 and no max pool, which a state dict cannot show, so it is stated here).
   std::string stem = "imagenet";
@@ -46,13 +46,13 @@ struct ImportOptions {
 };
 
 struct ImportReport {
-  ModelOptions model;             // the float f8net model written (make_model + load_checkpoint)
-  std::string config_yaml;        // its embedded config
-  int64_t tensors_imported = 0;   // f8net tensors copied from the source
-  std::vector<std::string> ignored;       // source tensors with no float meaning (num_batches_tracked)
-  std::vector<std::string> skipped;       // strict off: source tensors not used
-  std::vector<std::string> kept_init;     // strict off: f8net tensors left at their initialization
-  std::vector<std::string> notes;         // architectural notes (dropout, pooling, ReLU6)
+  ModelOptions model;                // the float f8net model written (make_model + load_checkpoint)
+  std::string config_yaml;           // its embedded config
+  int64_t tensors_imported = 0;      // f8net tensors copied from the source
+  std::vector<std::string> ignored;  // source tensors with no float meaning (num_batches_tracked)
+  std::vector<std::string> skipped;  // strict off: source tensors not used
+  std::vector<std::string> kept_init;  // strict off: f8net tensors left at their initialization
+  std::vector<std::string> notes;      // architectural notes (dropout, pooling, ReLU6)
 };
 
 // The model names accepted for `from` ("torchvision" or "pytorchcv"); empty for another source.

@@ -45,7 +45,8 @@ void run_import(ImportArgs& args) {
     std::cerr << "  ignored " << r.ignored.size() << " BN num_batches_tracked counters\n";
   }
   for (const auto& k : r.skipped) std::cerr << "  skipped (not used): " << printable(k) << "\n";
-  for (const auto& k : r.kept_init) std::cerr << "  kept f8net's initialization: " << printable(k) << "\n";
+  for (const auto& k : r.kept_init)
+    std::cerr << "  kept f8net's initialization: " << printable(k) << "\n";
   for (const auto& n : r.notes) std::cerr << "  note: " << n << "\n";
   if (args.json) {
     std::cout << "{\"checkpoint\": " << json_string(args.o.out)
@@ -61,7 +62,8 @@ void run_import(ImportArgs& args) {
 void add_import(CLI::App& app) {
   auto args = std::make_shared<ImportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "import", "Import a PyTorch state dict (torchvision, pytorchcv) as an f8net float checkpoint");
+      "import",
+      "Import a PyTorch state dict (torchvision, pytorchcv) as an f8net float checkpoint");
   cmd->add_option("--from", args->o.from, "Naming of the weights: torchvision or pytorchcv")
       ->required()
       ->check(CLI::IsMember({"torchvision", "pytorchcv"}));
