@@ -23,6 +23,8 @@ void visit_schema(Config& c, Visitor&& v) {
   v("model.arch", c.model.arch);
   v("model.width_mult", c.model.width_mult);
   v("model.stem", c.model.stem);
+  v("model.resnet_variant", c.model.resnet_variant);
+  v("model.relu6", c.model.relu6);
 
   v("quant.metric", c.quant.metric);
   v("quant.grid_search", c.quant.grid_search);
@@ -328,6 +330,9 @@ void validate_config(const TrainConfig& c) {
   if (!(c.model.width_mult > 0)) bad("model.width_mult", "must be > 0");
   if (!kStems.count(c.model.stem)) {
     bad("model.stem", "'" + c.model.stem + "' is not one of auto, imagenet, cifar");
+  }
+  if (c.model.resnet_variant != "v1.5" && c.model.resnet_variant != "v1") {
+    bad("model.resnet_variant", "'" + c.model.resnet_variant + "' is not one of v1.5, v1");
   }
   if (c.quant.metric != "std" && c.quant.metric != "mae" && c.quant.metric != "rms") {
     bad("quant.metric", "'" + c.quant.metric + "' is not one of std, mae, rms");

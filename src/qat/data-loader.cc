@@ -6,6 +6,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "f8net/data/resize.h"
 #include "f8net/qat/data.h"
 #include "f8net/rt/preprocess.h"
 
@@ -121,20 +122,25 @@ void transform_image(const Image& in, const TransformOptions& o, std::mt19937_64
   } else if (!o.variable_size) {
     cv::resize(src, img, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
   } else {
+    // torchvision's Resize(target) + CenterCrop(size) on a PIL image, bit for bit
+    // (f8net/data/resize.h): the pixels a torchvision-trained model expects (docs/import.md).
     const int target = static_cast<int>(o.resize ? o.resize : o.size);
-    cv::Mat resized;
-    const double k = static_cast<double>(target) / std::min(src.rows, src.cols);
-    const int rows = src.rows <= src.cols ? target : static_cast<int>(std::lround(src.rows * k));
-    const int cols = src.cols < src.rows ? target : static_cast<int>(std::lround(src.cols * k));
-    cv::resize(src, resized, cv::Size(std::max(cols, size), std::max(rows, size)), 0, 0,
-               cv::INTER_LINEAR);
+    auto [rows, cols] = data::resize_shorter_side(src.rows, src.cols, target);
+    rows = std::max(rows, size);
+    cols = std::max(cols, size);
+    cv::Mat resized = src;
+    if (rows != src.rows || cols != src.cols) {
+      resized = cv::Mat(rows, cols, type);
+      data::resize_bilinear_pil(src.data, src.rows, src.cols, src.channels(), resized.data, rows,
+                                cols);
+    }
     int y = 0, x = 0;
     if (o.train) {
       y = static_cast<int>(uniform_int(rng, 0, resized.rows - size));
       x = static_cast<int>(uniform_int(rng, 0, resized.cols - size));
     } else {
-      y = static_cast<int>(std::lround((resized.rows - size) / 2.0));
-      x = static_cast<int>(std::lround((resized.cols - size) / 2.0));
+      y = data::center_crop_offset(resized.rows, size);
+      x = data::center_crop_offset(resized.cols, size);
     }
     img = resized(cv::Rect(x, y, size, size));
   }

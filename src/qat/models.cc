@@ -84,7 +84,7 @@ class FamilyNetImpl : public NetImpl {
   torch::Tensor pooled_features(const torch::Tensor& x) override {
     TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, options_.arch,
                 ": expected N x ", options_.in_channels, " x H x W input, got ", x.sizes());
-    torch::Tensor t = torch::relu(stem_->forward(x));
+    torch::Tensor t = float_relu(stem_->forward(x), options_.quant);
     if (stem_maxpool_) t = torch::max_pool2d(t, 3, 2, 1);
     for (Block& b : blocks_) t = b->forward(t);
     if (options_.quant.quant_avgpool && options_.quant.mode != Mode::kFloat) {
@@ -197,7 +197,9 @@ Block bottleneck(const Builder& b, int64_t in, int64_t mid, int64_t stride) {
   const int64_t out = mid * 4;
   QConvBN shortcut{nullptr};
   if (stride != 1 || in != out) shortcut = b.conv(in, out, 1, stride);
-  return b.block({b.conv(in, mid, 1, 1), b.conv(mid, mid, 3, stride), b.conv(mid, out, 1, 1)},
+  const bool v1 = b.o.resnet_variant == "v1";  // ModelOptions::resnet_variant
+  return b.block({b.conv(in, mid, 1, v1 ? stride : 1), b.conv(mid, mid, 3, v1 ? 1 : stride),
+                  b.conv(mid, out, 1, 1)},
                  shortcut, true, true);
 }
 
@@ -308,6 +310,16 @@ Net make_model(const ModelOptions& options) {
   if (options.num_classes < 1) throw std::invalid_argument("num_classes must be >= 1");
   if (options.stem != "auto" && options.stem != "imagenet" && options.stem != "cifar") {
     throw std::invalid_argument("unknown stem '" + options.stem + "' (auto, imagenet, cifar)");
+  }
+  if (options.resnet_variant != "v1.5" && options.resnet_variant != "v1") {
+    throw std::invalid_argument("unknown resnet_variant '" + options.resnet_variant +
+                                "' (v1.5, v1)");
+  }
+  if (options.quant.relu6 && options.quant.mode != Mode::kFloat) {
+    throw std::invalid_argument(
+        "model.relu6 exists in float mode only: F8Net's " + mode_name(options.quant.mode) +
+        " layers clip at the learned PACT alpha instead (set model.relu6: false, and "
+        "quant.alpha_init: 6 to start at ReLU6's clip)");
   }
   if (!(options.width_mult > 0.0) || !std::isfinite(options.width_mult)) {
     throw std::invalid_argument("width_mult must be a positive number");

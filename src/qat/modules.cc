@@ -108,6 +108,10 @@ std::pair<torch::Tensor, torch::Tensor> batch_stats(const torch::Tensor& y) {
   return {stats[0], stats[1]};
 }
 
+torch::Tensor float_relu(const torch::Tensor& x, const QuantOptions& quant) {
+  return quant.relu6 ? torch::clamp(x, 0.0, 6.0) : torch::relu(x);
+}
+
 // ---------------------------------------------------------------------------------------------
 // QLayerImpl
 
@@ -151,7 +155,7 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   switch (quant_.mode) {
     case Mode::kFloat:
       if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
-      return kind_ == InputKind::kUnsigned ? torch::relu(x) : x;
+      return kind_ == InputKind::kUnsigned ? float_relu(x, quant_) : x;
     case Mode::kFpPact:
       if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
       return quantize_ste(x, {input_fl_used()}, sg, 1, /*floating=*/true);
@@ -321,7 +325,7 @@ QLinearImpl::Quantized QLinearImpl::quantize_weight(double pool_comp) const {
 torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
   if (quant_.mode == Mode::kFloat) {
     // floating_wo_clip keeps the rescaling, ws from the unquantized weight (detached).
-    const torch::Tensor xin = torch::relu(x);
+    const torch::Tensor xin = float_relu(x, quant_);
     if (!quant_.rescale_forward) return torch::linear(xin, weight, bias);
     torch::Tensor ws;
     {
@@ -403,7 +407,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor t = x;
   for (QConvBN& c : convs_) t = c->forward(t);
   if (options_.residual()) t = t + (shortcut_.is_empty() ? x : shortcut_->forward(x));
-  if (options_.relu_after()) t = torch::relu(t);
+  if (options_.relu_after()) t = float_relu(t, convs_.front()->quant());
   return t;
 }
 

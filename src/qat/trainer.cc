@@ -132,6 +132,7 @@ QuantOptions quant_options(const TrainConfig& c, const std::string& mode) {
   q.initial_weight_fl = static_cast<float>(c.quant.initial_weight_fl);
   q.alpha_init = c.quant.alpha_init;
   q.rescale_forward = c.quant.rescale_forward;
+  q.relu6 = c.model.relu6;
   return q;
 }
 
@@ -316,6 +317,7 @@ ModelOptions run_model_options(const TrainConfig& c, const RunData& data, const 
   m.num_classes = data.num_classes;
   m.width_mult = c.model.width_mult;
   m.stem = c.model.stem;
+  m.resnet_variant = c.model.resnet_variant;
   m.quant = quant_options(c, mode);
   return m;
 }
@@ -786,6 +788,7 @@ CheckpointModel open_checkpoint_model(const std::string& path, const std::string
       r.options.num_classes = m.at("num_classes").get<int64_t>();
       r.options.width_mult = m.at("width_mult").get<double>();
       r.options.stem = r.config.model.stem;
+      r.options.resnet_variant = r.config.model.resnet_variant;
       r.mode = meta.at("mode").get<std::string>();
       r.stage = meta.value("stage", "");
     } catch (const json::exception& e) {

@@ -49,6 +49,10 @@ struct ModelConfig {
   // max pool; stride-2 MobileNet stem), "cifar" (3x3/1 stem, no max pool, MobileNet-V2 keeps the
   // 24-channel stage at full size) or "auto" (cifar for inputs <= 64 pixels).
   std::string stem = "auto";
+  // Imported torchvision/pytorchcv models (docs/import.md): bottleneck stride placement "v1.5"
+  // or "v1", and ReLU6 activations (float mode only); see ModelOptions and QuantOptions.
+  std::string resnet_variant = "v1.5";
+  bool relu6 = false;
 };
 
 // QuantOptions of models.h except mode (per stage) and normalize_input (data.normalize).

@@ -42,6 +42,9 @@ struct QuantOptions {
   double alpha_init = 8.0;        // PACT alpha initial value
   bool rescale_forward = true;    // FC weight rescaling (§11)
   bool quant_bias = false;        // evaluation with 32-bit bias codes (§9); exact_eval always on
+  // Every ReLU is ReLU6 (min(max(x, 0), 6)), as in torchvision's MobileNet-V2 (docs/import.md).
+  // Float mode only: make_model refuses it in fp_pact and fixed mode, whose PACT alpha clips.
+  bool relu6 = false;
 };
 
 struct ModelOptions {
@@ -53,6 +56,9 @@ struct ModelOptions {
   // Stem of the ImageNet-style families: "imagenet", "cifar" or "auto" (cifar when
   // input_size <= 64); see ModelConfig::stem.
   std::string stem = "auto";
+  // Where a ResNet bottleneck block downsamples: "v1.5" (its 3x3 conv: torchvision, the F8Net
+  // reference, pytorchcv's "b" models) or "v1" (its first 1x1 conv: pytorchcv resnet50/101/152).
+  std::string resnet_variant = "v1.5";
   QuantOptions quant;
 };
 

@@ -27,6 +27,9 @@ constexpr double kBnEps = 1e-5;
 // (the batch statistics of the double forward, §8.1); ATen's BN statistics kernel, fused backward.
 std::pair<torch::Tensor, torch::Tensor> batch_stats(const torch::Tensor& y);
 
+// The float network's activation: ReLU, or ReLU6 when quant.relu6 (QuantOptions).
+torch::Tensor float_relu(const torch::Tensor& x, const QuantOptions& quant);
+
 // The part shared by QConvBN and QLinear: alpha, the stored input FL (EMA) and its quantizer.
 class QLayerImpl : public torch::nn::Module {
  public:
