@@ -14,6 +14,7 @@
 #include "f8net/qat/checkpoint-io.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/import.h"
+#include "zip-check.h"
 
 namespace f8net::qat {
 namespace {
@@ -372,6 +373,8 @@ StateDict read_torch_state_dict(const std::string& path) {
   if (bytes.size() < 4 || bytes.compare(0, 4, "PK\x03\x04") != 0) {
     throw std::runtime_error(path + ": not a torch.save file (not a zip archive)");
   }
+  // The container, pickle lengths and storage sizes first: LibTorch's zip reader trusts them.
+  detail::check_zip_container(bytes, path, "a readable torch.save file");
   try {
     std::istringstream in(bytes);
     caffe2::serialize::PyTorchStreamReader zip(&in);

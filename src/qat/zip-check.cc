@@ -28,10 +28,11 @@ constexpr uint64_t kMaxInflatedBytes = uint64_t{64} << 20;
 
 class Bytes {
  public:
-  Bytes(const std::string& s, const std::string& path) : s_(s), path_(path) {}
+  Bytes(const std::string& s, const std::string& path, const std::string& kind)
+      : s_(s), path_(path), kind_(kind) {}
   uint64_t size() const { return s_.size(); }
   [[noreturn]] void fail(const std::string& why) const {
-    throw std::runtime_error(path_ + ": not an f8net checkpoint (" + why + ")");
+    throw std::runtime_error(path_ + ": not " + kind_ + " (" + why + ")");
   }
   uint64_t le(uint64_t at, int n) const {
     if (at > s_.size() || static_cast<uint64_t>(n) > s_.size() - at) fail("truncated zip");
@@ -47,6 +48,7 @@ class Bytes {
  private:
   const std::string& s_;
   const std::string& path_;
+  const std::string& kind_;
 };
 
 struct Directory {
@@ -425,8 +427,9 @@ void check_pickle(const Bytes& b, const std::string& name, const std::string& p,
 
 }  // namespace
 
-void check_zip_container(const std::string& bytes, const std::string& path) {
-  const Bytes b(bytes, path);
+void check_zip_container(const std::string& bytes, const std::string& path,
+                         const std::string& kind) {
+  const Bytes b(bytes, path, kind);
   const Directory d = find_directory(b);
   struct Record {
     std::string name;

@@ -14,6 +14,8 @@ namespace f8net::qat::detail {
 // inside the file, and whose
 // TorchScript sources (".py" records under code/) define no function or method, and whose
 // pickles (".pkl") use known opcodes with lengths inside the record and memo indices in order.
-void check_zip_container(const std::string& bytes, const std::string& path);
+// `kind` names what the file should be in the message ("<path>: not <kind> (...)").
+void check_zip_container(const std::string& bytes, const std::string& path,
+                         const std::string& kind = "an f8net checkpoint");
 
 }  // namespace f8net::qat::detail
