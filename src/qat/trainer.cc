@@ -132,6 +132,12 @@ QuantOptions quant_options(const TrainConfig& c, const std::string& mode) {
   q.initial_weight_fl = static_cast<float>(c.quant.initial_weight_fl);
   q.alpha_init = c.quant.alpha_init;
   q.rescale_forward = c.quant.rescale_forward;
+  q.weight_bits = static_cast<int>(c.quant.weight_bits);
+  q.activation_bits = static_cast<int>(c.quant.activation_bits);
+  q.first_last_8bit = c.quant.first_last_8bit;
+  for (const LayerBitsConfig& e : c.quant.layer_bits) {
+    q.layer_bits.push_back({e.layer, static_cast<int>(e.weight), static_cast<int>(e.activation)});
+  }
   return q;
 }
 
