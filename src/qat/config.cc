@@ -36,6 +36,10 @@ void visit_schema(Config& c, Visitor&& v) {
   v("quant.initial_weight_fl", c.quant.initial_weight_fl);
   v("quant.alpha_init", c.quant.alpha_init);
   v("quant.rescale_forward", c.quant.rescale_forward);
+  v("quant.weight_bits", c.quant.weight_bits);
+  v("quant.activation_bits", c.quant.activation_bits);
+  v("quant.first_last_8bit", c.quant.first_last_8bit);
+  v("quant.layer_bits", c.quant.layer_bits);
 
   v("data.dataset", c.data.dataset);
   v("data.dir", c.data.dir);
@@ -161,6 +165,26 @@ struct Reader {
     }
     out = std::move(values);
   }
+  // quant.layer_bits: parse_config gathers the flattened "quant.layer_bits.<layer>.<field>" keys
+  // into one mapping {layer: {weight: n, activation: n}} (layer names contain dots).
+  void read(std::vector<LayerBitsConfig>& out) const {
+    out.clear();
+    if (node.IsNull()) return;
+    if (!node.IsMap()) type_error("a mapping {layer: {weight: bits, activation: bits}}");
+    for (const auto& kv : node) {
+      LayerBitsConfig e;
+      e.layer = kv.first.Scalar();
+      for (const auto& f : kv.second) {
+        const std::string field = f.first.Scalar();
+        const std::string sub = key + "." + e.layer + "." + field;
+        int64_t bits = 0;
+        Reader{origin, sub, f.second}.read(bits);
+        if (bits < 2 || bits > 8) fail(origin, "key '" + sub + "': must be in [2, 8]");
+        (field == "weight" ? e.weight : e.activation) = bits;
+      }
+      out.push_back(std::move(e));
+    }
+  }
 };
 
 // Flattens nested mappings into dotted keys; leaves are scalars, sequences or nulls.
@@ -175,6 +199,63 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
       out[key] = kv.second;
     }
   }
+}
+
+// Moves the flattened keys "quant.layer_bits.<layer>.weight|activation" (the layer name may hold
+// dots) into flat["quant.layer_bits"] as one mapping, sorted by layer name; anything else under
+// quant.layer_bits is an error naming the key.
+void gather_layer_bits(std::map<std::string, YAML::Node>& flat,
+                       std::map<std::string, std::string>& where) {
+  const std::string prefix = "quant.layer_bits";
+  std::map<std::string, std::map<std::string, YAML::Node>> layers;
+  std::string origin;
+  if (const auto whole = flat.find(prefix); whole != flat.end() && whole->second.IsMap()) {
+    // --set quant.layer_bits={fc: {weight: 4}}: the same keys, flattened here.
+    const YAML::Node node = whole->second;
+    const std::string from = where[prefix];
+    flat.erase(whole);
+    std::map<std::string, YAML::Node> sub;
+    flatten(node, prefix, from, sub);
+    for (auto& kv : sub) {
+      flat[kv.first] = kv.second;
+      where[kv.first] = from;
+    }
+  }
+  for (auto it = flat.begin(); it != flat.end();) {
+    const std::string& key = it->first;
+    if (key.compare(0, prefix.size(), prefix) != 0 ||
+        (key.size() > prefix.size() && key[prefix.size()] != '.')) {
+      ++it;
+      continue;
+    }
+    origin = where[key];
+    if (key.size() == prefix.size()) {
+      if (!it->second.IsNull()) {
+        fail(origin, "key '" + key + "': expected a mapping {layer: {weight: bits, activation: "
+                     "bits}}, got " + describe(it->second));
+      }
+      it = flat.erase(it);
+      continue;
+    }
+    const std::string rest = key.substr(prefix.size() + 1);
+    const auto dot = rest.rfind('.');
+    const std::string field = dot == std::string::npos ? "" : rest.substr(dot + 1);
+    if (dot == std::string::npos || dot == 0 || (field != "weight" && field != "activation")) {
+      fail(origin, "key '" + key + "': expected {weight: bits} and/or {activation: bits} under "
+                   "a layer name");
+    }
+    layers[rest.substr(0, dot)][field] = it->second;
+    it = flat.erase(it);
+  }
+  if (layers.empty()) return;
+  YAML::Node node(YAML::NodeType::Map);
+  for (const auto& [layer, fields] : layers) {
+    YAML::Node f(YAML::NodeType::Map);
+    for (const auto& [name, value] : fields) f[name] = value;
+    node[layer] = f;
+  }
+  flat[prefix] = node;
+  where[prefix] = origin;
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -247,6 +328,19 @@ struct Emitter {
     std::string s = "[";
     for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + format_double(v[i]);
     key(k, s + "]");
+  }
+  void operator()(const std::string& k, const std::vector<LayerBitsConfig>& v) {
+    std::string s = "{";
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::string fields;
+      if (v[i].weight) fields += "weight: " + std::to_string(v[i].weight);
+      if (v[i].activation) {
+        fields += (fields.empty() ? "" : ", ") + std::string("activation: ") +
+                  std::to_string(v[i].activation);
+      }
+      s += (i ? ", " : "") + quote(v[i].layer) + ": {" + fields + "}";
+    }
+    key(k, s + "}");
   }
 };
 
@@ -345,6 +439,22 @@ void validate_config(const TrainConfig& c) {
     bad("quant.initial_weight_fl", "must be in [0, 7]");
   }
   if (!(c.quant.alpha_init > 0)) bad("quant.alpha_init", "must be > 0");
+  if (c.quant.weight_bits < 2 || c.quant.weight_bits > 8) bad("quant.weight_bits", "must be in [2, 8]");
+  if (c.quant.activation_bits < 2 || c.quant.activation_bits > 8) {
+    bad("quant.activation_bits", "must be in [2, 8]");
+  }
+  for (size_t i = 0; i < c.quant.layer_bits.size(); ++i) {
+    const LayerBitsConfig& e = c.quant.layer_bits[i];
+    const std::string key = "quant.layer_bits." + e.layer;
+    if (e.layer.empty()) bad("quant.layer_bits", "a layer name is empty");
+    if (i > 0 && !(c.quant.layer_bits[i - 1].layer < e.layer)) {
+      bad(key, "layers must be listed once each, sorted by name");
+    }
+    if (e.weight == 0 && e.activation == 0) bad(key, "sets neither weight nor activation bits");
+    for (int64_t b : {e.weight, e.activation}) {
+      if (b != 0 && (b < 2 || b > 8)) bad(key, "word lengths must be in [2, 8]");
+    }
+  }
   if (!kDatasets.count(c.data.dataset)) {
     bad("data.dataset", "'" + c.data.dataset + "' is not one of fashion-mnist, mnist, cifar10, imagefolder");
   }
@@ -420,6 +530,7 @@ TrainConfig parse_config(const std::string& yaml_text, const std::vector<std::st
     }
     where[key] = "--set";
   }
+  gather_layer_bits(flat, where);
 
   const std::vector<std::string> keys = config_keys();
   const std::set<std::string> known(keys.begin(), keys.end());

@@ -58,6 +58,7 @@ IntegerNode layer_node(IntegerOp op, const LayerCodes& c, int input, const std::
   n.weight_shape = c.weight_shape;
   n.bias = c.bias;
   n.weight_fl = c.weight_fl;
+  n.weight_bits = c.weight_bits;
   n.input_fl = c.input_fl;
   n.input_signed = c.input_signed;
   n.fl.resize(c.weight_fl.size());
@@ -122,11 +123,11 @@ ExactTensor ExactContext::input_codes(const torch::Tensor& x, int fl, bool is_si
 }
 
 ExactTensor ExactContext::requantize(const ExactTensor& in, int fl, bool is_signed,
-                                     const std::string& name) {
+                                     const std::string& name, int word_bits) {
   TORCH_CHECK(!node(in.node).codes, name, ": requantize takes an int32 tensor");
   const torch::Tensor xd = in.value.contiguous();
   torch::Tensor v = torch::empty_like(xd);
-  quantize_kernel(xd, {fl}, is_signed, 1, false, v, torch::Tensor());
+  quantize_kernel(xd, {fl}, is_signed, 1, false, v, torch::Tensor(), word_bits);
   IntegerNode n;
   n.op = IntegerOp::kRequantize;
   n.name = name;
@@ -135,6 +136,7 @@ ExactTensor ExactContext::requantize(const ExactTensor& in, int fl, bool is_sign
   n.codes = true;
   n.is_signed = is_signed;
   n.fl = {fl};
+  n.word_bits = word_bits;
   return {v, push(std::move(n))};
 }
 

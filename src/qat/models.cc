@@ -304,7 +304,9 @@ std::vector<std::string> model_names() {
           "resnet101", "resnet152", "mobilenet_v1", "mobilenet_v2"};
 }
 
-Net make_model(const ModelOptions& options) {
+namespace {
+
+Net build_family(const ModelOptions& options) {
   if (options.in_channels < 1) throw std::invalid_argument("in_channels must be >= 1");
   if (options.input_size < 1) throw std::invalid_argument("input_size must be >= 1");
   if (options.num_classes < 1) throw std::invalid_argument("num_classes must be >= 1");
@@ -337,6 +339,14 @@ Net make_model(const ModelOptions& options) {
   if (a == "mobilenet_v1") return build_mobilenet_v1(b);
   if (a == "mobilenet_v2") return build_mobilenet_v2(b);
   throw std::invalid_argument("unknown model '" + a + "'");
+}
+
+}  // namespace
+
+Net make_model(const ModelOptions& options) {
+  Net net = build_family(options);
+  apply_word_bits(*net, options.quant);
+  return net;
 }
 
 }  // namespace f8net::qat

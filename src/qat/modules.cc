@@ -48,15 +48,18 @@ torch::Tensor quantized_bias(const torch::Tensor& b, const std::vector<int64_t>&
   return out.to(b.scalar_type());
 }
 
-// Signed 8-bit weight codes of w (output channels on dim 0) at per-output FLs.
-std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64_t>& wfl) {
+// Signed weight codes of w (output channels on dim 0) at per-output FLs, word_bits wide
+// (+-(2^(n-1)-1), stored in int8).
+std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64_t>& wfl,
+                                 int word_bits) {
   const torch::Tensor wd = w.detach().to(torch::kDouble).contiguous();
   const double* p = wd.data_ptr<double>();
   const int64_t out = wd.size(0);
   const int64_t inner = out ? wd.numel() / out : 0;
   std::vector<int8_t> codes(static_cast<size_t>(wd.numel()));
   for (int64_t o = 0; o < out; ++o) {
-    const fixed::Format fmt = fixed::weight_format(static_cast<int>(wfl[static_cast<size_t>(o)]));
+    const fixed::Format fmt =
+        fixed::Format::signed_int(word_bits, static_cast<int>(wfl[static_cast<size_t>(o)]));
     for (int64_t i = 0; i < inner; ++i) {
       codes[static_cast<size_t>(o * inner + i)] =
           static_cast<int8_t>(fixed::quantize(p[o * inner + i], fmt));
@@ -67,9 +70,9 @@ std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64
 
 std::vector<int> to_int(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
 
-// fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, 7).
-std::vector<int64_t> floating_weight_fl(const QuantOptions& q) {
-  return {fixed::ema_fl_used(q.initial_weight_fl, /*is_signed=*/true)};
+// fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, n - 1).
+std::vector<int64_t> floating_weight_fl(const QuantOptions& q, int word_bits) {
+  return {fixed::ema_fl_used(q.initial_weight_fl, /*is_signed=*/true, word_bits)};
 }
 
 // Per-channel mean and BIASED variance of an N x C x H x W tensor over (N, H, W), with gradient
@@ -125,19 +128,33 @@ const torch::Tensor& QLayerImpl::effective_alpha() const {
   return master_ ? master_->effective_alpha() : alpha;
 }
 
+void QLayerImpl::set_word_bits(int weight_bits, int activation_bits) {
+  TORCH_CHECK(weight_bits >= kMinWordBits && weight_bits <= kMaxWordBits &&
+                  activation_bits >= kMinWordBits && activation_bits <= kMaxWordBits,
+              "word lengths must be in [", kMinWordBits, ", ", kMaxWordBits, "]");
+  weight_bits_ = weight_bits;
+  activation_bits_ = activation_bits;
+}
+
+int QLayerImpl::activation_bits() const {
+  if (kind_ == InputKind::kRaw01) return 8;
+  return master_ ? master_->activation_bits() : activation_bits_;
+}
+
 int QLayerImpl::input_fl_used() const {
   if (kind_ == InputKind::kRaw01) return 8;
   if (quant_.mode == Mode::kFpPact) {
-    return fixed::ema_fl_used(quant_.initial_input_fl, input_signed());
+    return fixed::ema_fl_used(quant_.initial_input_fl, input_signed(), activation_bits());
   }
-  return fixed::ema_fl_used(input_fraclen.item<float>(), input_signed());
+  return fixed::ema_fl_used(input_fraclen.item<float>(), input_signed(), activation_bits());
 }
 
 torch::Tensor QLayerImpl::fix_scale() const {
   if (quant_.mode == Mode::kFloat || quant_.no_clipping || kind_ == InputKind::kRaw01) {
     return scalar_one();
   }
-  const double factor = fixed::fix_scaling(1.0, input_fl_used(), input_signed());
+  const double factor =
+      fixed::fix_scaling(1.0, input_fl_used(), input_signed(), activation_bits());
   return effective_alpha().abs() * factor;
 }
 
@@ -152,26 +169,27 @@ torch::Tensor QLayerImpl::following_scale() const {
 
 torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   const bool sg = input_signed();
+  const int bits = activation_bits();
   switch (quant_.mode) {
     case Mode::kFloat:
       if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
       return kind_ == InputKind::kUnsigned ? float_relu(x, quant_) : x;
     case Mode::kFpPact:
       if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
-      return quantize_ste(x, {input_fl_used()}, sg, 1, /*floating=*/true);
+      return quantize_ste(x, {input_fl_used()}, sg, 1, /*floating=*/true, bits);
     case Mode::kFixed:
       break;
   }
   if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
-  if (!is_training()) return quantize_ste(x, {input_fl_used()}, sg, 1);
-  const int64_t fb = activation_fl(x, sg, quant_.metric, quant_.grid_search);
+  if (!is_training()) return quantize_ste(x, {input_fl_used()}, sg, 1, false, bits);
+  const int64_t fb = activation_fl(x, sg, quant_.metric, quant_.grid_search, bits);
   last_batch_fl_ = fb;
   {
     torch::NoGradGuard no_grad;  // the stored FL is a buffer in any dtype; the EMA runs in float32
     input_fraclen.fill_(fixed::ema_update(input_fraclen.item<float>(), static_cast<int>(fb),
                                           quant_.fl_momentum));
   }
-  return quantize_ste(x, {fb}, sg, 1);
+  return quantize_ste(x, {fb}, sg, 1, false, bits);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,9 +252,11 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
     sd = torch::sqrt(running_var + kBnEps);
   }
   auto [wf, bf] = fold(weight, bn_weight, bn_bias, mu, sd, s_self, s_next);
-  last_weight_fl_ = floating ? floating_weight_fl(quant_)
-                             : weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search);
-  const torch::Tensor wq = quantize_ste(wf, last_weight_fl_, /*is_signed=*/true, 0, floating);
+  last_weight_fl_ = floating ? floating_weight_fl(quant_, weight_bits_)
+                             : weight_fls(wf, quant_.per_channel, quant_.metric,
+                                          quant_.grid_search, weight_bits_);
+  const torch::Tensor wq =
+      quantize_ste(wf, last_weight_fl_, /*is_signed=*/true, 0, floating, weight_bits_);
   if (!is_training() && quant_.quant_bias && !floating) {
     bf = quantized_bias(bf, per_output(last_weight_fl_, options_.out_channels()), input_fl_used());
   }
@@ -266,11 +286,14 @@ LayerCodes QConvBNImpl::integer_codes(double pool_comp) const {
   TORCH_CHECK(quant_.mode == Mode::kFixed, "integer codes need a fixed-mode model");
   auto [wf, bf] = fused_eval(pool_comp);
   const std::vector<int64_t> fl = per_output(
-      weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search), options_.out_channels());
+      weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search, weight_bits_),
+      options_.out_channels());
   LayerCodes codes;
   codes.input_fl = input_fl_used();
   codes.input_signed = input_signed();
-  codes.weight = weight_codes(wf, fl);
+  codes.weight_bits = weight_bits_;
+  codes.input_bits = activation_bits();
+  codes.weight = weight_codes(wf, fl, weight_bits_);
   codes.weight_shape = wf.sizes().vec();
   codes.bias = bias_codes(bf, fl, codes.input_fl);
   codes.weight_fl = to_int(fl);
@@ -284,10 +307,12 @@ ExactTensor QConvBNImpl::exact(ExactContext& ctx, const ExactTensor& in, double 
   const IntegerNode& src = ctx.node(in.node);
   if (!src.codes) {
     TORCH_CHECK(input_kind() != InputKind::kRaw01, name, ": raw01 layer needs the input codes");
-    xin = ctx.requantize(in, codes.input_fl, codes.input_signed, name + ".input");
+    xin = ctx.requantize(in, codes.input_fl, codes.input_signed, name + ".input", codes.input_bits);
   } else {
-    TORCH_CHECK(src.fl.at(0) == codes.input_fl && src.is_signed == codes.input_signed, name,
-                ": input codes have FL ", src.fl.at(0), ", the layer expects ", codes.input_fl);
+    TORCH_CHECK(src.fl.at(0) == codes.input_fl && src.is_signed == codes.input_signed &&
+                    src.word_bits == codes.input_bits,
+                name, ": input codes have FL ", src.fl.at(0), " (", src.word_bits,
+                " bits), the layer expects ", codes.input_fl, " (", codes.input_bits, " bits)");
   }
   return ctx.conv2d(xin, codes, static_cast<int>(options_.stride()),
                     static_cast<int>(options_.padding()), static_cast<int>(options_.dilation()),
@@ -310,9 +335,10 @@ QLinearImpl::Quantized QLinearImpl::quantize_weight(double pool_comp) const {
   const bool floating = quant_.mode == Mode::kFpPact;
   const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
   Quantized q;
-  q.fl = floating ? floating_weight_fl(quant_)
-                  : weight_fls(w, quant_.per_channel, quant_.metric, quant_.grid_search);
-  q.wq = quantize_ste(w, q.fl, /*is_signed=*/true, 0, floating);
+  q.fl = floating ? floating_weight_fl(quant_, weight_bits_)
+                  : weight_fls(w, quant_.per_channel, quant_.metric, quant_.grid_search,
+                               weight_bits_);
+  q.wq = quantize_ste(w, q.fl, /*is_signed=*/true, 0, floating, weight_bits_);
   if (quant_.rescale_forward) {
     torch::NoGradGuard no_grad;
     q.ws = (1.0 / std::sqrt(static_cast<double>(options_.out_features()))) / q.wq.detach().std();
@@ -365,7 +391,9 @@ LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
   LayerCodes codes;
   codes.input_fl = input_fl_used();
   codes.input_signed = false;
-  codes.weight = weight_codes(w, fl);
+  codes.weight_bits = weight_bits_;
+  codes.input_bits = activation_bits();
+  codes.weight = weight_codes(w, fl, weight_bits_);
   codes.weight_shape = w.sizes().vec();
   codes.bias = bias_codes(b, fl, codes.input_fl);
   codes.weight_fl = to_int(fl);
@@ -375,7 +403,8 @@ LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
 ExactTensor QLinearImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
                                const std::string& name) const {
   const LayerCodes codes = integer_codes(pool_comp);
-  const ExactTensor xin = ctx.requantize(in, codes.input_fl, false, name + ".input");
+  const ExactTensor xin =
+      ctx.requantize(in, codes.input_fl, false, name + ".input", codes.input_bits);
   return ctx.fully_connected(xin, codes, name);
 }
 

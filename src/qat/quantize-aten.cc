@@ -17,11 +17,13 @@ struct AtenQuantized {
 };
 
 AtenQuantized quantize_codes(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
-                             int64_t axis, bool floating) {
+                             int64_t axis, bool floating, int word_bits) {
   TORCH_CHECK(!fl.empty(), "quantize_aten: no FL given");
   TORCH_CHECK(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble,
               "quantize: float32 or float64 tensors only, got ", x.scalar_type());
-  const int max_fl = is_signed ? 7 : 8;
+  TORCH_CHECK(word_bits >= kMinWordBits && word_bits <= kMaxWordBits, "quantize: word length ",
+              word_bits, " outside [", kMinWordBits, ", ", kMaxWordBits, "]");
+  const int max_fl = is_signed ? word_bits - 1 : word_bits;
   std::vector<double> scale, inv;
   for (int64_t f : fl) {
     TORCH_CHECK(f >= 0 && f <= max_fl, "quantize: FL ", f, " out of range");
@@ -40,7 +42,7 @@ AtenQuantized quantize_codes(const torch::Tensor& x, const std::vector<int64_t>&
         .to(opts)
         .view(fl.size() > 1 ? shape : std::vector<int64_t>{});
   };
-  const fixed::Format fmt = fixed::activation_format(static_cast<int>(fl[0]), is_signed);
+  const fixed::Format fmt{word_bits, static_cast<int>(fl[0]), is_signed};
   const double hi = fmt.qmax(), lo = fmt.qmin();
   torch::Tensor r = torch::clamp(x * as_tensor(scale), lo, hi);
   torch::Tensor q = (floating ? r : torch::round(r)) + 0.0;
@@ -52,8 +54,9 @@ AtenQuantized quantize_codes(const torch::Tensor& x, const std::vector<int64_t>&
 
 std::pair<torch::Tensor, torch::Tensor> quantize_aten(const torch::Tensor& x,
                                                       const std::vector<int64_t>& fl,
-                                                      bool is_signed, int64_t axis, bool floating) {
-  const AtenQuantized a = quantize_codes(x, fl, is_signed, axis, floating);
+                                                      bool is_signed, int64_t axis, bool floating,
+                                                      int word_bits) {
+  const AtenQuantized a = quantize_codes(x, fl, is_signed, axis, floating, word_bits);
   const torch::Tensor out =
       torch::where(torch::isnan(a.q), torch::zeros_like(a.q), a.q) * a.inv_scale;
   return {out, a.mask};
@@ -61,10 +64,10 @@ std::pair<torch::Tensor, torch::Tensor> quantize_aten(const torch::Tensor& x,
 
 torch::Tensor ste_gradient_aten(const torch::Tensor& x, const torch::Tensor& grad,
                                 const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
-                                bool floating) {
+                                bool floating, int word_bits) {
   TORCH_CHECK(grad.sizes() == x.sizes(), "ste_gradient: gradient shape ", grad.sizes(),
               " differs from the input's ", x.sizes());
-  return grad.to(x.scalar_type()) * quantize_codes(x, fl, is_signed, axis, floating).mask;
+  return grad.to(x.scalar_type()) * quantize_codes(x, fl, is_signed, axis, floating, word_bits).mask;
 }
 
 }  // namespace f8net::qat

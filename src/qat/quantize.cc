@@ -45,8 +45,8 @@ void quantize_loop(const T* x, T* out, T* mask, const T* grad, int64_t n, T scal
 
 template <typename T>
 void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t fl,
-                  bool is_signed, bool floating) {
-  const fixed::Format fmt = fixed::activation_format(static_cast<int>(fl), is_signed);
+                  bool is_signed, bool floating, int word_bits) {
+  const fixed::Format fmt{word_bits, static_cast<int>(fl), is_signed};
   const T hi = static_cast<T>(fmt.qmax());
   const T lo = static_cast<T>(fmt.qmin());
   const T scale = static_cast<T>(std::ldexp(1.0, static_cast<int>(fl)));
@@ -73,7 +73,7 @@ void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t
 template <typename T>
 void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
                     int64_t axis, bool floating, torch::Tensor& out, torch::Tensor& mask,
-                    const torch::Tensor& grad) {
+                    const torch::Tensor& grad, int word_bits) {
   const T* px = x.data_ptr<T>();
   T* po = out.defined() ? out.data_ptr<T>() : nullptr;
   T* pm = mask.defined() ? mask.data_ptr<T>() : nullptr;
@@ -82,7 +82,8 @@ void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool
   const auto at = [](auto* p, int64_t off) { return p ? p + off : nullptr; };
   if (fl.size() == 1) {
     at::parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
-      quantize_run<T>(px + b, at(po, b), at(pm, b), at(pg, b), e - b, fl[0], is_signed, floating);
+      quantize_run<T>(px + b, at(po, b), at(pm, b), at(pg, b), e - b, fl[0], is_signed, floating,
+                      word_bits);
     });
     return;
   }
@@ -95,7 +96,7 @@ void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t off = blk * inner;
       quantize_run<T>(px + off, at(po, off), at(pm, off), at(pg, off), inner,
-                      fl[blk % channels], is_signed, floating);
+                      fl[blk % channels], is_signed, floating, word_bits);
     }
   });
 }
@@ -103,20 +104,22 @@ void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool
 // Checks the arguments shared by the forward and backward kernels, then runs the typed kernel.
 void run_quantize(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
                   int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask,
-                  const torch::Tensor& grad) {
+                  const torch::Tensor& grad, int word_bits) {
   TORCH_CHECK(x.device().is_cpu(), "quantize_kernel: CPU tensors only (the fused kernel is CPU)");
   TORCH_CHECK(x.is_contiguous(), "quantize_kernel: x must be contiguous");
   TORCH_CHECK(!fl.empty(), "quantize_kernel: no FL given");
-  const int max_fl = is_signed ? 7 : 8;
+  TORCH_CHECK(word_bits >= kMinWordBits && word_bits <= kMaxWordBits, "quantize: word length ",
+              word_bits, " outside [", kMinWordBits, ", ", kMaxWordBits, "]");
+  const int max_fl = is_signed ? word_bits - 1 : word_bits;
   for (int64_t f : fl) TORCH_CHECK(f >= 0 && f <= max_fl, "quantize: FL ", f, " out of range");
   if (fl.size() > 1) {
     TORCH_CHECK(axis >= 0 && axis < x.dim() && x.size(axis) == static_cast<int64_t>(fl.size()),
                 "quantize: ", fl.size(), " FLs do not match dimension ", axis, " of ", x.sizes());
   }
   if (x.scalar_type() == torch::kFloat) {
-    quantize_typed<float>(x, fl, is_signed, axis, floating, out, mask, grad);
+    quantize_typed<float>(x, fl, is_signed, axis, floating, out, mask, grad, word_bits);
   } else if (x.scalar_type() == torch::kDouble) {
-    quantize_typed<double>(x, fl, is_signed, axis, floating, out, mask, grad);
+    quantize_typed<double>(x, fl, is_signed, axis, floating, out, mask, grad, word_bits);
   } else {
     TORCH_CHECK(false, "quantize: float32 or float64 tensors only, got ", x.scalar_type());
   }
@@ -129,20 +132,22 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
-                               bool floating) {
+                               bool floating, int64_t word_bits) {
     const torch::Tensor xc = x.contiguous();
+    const int bits = static_cast<int>(word_bits);
     torch::Tensor out;
     if (xc.device().is_cpu()) {
       out = torch::empty_like(xc);
-      quantize_kernel(xc, fl, is_signed, axis, floating, out, torch::Tensor());
+      quantize_kernel(xc, fl, is_signed, axis, floating, out, torch::Tensor(), bits);
     } else {  // the fused kernel reads CPU memory only
-      out = quantize_aten(xc, fl, is_signed, axis, floating).first;
+      out = quantize_aten(xc, fl, is_signed, axis, floating, bits).first;
     }
     ctx->save_for_backward({xc});
     ctx->saved_data["fl"] = fl;
     ctx->saved_data["is_signed"] = is_signed;
     ctx->saved_data["axis"] = axis;
     ctx->saved_data["floating"] = floating;
+    ctx->saved_data["word_bits"] = word_bits;
     return out;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -152,33 +157,38 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
     const torch::Tensor g = gradient(x, grad[0], ctx->saved_data["fl"].toIntVector(),
                                      ctx->saved_data["is_signed"].toBool(),
                                      ctx->saved_data["axis"].toInt(),
-                                     ctx->saved_data["floating"].toBool());
-    return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+                                     ctx->saved_data["floating"].toBool(),
+                                     static_cast<int>(ctx->saved_data["word_bits"].toInt()));
+    return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
 }  // namespace
 
 void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
-                     int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask) {
-  run_quantize(x, fl, is_signed, axis, floating, std::move(out), std::move(mask), torch::Tensor());
+                     int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask,
+                     int word_bits) {
+  run_quantize(x, fl, is_signed, axis, floating, std::move(out), std::move(mask), torch::Tensor(),
+               word_bits);
 }
 
 torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
                            const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
-                           bool floating) {
+                           bool floating, int word_bits) {
   TORCH_CHECK(grad.sizes() == x.sizes(), "ste_gradient: gradient shape ", grad.sizes(),
               " differs from the input's ", x.sizes());
   const torch::Tensor xc = x.contiguous();
   const torch::Tensor gc = grad.to(xc.scalar_type()).contiguous();
   torch::Tensor out = torch::empty_like(xc);
-  run_quantize(xc, fl, is_signed, axis, floating, torch::Tensor(), out, gc);
+  run_quantize(xc, fl, is_signed, axis, floating, torch::Tensor(), out, gc, word_bits);
   return out;
 }
 
 torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
-                           int64_t axis, bool floating) {
-  return QuantizeFunction::apply(x, fl, is_signed, axis, floating);
+                           int64_t axis, bool floating, int word_bits) {
+  return QuantizeFunction::apply(x, fl, is_signed, axis, floating,
+                                 static_cast<int64_t>(word_bits));
 }
 
 torch::Tensor quantize_raw01(const torch::Tensor& x) {
@@ -212,14 +222,16 @@ struct AtenBlocks {
 }  // namespace
 
 int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
-                      bool grid_search) {
+                      bool grid_search, int word_bits) {
+  TORCH_CHECK(word_bits >= kMinWordBits && word_bits <= kMaxWordBits, "activation_fl: word length ",
+              word_bits, " outside [", kMinWordBits, ", ", kMaxWordBits, "]");
   // The statistics are defined by the core's blocked sums on host memory: a tensor on another
   // device is copied to the CPU (same result, whatever the device).
   const torch::Tensor xc = x.detach().to(torch::kCPU).contiguous();
   const size_t n = static_cast<size_t>(xc.numel());
-  if (grid_search) {
+  if (uses_grid_search(grid_search, word_bits)) {
     torch::Tensor xf = xc.scalar_type() == torch::kFloat ? xc : xc.to(torch::kFloat);
-    return fixed::fl_grid_search(xf.data_ptr<float>(), n, is_signed, 8, AtenBlocks{});
+    return fixed::fl_grid_search(xf.data_ptr<float>(), n, is_signed, word_bits, AtenBlocks{});
   }
   double m;
   if (xc.scalar_type() == torch::kFloat) {
@@ -233,9 +245,11 @@ int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metr
 }
 
 std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed::Metric metric,
-                                bool grid_search) {
+                                bool grid_search, int word_bits) {
   const torch::Tensor wc = w.detach().to(torch::kCPU, torch::kFloat).contiguous();
-  if (grid_search || !per_channel) return {activation_fl(wc, true, metric, grid_search)};
+  if (uses_grid_search(grid_search, word_bits) || !per_channel) {
+    return {activation_fl(wc, true, metric, grid_search, word_bits)};
+  }
   const int64_t out = wc.size(0);
   const size_t inner = static_cast<size_t>(out ? wc.numel() / out : 0);
   std::vector<int64_t> fls(static_cast<size_t>(out));

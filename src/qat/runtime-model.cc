@@ -77,7 +77,7 @@ rt::ModelDef to_runtime_model(const IntegerView& view, const rt::Metadata& metad
         fail("a second input node '" + n.name + "'");
       case IntegerOp::kRequantize:
         if (n.fl.size() != 1) fail("requantize node '" + n.name + "' needs one FL");
-        v = rt::add_requantize(&model, src[0], n.fl[0], n.is_signed);
+        v = rt::add_requantize(&model, src[0], n.fl[0], n.is_signed, n.word_bits);
         break;
       case IntegerOp::kConv2d: {
         if (n.weight_shape.size() != 4) fail("conv node '" + n.name + "' needs a 4-D weight");
@@ -90,12 +90,14 @@ rt::ModelDef to_runtime_model(const IntegerView& view, const rt::Metadata& metad
         p.dilation_h = p.dilation_w = n.dilation;
         p.groups = n.groups;
         v = rt::add_conv2d(&model, src[0], p, n.weight, n.bias, narrow_fls(n.weight_fl, n.name));
+        model.ops.back().code_bits = n.weight_bits;
         break;
       }
       case IntegerOp::kFullyConnected:
         if (n.weight_shape.size() != 2) fail("FC node '" + n.name + "' needs a 2-D weight");
         v = rt::add_fully_connected(&model, src[0], to_i32(n.weight_shape[0], "out features"),
                                     n.weight, n.bias, narrow_fls(n.weight_fl, n.name));
+        model.ops.back().code_bits = n.weight_bits;
         break;
       case IntegerOp::kRelu:
         v = rt::add_relu(&model, src[0]);
@@ -128,6 +130,10 @@ rt::ModelDef to_runtime_model(const IntegerView& view, const rt::Metadata& metad
     }
     if (codes && (vi.dtype == rt::DType::kInt8) != n.is_signed) {
       fail("signedness mismatch at node '" + n.name + "'");
+    }
+    if (codes && vi.code_bits != n.word_bits) {
+      fail("code word length mismatch at node '" + n.name + "': runtime " +
+           std::to_string(vi.code_bits) + ", training " + std::to_string(n.word_bits));
     }
     for (size_t c = 0; c < vi.frac_bits.size(); ++c) {
       const int want = n.fl.size() == 1 ? n.fl[0] : (c < n.fl.size() ? n.fl[c] : -1);

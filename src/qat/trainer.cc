@@ -133,6 +133,12 @@ QuantOptions quant_options(const TrainConfig& c, const std::string& mode) {
   q.alpha_init = c.quant.alpha_init;
   q.rescale_forward = c.quant.rescale_forward;
   q.relu6 = c.model.relu6;
+  q.weight_bits = static_cast<int>(c.quant.weight_bits);
+  q.activation_bits = static_cast<int>(c.quant.activation_bits);
+  q.first_last_8bit = c.quant.first_last_8bit;
+  for (const LayerBitsConfig& e : c.quant.layer_bits) {
+    q.layer_bits.push_back({e.layer, static_cast<int>(e.weight), static_cast<int>(e.activation)});
+  }
   return q;
 }
 

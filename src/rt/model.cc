@@ -77,12 +77,14 @@ int32_t add_fully_connected(ModelDef* m, int32_t src, int32_t out_channels,
   return append(m, std::move(op));
 }
 
-int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed) {
+int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed,
+                       int32_t out_bits) {
   OpDef op;
   op.type = OpType::kRequantize;
   op.inputs[0] = src;
   op.out_frac_bits = out_frac_bits;
   op.out_signed = out_signed;
+  op.code_bits = out_bits;
   return append(m, std::move(op));
 }
 

@@ -20,14 +20,15 @@ using f8net::testing::run_cli;
 using f8net::testing::TempDir;
 
 // Trains a tiny fp_pact -> fixed pipeline on generated data; returns the fixed checkpoint.
-std::string train_tiny(const TempDir& dir, const std::string& name, int seed) {
+std::string train_tiny(const TempDir& dir, const std::string& name, int seed,
+                       const std::string& quant = "") {
   const std::string recipe = dir / (name + ".yaml");
   f8net::testing::write_text(
       recipe, "model: {arch: small_cnn, width_mult: 0.5}\n"
               "data: {dataset: fashion-mnist, dir: " + (dir / "data") + "}\n"
               "pretrain: {mode: fp_pact, epochs: 1, batch_size: 16, lr: 0.05}\n"
               "train: {mode: fixed, epochs: 1, batch_size: 16, lr: 0.01}\n"
-              "threads: 1\nseed: " + std::to_string(seed) + "\n");
+              "threads: 1\nseed: " + std::to_string(seed) + "\n" + quant);
   const CliResult t = run_cli("train --config " + recipe + " --out " + (dir / name), dir);
   EXPECT_EQ(t.code, 0) << t.err;
   return dir / (name + "/train-best.pt");
@@ -77,6 +78,48 @@ TEST(ExportVerifyCli, ExportedModelIsBitExactAndEvaluates) {
   EXPECT_EQ(bad.code, 1);
   EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
   EXPECT_NE(bad.err.find("differ"), std::string::npos) << bad.err;
+}
+
+// Word lengths other than 8 (issue 11) through the CLI: 4-bit and 6-bit models (first and last
+// layers 8-bit) export with their widths recorded, `inspect` shows them, `verify` is bit-exact;
+// ONNX takes the 4-bit weights with 8-bit activations and refuses 4-bit activations in one line.
+TEST(ExportVerifyCli, NarrowWordLengthsExportAndVerifyBitExact) {
+  TempDir dir;
+  f8net::testing::write_fashion_dir(dir / "data", 96, 32);
+  for (const auto& [w, a] : {std::pair<int, int>{4, 4}, {6, 6}, {4, 8}}) {
+    const std::string name = "w" + std::to_string(w) + "a" + std::to_string(a);
+    SCOPED_TRACE(name);
+    const std::string ckpt =
+        train_tiny(dir, name, 1995,
+                   "quant: {weight_bits: " + std::to_string(w) +
+                       ", activation_bits: " + std::to_string(a) + "}\n");
+    const std::string model = dir / (name + ".f8");
+    ASSERT_EQ(run_cli("export --checkpoint " + ckpt + " -o " + model, dir).code, 0);
+    const CliResult in = run_cli("inspect " + model, dir);
+    ASSERT_EQ(in.code, 0) << in.err;
+    const std::string act = a == 8 ? "8" : std::to_string(a) + "..8";
+    EXPECT_NE(in.out.find("word lengths: weight codes " + std::to_string(w) +
+                          "..8 bits, activation codes " + act + " bits (input 8)"),
+              std::string::npos)
+        << in.out;
+    EXPECT_NE(in.out.find("wfl"), std::string::npos);
+    EXPECT_NE(in.out.find(" " + std::to_string(w) + "-bit"), std::string::npos) << in.out;
+    const CliResult v = run_cli(
+        "verify --checkpoint " + ckpt + " --model " + model + " --json --threads 1", dir);
+    ASSERT_EQ(v.code, 0) << v.err << v.out;
+    const auto vj = nlohmann::json::parse(last_line(v.out));
+    EXPECT_EQ(vj.at("bit_exact").get<int>(), 32);
+    EXPECT_EQ(vj.at("logits_bit_exact").get<int>(), vj.at("logits").get<int>());
+    const CliResult onnx = run_cli("convert " + model + " -o " + (dir / (name + ".onnx")), dir);
+    if (a == 8) {
+      EXPECT_EQ(onnx.code, 0) << onnx.err;
+    } else {
+      EXPECT_EQ(onnx.code, 1);
+      EXPECT_EQ(count_lines(onnx.err), 1) << onnx.err;
+      EXPECT_NE(onnx.err.find("8-bit activations only"), std::string::npos) << onnx.err;
+      EXPECT_FALSE(fs::exists(dir / (name + ".onnx")));
+    }
+  }
 }
 
 TEST(ExportVerifyCli, BadInputsGiveOneLineAndNoFile) {

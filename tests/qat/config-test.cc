@@ -151,6 +151,63 @@ TEST(Config, EffectiveConfigRoundTrips) {
   }
 }
 
+// Word lengths (issue 11): quant.weight_bits / activation_bits / first_last_8bit and the
+// per-layer quant.layer_bits mapping (layer names hold dots), from YAML and --set, round trip,
+// and bad widths refused with one message naming the key.
+TEST(Config, WordLengthsAndPerLayerOverrides) {
+  const TrainConfig d = parse_config("", {});
+  EXPECT_EQ(d.quant.weight_bits, 8);
+  EXPECT_EQ(d.quant.activation_bits, 8);
+  EXPECT_TRUE(d.quant.first_last_8bit);
+  EXPECT_TRUE(d.quant.layer_bits.empty());
+  const TrainConfig c = parse_config(
+      "quant:\n  weight_bits: 4\n  activation_bits: 6\n  layer_bits:\n"
+      "    blocks.0.convs.0: {weight: 8}\n    fc: {weight: 6, activation: 8}\n",
+      {"quant.layer_bits.blocks.0.convs.0.activation=5", "quant.layer_bits.stem.weight=3"});
+  EXPECT_EQ(c.quant.weight_bits, 4);
+  EXPECT_EQ(c.quant.activation_bits, 6);
+  ASSERT_EQ(c.quant.layer_bits.size(), 3u);  // sorted by layer name
+  EXPECT_EQ(c.quant.layer_bits[0].layer, "blocks.0.convs.0");
+  EXPECT_EQ(c.quant.layer_bits[0].weight, 8);
+  EXPECT_EQ(c.quant.layer_bits[0].activation, 5);
+  EXPECT_EQ(c.quant.layer_bits[1].layer, "fc");
+  EXPECT_EQ(c.quant.layer_bits[1].weight, 6);
+  EXPECT_EQ(c.quant.layer_bits[1].activation, 8);
+  EXPECT_EQ(c.quant.layer_bits[2].layer, "stem");
+  EXPECT_EQ(c.quant.layer_bits[2].weight, 3);
+  EXPECT_EQ(c.quant.layer_bits[2].activation, 0);
+  // The effective config writes the mapping and reads back the same.
+  const std::string yaml = config_to_yaml(c);
+  const TrainConfig back = parse_config(yaml, {});
+  EXPECT_EQ(config_to_yaml(back), yaml);
+  ASSERT_EQ(back.quant.layer_bits.size(), 3u);
+  EXPECT_EQ(back.quant.layer_bits[0].activation, 5);
+  // A whole mapping through --set.
+  const TrainConfig s = parse_config("", {"quant.layer_bits={fc: {weight: 4}}"});
+  ASSERT_EQ(s.quant.layer_bits.size(), 1u);
+  EXPECT_EQ(s.quant.layer_bits[0].weight, 4);
+  EXPECT_TRUE(parse_config("quant: {layer_bits: }\n", {}).quant.layer_bits.empty());
+
+  for (const char* bad : {"quant.weight_bits=1", "quant.weight_bits=9", "quant.activation_bits=0",
+                          "quant.activation_bits=16"}) {
+    const std::string e = error_of("", {bad});
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(e.find("key '" + key + "'"), std::string::npos) << e;
+    EXPECT_NE(e.find("[2, 8]"), std::string::npos) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << "one line: " << e;
+  }
+  EXPECT_NE(error_of("", {"quant.weight_bits=four"}).find("expected an integer"), std::string::npos);
+  EXPECT_NE(error_of("", {"quant.layer_bits.fc.weight=9"}).find("key 'quant.layer_bits.fc.weight'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"quant.layer_bits.fc.bits=4"}).find("key 'quant.layer_bits.fc.bits'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"quant.layer_bits.fc=4"}).find("key 'quant.layer_bits.fc'"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"quant.layer_bits=4"}).find("key 'quant.layer_bits'"), std::string::npos);
+  EXPECT_NE(error_of("quant: {layer_bits: {fc: {weight: [4]}}}\n").find("quant.layer_bits.fc.weight"),
+            std::string::npos);
+}
+
 TEST(Config, LoadConfigNamesAMissingFile) {
   try {
     load_config("/nonexistent/recipe.yaml");

@@ -17,7 +17,9 @@ struct ModelCase {
   int64_t channels;
   int64_t size;
   double width;
-  std::string variant;  // "", "per_channel", "grid_search", "normalize", "quant_avgpool"
+  std::string variant;  // "", "per_channel", "grid_search", "normalize", "quant_avgpool",
+                        // "wXaY" (X-bit weights, Y-bit activations), "wXaY-all" (also the
+                        // first and last layers)
 };
 
 // A fixed-mode model of the case, evaluated with 32-bit bias codes as the export is.
@@ -33,6 +35,11 @@ inline qat::ModelOptions fixed_model_options(const ModelCase& c) {
   o.quant.normalize_input = c.variant == "normalize";
   o.quant.quant_avgpool = c.variant == "quant_avgpool";
   o.quant.quant_bias = true;
+  if (c.variant.size() >= 4 && c.variant[0] == 'w' && c.variant[2] == 'a') {
+    o.quant.weight_bits = c.variant[1] - '0';
+    o.quant.activation_bits = c.variant[3] - '0';
+    o.quant.first_last_8bit = c.variant.find("-all") == std::string::npos;
+  }
   return o;
 }
 
@@ -41,6 +48,7 @@ inline qat::ModelOptions fixed_model_options(const ModelCase& c) {
 struct Randomization {
   double bn_weight_max = 1.5;
   bool fc_bias = false;
+  double fc_weight_std = 0.0;  // > 0: FC weights N(0, std) (narrow FC weights round 0.01 to 0)
 };
 
 // The case's model with random BN affine parameters and clipping levels (alpha in [4, 12]), so
@@ -59,6 +67,7 @@ inline qat::Net warm_random_model(const ModelCase& c, const Randomization& r,
     if (ends("bn_bias")) p.value().uniform_(-0.3, 0.3);
     if (ends("alpha")) p.value().uniform_(4.0, 12.0);
     if (r.fc_bias && k == "fc.bias") p.value().uniform_(-0.1, 0.1);
+    if (r.fc_weight_std > 0 && k == "fc.weight") p.value().normal_(0.0, r.fc_weight_std);
   }
   net->train();
   for (int i = 0; i < 3; ++i) net->forward(images(4));

@@ -41,7 +41,9 @@ void check_runtime_parity(const Case& c) {
     torch::Tensor x = px.to(torch::kFloat) / 255.0f;
     return normalize ? (x - kMean) / kStd : x;
   };
-  Net net = testing::warm_random_model(c, testing::Randomization{},
+  testing::Randomization randomization;
+  if (c.variant.find("-all") != std::string::npos) randomization.fc_weight_std = 0.5;
+  Net net = testing::warm_random_model(c, randomization,
                                       [&](int64_t n) { return to_float(pixels(n)); });
 
   const torch::Tensor px = pixels(3);
@@ -106,6 +108,20 @@ TEST(RuntimeExport, Resnet18LargeStem) { check_runtime_parity({"resnet18", 3, 72
 TEST(RuntimeExport, Resnet50) { check_runtime_parity({"resnet50", 3, 32, 0.125, ""}); }
 TEST(RuntimeExport, MobilenetV1) { check_runtime_parity({"mobilenet_v1", 3, 32, 0.25, ""}); }
 TEST(RuntimeExport, MobilenetV2) { check_runtime_parity({"mobilenet_v2", 3, 32, 0.25, ""}); }
+
+// Word lengths other than 8 (issue 11): narrower weight and activation codes in 8-bit
+// containers, signed narrow inputs (MobileNet-V2's linear bottlenecks), narrow first/last layers.
+TEST(RuntimeExport, Resnet20FourBit) { check_runtime_parity({"resnet20", 1, 28, 0.5, "w4a4"}); }
+TEST(RuntimeExport, Resnet20SixBit) { check_runtime_parity({"resnet20", 1, 28, 0.5, "w6a6"}); }
+TEST(RuntimeExport, Resnet20FourBitWeights) {
+  check_runtime_parity({"resnet20", 1, 28, 0.5, "w4a8"});
+}
+TEST(RuntimeExport, SmallCnnFourBitEverywhere) {
+  check_runtime_parity({"small_cnn", 1, 28, 1.0, "w4a4-all"});
+}
+TEST(RuntimeExport, MobilenetV2FourBit) {
+  check_runtime_parity({"mobilenet_v2", 3, 32, 0.25, "w4a4"});
+}
 
 TEST(RuntimeExport, MetadataMustAgreeWithInput) {
   torch::manual_seed(3);

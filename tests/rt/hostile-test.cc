@@ -131,7 +131,7 @@ TEST(Hostile, TargetedFieldEditsAreRejectedWithAReason) {
   const size_t data = data_offset(full);
   const std::vector<Edit> edits = {
       {"magic", [](Bytes* b) { (*b)[0] = 'X'; }, "bad magic"},
-      {"version", [](Bytes* b) { put_u32(b, 8, 2); }, "format version 2"},
+      {"version", [](Bytes* b) { put_u32(b, 8, 3); }, "format version 3"},
       {"header size", [](Bytes* b) { put_u32(b, 12, 64); }, "header size"},
       {"reserved header", [](Bytes* b) { (*b)[100] = 1; }, "reserved header"},
       {"metadata size", [](Bytes* b) { put_u64(b, 40, get_u64(*b, 40) + 1); }, "inconsistent"},

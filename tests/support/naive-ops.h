@@ -83,10 +83,11 @@ inline std::vector<int64_t> naive_fc(const std::vector<int64_t>& x, int oc,
   return out;
 }
 
-// Requantize one value at FL `fl_in` to 8-bit codes at `fl_out`.
-inline int64_t naive_requantize(int64_t v, int fl_in, int fl_out, bool is_signed) {
+// Requantize one value at FL `fl_in` to `bits`-wide codes (8 by default) at `fl_out`.
+inline int64_t naive_requantize(int64_t v, int fl_in, int fl_out, bool is_signed, int bits = 8) {
   const int64_t r = naive_rne_shift(v, fl_in - fl_out);
-  return is_signed ? naive_clamp(r, -127, 127) : naive_clamp(r, 0, 255);
+  const int64_t hi = is_signed ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
+  return naive_clamp(r, is_signed ? -hi : 0, hi);
 }
 
 inline int64_t naive_sat32(int64_t v) { return naive_clamp(v, -2147483647LL, 2147483647LL); }

@@ -1,6 +1,7 @@
 // `f8net inspect MODEL.f8 [--json]`: the model's metadata and one line per op (inputs, output
 // shape and type, FLs, shifts, MACs), then totals, including the number of multiplications with
-// an operand wider than 8 bits, counted from the ops' operand types (F8Net's promise: 0).
+// an operand wider than 8 bits, counted from the ops' operand types (F8Net's promise: 0), and the
+// word lengths of the weight and activation codes (narrower than 8 bits: " 4-bit" on the op).
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -30,6 +31,9 @@ std::string shape_str(const rt::Shape& s) {
   return "[" + std::to_string(s.c) + "," + std::to_string(s.h) + "," + std::to_string(s.w) + "]";
 }
 
+// " 4-bit" for a word length other than 8, else nothing.
+std::string bits_str(int32_t bits) { return bits == 8 ? "" : " " + std::to_string(bits) + "-bit"; }
+
 // What the op does to FLs, as text: weight FLs, requantize shifts, add alignment, pool shift.
 std::string shift_str(const rt::OpDef& op, const rt::GraphInfo& g, size_t i) {
   const rt::ValueInfo& src = g.values[static_cast<size_t>(op.inputs[0])];
@@ -38,12 +42,13 @@ std::string shift_str(const rt::OpDef& op, const rt::GraphInfo& g, size_t i) {
     case rt::OpType::kConv2d:
     case rt::OpType::kFullyConnected: {
       std::vector<int32_t> w(op.weight_frac_bits.begin(), op.weight_frac_bits.end());
-      return "wfl " + range_of(w);
+      return "wfl " + range_of(w) + bits_str(op.code_bits);
     }
     case rt::OpType::kRequantize: {
       std::vector<int32_t> d(src.frac_bits.size());
       for (size_t c = 0; c < d.size(); ++c) d[c] = src.frac_bits[c] - op.out_frac_bits;
-      return "shift >>" + range_of(d) + (op.out_signed ? " signed" : " unsigned");
+      return "shift >>" + range_of(d) + (op.out_signed ? " signed" : " unsigned") +
+             bits_str(op.code_bits);
     }
     case rt::OpType::kAdd: {
       const rt::ValueInfo& b = g.values[static_cast<size_t>(op.inputs[1])];
@@ -99,6 +104,7 @@ void run_inspect(const InspectArgs& a) {
                 "inputs", "output", "type", "FL", "shifts", "MACs");
   std::cout << line;
   int64_t macs = 0, wide = 0, params = 0, worst_bound = 0;
+  std::vector<int32_t> weight_bits, act_bits;
   std::string ops_json;
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const rt::OpDef& op = m.ops[i];
@@ -116,6 +122,10 @@ void run_inspect(const InspectArgs& a) {
     wide += info.wide_multiplications;
     params += static_cast<int64_t>(op.weights.size() + op.bias.size());
     worst_bound = std::max(worst_bound, info.accumulator_bound);
+    if (op.type == rt::OpType::kConv2d || op.type == rt::OpType::kFullyConnected) {
+      weight_bits.push_back(op.code_bits);
+    }
+    if (op.type == rt::OpType::kRequantize) act_bits.push_back(op.code_bits);
     if (!ops_json.empty()) ops_json += ",";
     ops_json += "{\"index\":" + std::to_string(i) +
                 ",\"op\":" + json_string(rt::op_type_name(op.type)) + ",\"inputs\":[" + inputs +
@@ -123,7 +133,8 @@ void run_inspect(const InspectArgs& a) {
                 "," + std::to_string(v.shape.w) +
                 "],\"dtype\":" + json_string(rt::dtype_name(v.dtype)) +
                 ",\"fl\":" + json_string(fl_range(v.frac_bits)) +
-                ",\"shifts\":" + json_string(shifts) + ",\"macs\":" + std::to_string(info.macs) +
+                ",\"shifts\":" + json_string(shifts) + ",\"code_bits\":" +
+                std::to_string(op.code_bits) + ",\"macs\":" + std::to_string(info.macs) +
                 ",\"wide_multiplications\":" + std::to_string(info.wide_multiplications) + "}";
   }
   const rt::TensorView out = it.output();
@@ -135,11 +146,16 @@ void run_inspect(const InspectArgs& a) {
                 static_cast<long long>(wide), static_cast<long long>(worst_bound), it.arena_bytes(),
                 shape_str(out.shape).c_str(), fl_range(g.values.back().frac_bits).c_str());
   std::cout << line;
+  std::cout << "word lengths: weight codes " << fl_range(weight_bits)
+            << " bits, activation codes " << fl_range(act_bits) << " bits (input "
+            << g.values[0].code_bits << ")\n";
   if (a.json) {
     std::cout << "{\"model\":" << json_string(md.name) << ",\"ops\":[" << ops_json
               << "],\"totals\":{\"ops\":" << m.ops.size() << ",\"parameters\":" << params
               << ",\"macs\":" << macs << ",\"wide_multiplications\":" << wide
               << ",\"max_accumulator_bound\":" << worst_bound
+              << ",\"weight_bits\":" << json_string(fl_range(weight_bits))
+              << ",\"activation_bits\":" << json_string(fl_range(act_bits))
               << ",\"arena_bytes\":" << it.arena_bytes() << "}}\n";
   }
 }

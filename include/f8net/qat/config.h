@@ -55,6 +55,14 @@ struct ModelConfig {
   bool relu6 = false;
 };
 
+// One per-layer word-length override (quant.layer_bits): the layer's module name as the model
+// names it ("stem", "blocks.3.convs.0", "blocks.1.shortcut", "fc"); 0 keeps the default width.
+struct LayerBitsConfig {
+  std::string layer;
+  int64_t weight = 0;
+  int64_t activation = 0;
+};
+
 // QuantOptions of models.h except mode (per stage) and normalize_input (data.normalize).
 struct QuantConfig {
   std::string metric = "std";  // std | mae | rms
@@ -67,6 +75,13 @@ struct QuantConfig {
   double initial_weight_fl = 7.0;  // weight_format FL: fp_pact's fused-weight clamp FL
   double alpha_init = 8.0;
   bool rescale_forward = true;
+  // Word lengths 2..8 of every layer's weights and input codes (8-bit containers). The first and
+  // last layers stay at 8 unless first_last_8bit is false; layer_bits overrides single layers
+  // (sorted by name, each name once).
+  int64_t weight_bits = 8;
+  int64_t activation_bits = 8;
+  bool first_last_8bit = true;
+  std::vector<LayerBitsConfig> layer_bits;
 };
 
 // One training stage (F8NET.md §20).

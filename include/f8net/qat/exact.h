@@ -27,6 +27,8 @@ struct LayerCodes {
   std::vector<int> weight_fl;  // per output channel
   int input_fl = 0;
   bool input_signed = false;
+  int weight_bits = 8;  // weight codes in +-(2^(weight_bits-1)-1)
+  int input_bits = 8;   // the input codes' word length
 };
 
 class ExactContext {
@@ -43,8 +45,10 @@ class ExactContext {
   ExactTensor input_raw01(const torch::Tensor& x);
   ExactTensor input_codes(const torch::Tensor& x, int fl, bool is_signed);
 
-  // int32 (per-channel FL) -> codes: clamp(rne(v 2^fl)) 2^-fl, i.e. fixed::requantize.
-  ExactTensor requantize(const ExactTensor& in, int fl, bool is_signed, const std::string& name);
+  // int32 (per-channel FL) -> codes: clamp(rne(v 2^fl)) 2^-fl, i.e. fixed::requantize, to
+  // word_bits-wide codes (+-(2^(n-1)-1) or 0..2^n-1).
+  ExactTensor requantize(const ExactTensor& in, int fl, bool is_signed, const std::string& name,
+                         int word_bits = 8);
   // codes -> int32: conv with weight codes * 2^-wfl[o] and bias codes * 2^-(fl_in + wfl[o]).
   ExactTensor conv2d(const ExactTensor& in, const LayerCodes& codes, int stride, int padding,
                      int dilation, int groups, const std::string& name);

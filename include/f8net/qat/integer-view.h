@@ -35,12 +35,14 @@ struct IntegerNode {
   bool is_signed = true;
   std::vector<int> fl;
   bool raw01 = false;            // Input: raw [0,1] image, code = rne(255 x), value code/256
+  int word_bits = 8;             // codes nodes: the codes' word length (2..8)
 
   // Conv2d / FullyConnected.
   std::vector<int8_t> weight;          // Conv2d [O, I/groups, kh, kw]; FC [O, K], row-major
   std::vector<int64_t> weight_shape;
   std::vector<int32_t> bias;           // [O], at FL input_fl + weight_fl[o]
   std::vector<int> weight_fl;          // [O] (a per-layer FL is repeated)
+  int weight_bits = 8;                 // weight codes in +-(2^(weight_bits-1)-1)
   int input_fl = 0;                    // FL of the input codes
   bool input_signed = false;           // signedness of the input codes
   int stride = 1, padding = 0, dilation = 1, groups = 1;  // Conv2d (square); groups in {1, C_in}

@@ -27,6 +27,14 @@ enum class Mode { kFloat, kFpPact, kFixed };
 Mode parse_mode(const std::string& name);
 std::string mode_name(Mode mode);
 
+// A per-layer word-length override: the layer's module name ("stem", "blocks.3.convs.0",
+// "blocks.1.shortcut", "fc"); 0 keeps the layer's default width.
+struct LayerBits {
+  std::string layer;
+  int weight = 0;
+  int activation = 0;
+};
+
 // The method's options (F8NET.md §16). Defaults are the reference's conventional-training values.
 struct QuantOptions {
   Mode mode = Mode::kFixed;
@@ -45,6 +53,13 @@ struct QuantOptions {
   // Every ReLU is ReLU6 (min(max(x, 0), 6)), as in torchvision's MobileNet-V2 (docs/import.md).
   // Float mode only: make_model refuses it in fp_pact and fixed mode, whose PACT alpha clips.
   bool relu6 = false;
+  // Word lengths 2..8 (fix_quant's wl) of every layer's weights and input codes; the first and
+  // last layers keep 8 when first_last_8bit (the reference's bitw_min/bita_min); layer_bits
+  // overrides single layers by name. Widths other than 8 choose their FLs by grid search.
+  int weight_bits = 8;
+  int activation_bits = 8;
+  bool first_last_8bit = true;
+  std::vector<LayerBits> layer_bits;
 };
 
 struct ModelOptions {
@@ -94,6 +109,12 @@ using Net = std::shared_ptr<NetImpl>;
 // Builds a model; throws std::invalid_argument for an unknown arch, a bad size (e.g. an input too
 // small for the network's strides) or a bad width. Weights use the reference's init (§17).
 Net make_model(const ModelOptions& options);
+
+// Sets every quantized layer's word lengths from options.quant (make_model calls it): defaults,
+// the first/last-layer rule, then the layer_bits overrides. Throws std::invalid_argument naming
+// the key for an unknown layer name, a first layer whose input width is not 8 (the 8-bit image),
+// or a layer whose input width differs from the master whose clip it shares (§12.1).
+void apply_word_bits(NetImpl& net, const QuantOptions& quant);
 
 // The architecture names make_model accepts.
 std::vector<std::string> model_names();

@@ -33,7 +33,7 @@ torch::Tensor float_relu(const torch::Tensor& x, const QuantOptions& quant);
 // The part shared by QConvBN and QLinear: alpha, the stored input FL (EMA) and its quantizer.
 class QLayerImpl : public torch::nn::Module {
  public:
-  // fix_scaling s = 2^{f_x} |alpha| / (2^{8-sg} - 1) as a [1] tensor with gradient to the
+  // fix_scaling s = 2^{f_x} |alpha| / (2^{n-sg} - 1) (n = activation_bits()) as a [1] tensor with gradient to the
   // (master-resolved) alpha; 1 for float mode, no_clipping and the raw-image (weight-only) first
   // layer. A normalised (signed) first layer uses its alpha like any layer (§7.1).
   torch::Tensor fix_scale() const;
@@ -52,6 +52,14 @@ class QLayerImpl : public torch::nn::Module {
   QLayerImpl* following() const { return following_; }
   // The alpha parameter in use (this layer's, or its master's).
   const torch::Tensor& effective_alpha() const;
+  // Word lengths (2..8, default 8; make_model sets them from QuantOptions): the weight codes'
+  // and the input codes'. The input width is the master's when the layer has one (the reference's
+  // get_input_format: layers sharing a clip share the input format), and 8 for a raw01 input.
+  void set_word_bits(int weight_bits, int activation_bits);
+  int weight_bits() const { return weight_bits_; }
+  int activation_bits() const;
+  // The width set on this layer itself (activation_bits() may resolve to the master's).
+  int own_activation_bits() const { return activation_bits_; }
   // Last per-batch input FL (training) for diagnostics; -1 before the first training forward.
   int64_t last_batch_fl() const { return last_batch_fl_; }
 
@@ -71,6 +79,8 @@ class QLayerImpl : public torch::nn::Module {
   QLayerImpl* master_ = nullptr;
   QLayerImpl* following_ = nullptr;
   int64_t last_batch_fl_ = -1;
+  int weight_bits_ = 8;
+  int activation_bits_ = 8;
 };
 
 struct QConvBNOptions {

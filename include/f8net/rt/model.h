@@ -84,6 +84,11 @@ struct OpDef {
 
   // kGlobalSumPool: the FL grows by this shift (the exporter's round(log2(H*W))).
   int32_t shift = 0;
+
+  // The word length n (2..8) of the codes this op makes or carries in 8-bit containers:
+  // kRequantize's output codes (+-(2^(n-1)-1) or 0..2^n-1), kConv2d/kFullyConnected's weight codes
+  // (+-(2^(n-1)-1)). 8 for every other op. Format version 2 stores it (docs/model-format.md).
+  int32_t code_bits = 8;
 };
 
 struct ModelDef {
@@ -108,7 +113,8 @@ int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<
 int32_t add_fully_connected(ModelDef* m, int32_t src, int32_t out_channels,
                             std::vector<int8_t> weights, std::vector<int32_t> bias,
                             std::vector<int8_t> weight_frac_bits);
-int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed);
+int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed,
+                       int32_t out_bits = 8);
 int32_t add_relu(ModelDef* m, int32_t src);
 int32_t add_max_pool(ModelDef* m, int32_t src, int32_t kernel, int32_t stride, int32_t pad);
 int32_t add_add(ModelDef* m, int32_t a, int32_t b);
@@ -130,11 +136,13 @@ struct ValueInfo {
   Shape shape;
   std::vector<int32_t> frac_bits;  // one per channel (all equal for codes)
   int32_t producer = -1;           // op index, -1 for the graph input
+  int32_t code_bits = 8;           // codes: their word length (8 for the input and int32)
 };
 struct OpInfo {
   int64_t macs = 0;                  // 8-bit x 8-bit multiply-accumulates
   int64_t wide_multiplications = 0;  // multiplications with an operand wider than 8 bits
-  int64_t accumulator_bound = 0;     // max over channels of sum|w|*max|x| + |b| (conv, FC)
+  int64_t accumulator_bound = 0;     // max over channels of sum|w|*max|x| + |b| (conv, FC), with
+                                     // max|x| from the input codes' word length
 };
 struct GraphInfo {
   std::vector<ValueInfo> values;  // ops.size() + 1 entries

@@ -18,7 +18,13 @@ Status bad(const std::string& msg) { return Status(StatusCode::kInvalidModel, ms
 
 struct Sections {
   uint64_t meta_offset, meta_size, graph_offset, graph_size, data_offset, data_size;
+  uint32_t version;
 };
+
+// The op types whose record carries a code word length (version 2, kOpCodeBits).
+bool has_code_bits(OpType t) {
+  return t == OpType::kRequantize || t == OpType::kConv2d || t == OpType::kFullyConnected;
+}
 
 Status read_header(const uint8_t* p, size_t size, Sections* s) {
   if (size < format::kHeaderSize) {
@@ -29,11 +35,13 @@ Status read_header(const uint8_t* p, size_t size, Sections* s) {
     if (p[i] != format::kMagic[i]) return bad("not an .f8 model file (bad magic)");
   }
   const uint32_t version = format::load_u32(p + format::kOffVersion);
-  if (version != format::kVersion) {
+  if (version != format::kVersion && version != format::kVersionWordBits) {
     return Status(StatusCode::kUnsupported, "unsupported .f8 format version " +
                                                 std::to_string(version) + " (this runtime reads " +
-                                                std::to_string(format::kVersion) + ")");
+                                                std::to_string(format::kVersion) + " and " +
+                                                std::to_string(format::kVersionWordBits) + ")");
   }
+  s->version = version;
   if (format::load_u32(p + format::kOffHeaderSize) != format::kHeaderSize) {
     return bad("bad header size");
   }
@@ -131,7 +139,7 @@ Status read_blob(const uint8_t* data, uint64_t data_size, uint64_t offset, uint6
 }
 
 Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size_t i,
-               std::vector<BlobPlace>* places, OpDef* op) {
+               uint32_t version, std::vector<BlobPlace>* places, OpDef* op) {
   const std::string what = "op " + std::to_string(i);
   op->type = static_cast<OpType>(format::load_u32(rec + format::kOpType));  // checked later
   op->inputs[0] = static_cast<int32_t>(format::load_u32(rec + format::kOpInput0));
@@ -147,6 +155,17 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
   if (out_signed > 1) return bad(what + ": out_signed must be 0 or 1");
   op->out_signed = out_signed == 1;
   op->shift = static_cast<int32_t>(format::load_u32(rec + format::kOpShift));
+  // Version 1 has no code widths (every code is 8 bits, the field is reserved and zero);
+  // version 2 gives one for Requantize, Conv2d and FC (range-checked by validate_model) and zero
+  // for the other ops, whose in-memory default is 8.
+  const uint32_t code_bits = format::load_u32(rec + format::kOpCodeBits);
+  if (version == format::kVersionWordBits && has_code_bits(op->type)) {
+    if (code_bits > 32) return bad(what + ": code word length " + std::to_string(code_bits));
+    op->code_bits = static_cast<int32_t>(code_bits);
+  } else if (code_bits != 0) {
+    return bad(what + (version == format::kVersion ? ": reserved bytes are not zero"
+                                                   : ": carries a code word length it does not use"));
+  }
   for (size_t k = format::kOpReserved; k < format::kOpRecordSize; ++k) {
     if (rec[k] != 0) return bad(what + ": reserved bytes are not zero");
   }
@@ -163,7 +182,7 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
 }
 
 Status read_graph(const uint8_t* p, uint64_t size, const uint8_t* data, uint64_t data_size,
-                  std::vector<BlobPlace>* places, ModelDef* m) {
+                  uint32_t version, std::vector<BlobPlace>* places, ModelDef* m) {
   format::ByteReader r(p, size);
   const uint32_t c = r.u32(), h = r.u32(), w = r.u32(), dtype = r.u32();
   const int32_t fl = r.i32();
@@ -187,7 +206,7 @@ Status read_graph(const uint8_t* p, uint64_t size, const uint8_t* data, uint64_t
   m->ops.resize(n_ops);
   for (uint32_t i = 0; i < n_ops; ++i) {
     const uint8_t* rec = p + format::kGraphHeaderSize + uint64_t{i} * format::kOpRecordSize;
-    F8NET_RETURN_IF_ERROR(read_op(rec, data, data_size, i, places, &m->ops[i]));
+    F8NET_RETURN_IF_ERROR(read_op(rec, data, data_size, i, version, places, &m->ops[i]));
   }
   return Status::ok();
 }
@@ -231,7 +250,7 @@ Status read_model(const uint8_t* data, size_t size, ModelDef* out, GraphInfo* in
   F8NET_RETURN_IF_ERROR(read_metadata(data + s.meta_offset, s.meta_size, &m.metadata));
   std::vector<BlobPlace> places;
   F8NET_RETURN_IF_ERROR(read_graph(data + s.graph_offset, s.graph_size, data + s.data_offset,
-                                   s.data_size, &places, &m));
+                                   s.data_size, s.version, &places, &m));
   F8NET_RETURN_IF_ERROR(validate_model(m, info));
   F8NET_RETURN_IF_ERROR(check_canonical_blobs(data + s.data_offset, s.data_size, places));
   *out = std::move(m);

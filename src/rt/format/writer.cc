@@ -46,7 +46,7 @@ void write_metadata(const Metadata& md, format::ByteWriter* w) {
   }
 }
 
-void write_op(const OpDef& op, const Blob blobs[3], format::ByteWriter* w) {
+void write_op(const OpDef& op, const Blob blobs[3], uint32_t version, format::ByteWriter* w) {
   w->u32(static_cast<uint32_t>(op.type));
   w->i32(op.inputs[0]);
   w->i32(op.inputs[1]);
@@ -62,7 +62,10 @@ void write_op(const OpDef& op, const Blob blobs[3], format::ByteWriter* w) {
     w->u64(blobs[k].offset);
     w->u64(blobs[k].count);
   }
-  w->zeros(16);
+  const bool has_bits = op.type == OpType::kRequantize || op.type == OpType::kConv2d ||
+                        op.type == OpType::kFullyConnected;
+  w->u32(version == format::kVersionWordBits && has_bits ? static_cast<uint32_t>(op.code_bits) : 0);
+  w->zeros(12);
 }
 
 // Appends `bytes` to the data section at a 64-byte boundary (relative offset returned).
@@ -100,7 +103,12 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
   out->clear();
   format::ByteWriter w(out);
   w.bytes(format::kMagic, sizeof(format::kMagic));
-  w.u32(format::kVersion);
+  // Version 1 while every code is 8 bits wide, so 8-bit models stay readable by older runtimes.
+  uint32_t version = format::kVersion;
+  for (const OpDef& op : model.ops) {
+    if (op.code_bits != 8) version = format::kVersionWordBits;
+  }
+  w.u32(version);
   w.u32(format::kHeaderSize);
   w.pad_to(format::kHeaderSize);  // sizes and checksum patched below
 
@@ -115,7 +123,7 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
   w.i32(in.frac_bits);
   w.u32(static_cast<uint32_t>(model.ops.size()));
   w.zeros(8);
-  for (size_t i = 0; i < model.ops.size(); ++i) write_op(model.ops[i], blobs[i].data(), &w);
+  for (size_t i = 0; i < model.ops.size(); ++i) write_op(model.ops[i], blobs[i].data(), version, &w);
   const uint64_t graph_end = w.size();
   w.pad_to(format::align_up(graph_end));
   const uint64_t data_offset = w.size();

@@ -1,6 +1,7 @@
 // validate_model(): every rule of docs/model-format.md, checked in an order that never reads out
 // of bounds or multiplies unchecked sizes, plus the load-time proof that no conv/FC accumulator
-// can overflow int32 (per output channel: sum|w| * max|x| + |b| < 2^31). First failure wins.
+// can overflow int32 (per output channel: sum|w| * max|x| + |b| < 2^31, max|x| from the input
+// codes' word length, weights checked against theirs). First failure wins.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -92,6 +93,18 @@ Status check_unused(const OpDef& op, size_t i, bool geometry, bool weights, bool
     return model_error(pre + "carries a requantize format it does not use");
   }
   if (!shift && op.shift != 0) return model_error(pre + "carries a shift it does not use");
+  if (!requant && !weights && op.code_bits != 8) {
+    return model_error(pre + "carries a code word length it does not use");
+  }
+  return Status::ok();
+}
+
+// A code word length 2..8 (8-bit containers).
+Status check_code_bits(const OpDef& op, size_t i, const char* what) {
+  if (!in_range(op.code_bits, 2, 8)) {
+    return model_error(op_prefix(i, op.type) + what + " word length " +
+                       std::to_string(op.code_bits) + " outside [2, 8]");
+  }
   return Status::ok();
 }
 
@@ -125,13 +138,17 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
                          " outside [0, 7]");
     }
   }
+  F8NET_RETURN_IF_ERROR(check_code_bits(op, i, "weight"));
+  const int32_t w_max = (1 << (op.code_bits - 1)) - 1;
   for (size_t k = 0; k < op.weights.size(); ++k) {
-    if (op.weights[k] < -127) {
+    if (op.weights[k] < -w_max || op.weights[k] > w_max) {
       return model_error(pre + "weight code " + std::to_string(op.weights[k]) + " at index " +
-                         std::to_string(k) + " is outside [-127, 127]");
+                         std::to_string(k) + " is outside [" + std::to_string(-w_max) + ", " +
+                         std::to_string(w_max) + "] (" + std::to_string(op.code_bits) +
+                         "-bit weights)");
     }
   }
-  const int64_t x_max = src.dtype == DType::kUint8 ? 255 : 127;
+  const int64_t x_max = fixed::Format{src.code_bits, 0, src.dtype == DType::kInt8}.qmax();
   const int32_t src_fl = src.frac_bits.empty() ? 0 : src.frac_bits[0];
   out->frac_bits.resize(static_cast<size_t>(o_count));
   int64_t worst = 0;
@@ -285,13 +302,15 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
       F8NET_RETURN_IF_ERROR(check_fc(op, i, src, &out, &info));
       break;
     case OpType::kRequantize: {
-      const fixed::Format f = fixed::activation_format(op.out_frac_bits, op.out_signed);
+      F8NET_RETURN_IF_ERROR(check_code_bits(op, i, "output"));
+      const fixed::Format f{op.code_bits, op.out_frac_bits, op.out_signed};
       if (!f.valid()) {
         return model_error(pre + "output FL " + std::to_string(op.out_frac_bits) + " outside [0, " +
                            std::to_string(f.max_frac_bits()) + "]");
       }
       out.shape = src.shape;
       out.dtype = op.out_signed ? DType::kInt8 : DType::kUint8;
+      out.code_bits = op.code_bits;
       out.frac_bits.assign(static_cast<size_t>(src.shape.c), op.out_frac_bits);
       break;
     }

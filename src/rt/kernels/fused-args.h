@@ -18,6 +18,7 @@ struct Epilogue {
   bool relu = false;                   // max(x, 0) (after the add)
   bool requant = false;                // write codes (else int32)
   bool out_signed = false;
+  int32_t out_bits = 8;  // the output codes' word length (2..8): the saturation range
   // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0).
   const int32_t* rshift = nullptr;
   const int32_t* lshift = nullptr;

@@ -34,6 +34,7 @@ struct KernelArgs {
   const int32_t* src_frac_bits = nullptr;
   int32_t out_frac_bits = 0;
   bool out_signed = false;
+  int32_t out_bits = 8;  // the output codes' word length (2..8): the saturation range
   // Add: per-channel left shifts that align src and src2 to the output FL (each in [0, 31]).
   const int32_t* shift = nullptr;
   const int32_t* shift2 = nullptr;

@@ -88,7 +88,7 @@ std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g) {
         break;
       }
       case OpType::kRequantize: {
-        const fixed::Format f = fixed::activation_format(op.out_frac_bits, op.out_signed);
+        const fixed::Format f{op.code_bits, op.out_frac_bits, op.out_signed};
         for (size_t c = 0; c < channels; ++c) {
           out.lo[c] = fixed::requantize(x.lo[c], src_info.frac_bits[c], f);
           out.hi[c] = fixed::requantize(x.hi[c], src_info.frac_bits[c], f);

@@ -48,6 +48,7 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
     }
     ep->requant = true;
     ep->out_signed = rq.out_signed;
+    ep->out_bits = rq.code_bits;
     ep->rshift = st->rshift.data();
     ep->lshift = st->lshift.data();
   }

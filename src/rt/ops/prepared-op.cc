@@ -77,6 +77,7 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
       a.src_frac_bits = out->src_frac_bits.data();
       a.out_frac_bits = op.out_frac_bits;
       a.out_signed = op.out_signed;
+      a.out_bits = op.code_bits;
       out->cost_per_item = a.w;
       break;
     case OpType::kRelu:

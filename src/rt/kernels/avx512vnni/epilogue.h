@@ -72,8 +72,9 @@ inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc, in
     _mm512_mask_storeu_epi32(static_cast<int32_t*>(ep.out) + at, k, acc);
     return;
   }
-  const __m512i lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -127 : 0);
-  const __m512i hi = _mm512_set1_epi32(ep.out_signed ? 127 : 255);
+  const int32_t qmax = ep.out_signed ? (1 << (ep.out_bits - 1)) - 1 : (1 << ep.out_bits) - 1;
+  const __m512i lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -qmax : 0);
+  const __m512i hi = _mm512_set1_epi32(qmax);
   const __m512i rs = _mm512_loadu_si512(ep.rshift + o);
   const __m512i q = ep.any_left
                         ? requantize16<true>(acc, rs, _mm512_loadu_si512(ep.lshift + o), lo, hi)

@@ -13,7 +13,7 @@ template <typename T>
 void requantize(const KernelArgs& a, int64_t begin, int64_t end) {
   const int32_t* x = static_cast<const int32_t*>(a.src);
   T* y = static_cast<T*>(a.dst);
-  const fixed::Format out = fixed::activation_format(a.out_frac_bits, a.out_signed);
+  const fixed::Format out{a.out_bits, a.out_frac_bits, a.out_signed};
   for (int64_t row = begin; row < end; ++row) {
     const int32_t c = static_cast<int32_t>(row / a.h);
     const int32_t fl = a.src_frac_bits[c];
