@@ -1,7 +1,8 @@
 // Interpreter: load = validate (and keep) the model; prepare = plan the arena, allocate it once,
 // bind every op to its kernel and buffers, start the threads; run = check the input codes and
 // call the prepared ops in order. run() performs no heap allocation. The ISA decides the
-// engine: "ref"/"avx2" run the IR op by op in CHW; "avx512vnni" runs ops/fused-program.h.
+// engine: "ref" runs the IR op by op in CHW (the oracle); avx2, avx512 and avx512vnni run
+// ops/fused-program.h with their row of kernels/fused-table.h.
 #include "f8net/rt/interpreter.h"
 
 #include <chrono>
@@ -15,8 +16,9 @@
 #include "graph/thread-pool.h"
 #include "kernels/kernel-table.h"
 #include "ops/prepared-op.h"
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
 #include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/fused-table.h"
 #include "ops/fused-program.h"
 #endif
 
@@ -41,7 +43,7 @@ struct Interpreter::Impl {
   bool fused = false;
   bool profiling = false;
   std::vector<double> stage_seconds;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   ops::FusedProgram program;
 #endif
 };
@@ -76,8 +78,9 @@ Status choose_isa(const InterpreterOptions& options, kernels::Isa* out) {
 }  // namespace
 
 double measure_int8_peak_gmacs_per_core() {
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
-  if (kernels::isa_available(kernels::Isa::kAvx512Vnni)) return kernels::avx512::vnni_peak_gmacs();
+#ifdef F8NET_HAVE_FUSED_KERNELS
+  if (kernels::isa_available(kernels::Isa::kAvx512Vnni))
+    return kernels::avx512vnni::vnni_peak_gmacs();
 #endif
   return 0.0;
 }
@@ -124,8 +127,10 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     s.pool.reset();
     s.pool.reset(new ThreadPool(threads));
   }
-  s.fused = s.isa == kernels::Isa::kAvx512Vnni;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  s.fused = false;
+#ifdef F8NET_HAVE_FUSED_KERNELS
+  const kernels::FusedKernels* fused_row = kernels::fused_kernels(s.isa);
+  s.fused = fused_row != nullptr;
   if (s.fused && !ops::fused_supports(s.model)) {
     // A kernel shape the fused engine lacks (depthwise over 64 taps): run op by op instead.
     s.fused = false;
@@ -135,11 +140,11 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
 #endif
   s.arena.reset();
   s.ops.clear();
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   s.program = ops::FusedProgram{};
   if (s.fused) {
-    const Status st =
-        ops::prepare_fused(s.model, s.info, threads, options.max_arena_bytes, &s.program);
+    const Status st = ops::prepare_fused(s.model, s.info, *fused_row, threads,
+                                         options.max_arena_bytes, &s.program);
     if (st.is_ok()) {
       s.arena_bytes = s.program.arena_bytes + s.program.scratch_bytes;
       s.values.assign(1, s.program.buffers[0]);
@@ -153,7 +158,7 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     s.program = ops::FusedProgram{};
     s.fused = false;
     s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
-                                                         : kernels::Isa::kReference;
+                                                        : kernels::Isa::kReference;
   }
 #endif
   const size_t n_ops = s.model.ops.size();
@@ -240,7 +245,7 @@ Status Interpreter::run() {
     }
   }
   using Clock = std::chrono::steady_clock;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (s.fused) {
     for (size_t i = 0; i < s.program.stages.size(); ++i) {
       const Clock::time_point t0 = s.profiling ? Clock::now() : Clock::time_point{};
@@ -287,7 +292,7 @@ TensorView Interpreter::output() const {
   v.dtype = vi.dtype;
   v.shape = vi.shape;
   v.data = impl_->prepared ? impl_->values.back() : nullptr;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->prepared && impl_->fused) v.data = impl_->program.output;
 #endif
   v.frac_bits = vi.frac_bits.data();
@@ -301,7 +306,7 @@ size_t Interpreter::arena_bytes() const { return static_cast<size_t>(impl_->aren
 
 const char* Interpreter::kernel_name(int op) const {
   if (!impl_->prepared || op < 0 || static_cast<size_t>(op) >= impl_->model.ops.size()) return "";
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->fused) {
     const int32_t st = impl_->program.stage_of_op[static_cast<size_t>(op)];
     return st < 0 ? "" : impl_->program.stages[static_cast<size_t>(st)].name.c_str();
@@ -313,7 +318,7 @@ const char* Interpreter::kernel_name(int op) const {
 const char* Interpreter::isa() const { return kernels::isa_name(impl_->isa); }
 
 size_t Interpreter::packed_bytes() const {
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->fused) return static_cast<size_t>(impl_->program.packed_bytes);
 #endif
   return 0;
@@ -327,7 +332,7 @@ void Interpreter::set_profiling(bool on) {
 std::vector<StageInfo> Interpreter::stages() const {
   std::vector<StageInfo> out;
   if (!impl_->prepared) return out;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->fused) {
     for (size_t i = 0; i < impl_->program.stages.size(); ++i) {
       const ops::FusedStage& st = impl_->program.stages[i];

@@ -119,10 +119,14 @@ bool isa_available(Isa isa) {
 #else
       return false;
 #endif
-    case Isa::kAvx512:
-      return false;  // no kernels of this level yet: avx512vnni or avx2 instead
+    case Isa::kAvx512:  // F, BW, VL, DQ: the fused engine's s16 kernels
+#ifdef F8NET_HAVE_FUSED_KERNELS
+      return avx512;
+#else
+      return false;
+#endif
     case Isa::kAvx512Vnni:
-#if defined(F8NET_HAVE_AVX512VNNI_KERNELS) && defined(__GNUC__)
+#if defined(F8NET_HAVE_FUSED_KERNELS) && defined(__GNUC__)
       return avx512 && __builtin_cpu_supports("avx512vnni");
 #else
       return false;

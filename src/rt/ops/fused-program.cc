@@ -10,37 +10,36 @@
 
 #include "graph/fusion.h"
 #include "graph/memory-plan.h"
-#include "kernels/avx512vnni/vnni-kernels.h"
 
 namespace f8net::rt::ops {
 namespace {
 
-namespace av = kernels::avx512;
 constexpr int64_t kMinParallelWork = 1 << 15;
 
 void run_items(const void* ctx, int64_t begin, int64_t end, int thread) {
   const auto* st = static_cast<const FusedStage*>(ctx);
+  const kernels::FusedKernels& k = *st->kernels;
   switch (st->family) {
     case StageFamily::kGemm:
-      av::gemm_conv(st->gemm, begin, end, thread);
+      k.gemm_conv(st->gemm, begin, end, thread);
       break;
     case StageFamily::kDepthwise:
-      av::depthwise_conv(st->dw, begin, end, thread);
+      k.depthwise_conv(st->dw, begin, end, thread);
       break;
     case StageFamily::kPointwise:
-      av::s32_pointwise(st->elt, begin, end, thread);
+      k.s32_pointwise(st->elt, begin, end, thread);
       break;
     case StageFamily::kMaxPool:
-      av::s32_maxpool(st->elt, begin, end, thread);
+      k.s32_maxpool(st->elt, begin, end, thread);
       break;
     case StageFamily::kGlobalSumPool:
-      av::s32_global_sum_pool(st->elt, begin, end, thread);
+      k.s32_global_sum_pool(st->elt, begin, end, thread);
       break;
     case StageFamily::kToHwc:
-      av::u8_chw_to_hwc(st->layout, begin, end, thread);
+      k.u8_chw_to_hwc(st->layout, begin, end, thread);
       break;
     case StageFamily::kToChw:
-      av::s32_hwc_to_chw(st->layout, begin, end, thread);
+      k.s32_hwc_to_chw(st->layout, begin, end, thread);
       break;
   }
 }
@@ -60,8 +59,8 @@ bool fused_supports(const ModelDef& model) {
   return true;
 }
 
-Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
-                     uint64_t max_arena_bytes, FusedProgram* out) {
+Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels::FusedKernels& ks,
+                     int threads, uint64_t max_arena_bytes, FusedProgram* out) {
   FusedProgram& p = *out;
   p = FusedProgram{};
   const std::vector<FusedChain> chains = plan_fusion(model);
@@ -72,7 +71,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
 
   FusedStage to_hwc;
   to_hwc.family = StageFamily::kToHwc;
-  to_hwc.name = "u8_chw_to_hwc__avx512vnni";
+  to_hwc.kernels = &ks;
+  to_hwc.name = "u8_chw_to_hwc__portable";
   to_hwc.src_buf = 0;
   to_hwc.out_buf = 1;
   to_hwc.layout.c = info.values[0].shape.c;
@@ -88,7 +88,7 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   for (const FusedChain& ch : chains) {
     FusedStage st;
     F8NET_RETURN_IF_ERROR(build_stage(model, info, ch.head, ch.add_op, ch.add_other, ch.relu_op,
-                                      ch.requant_op, threads, &st));
+                                      ch.requant_op, ks, threads, &st));
     const OpDef& head = model.ops[static_cast<size_t>(ch.head)];
     st.src_buf = buf_of_value[static_cast<size_t>(head.inputs[0])];
     const int32_t other = head.type == OpType::kAdd ? head.inputs[1] : ch.add_other;
@@ -108,7 +108,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   if (spatial) {
     FusedStage to_chw;
     to_chw.family = StageFamily::kToChw;
-    to_chw.name = "s32_hwc_to_chw__avx512vnni";
+    to_chw.kernels = &ks;
+    to_chw.name = "s32_hwc_to_chw__portable";
     to_chw.src_buf = buf_of_value.back();  // the last op's chain (not always the last stage)
     to_chw.out_buf = static_cast<int32_t>(sizes.size());
     to_chw.layout.c = out_info.shape.c;
@@ -141,7 +142,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
       scratch_stride =
           std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
     }
-    p.packed_bytes += st.packed.size() + 4 * (st.init.size() + st.weights32.size());
+    p.packed_bytes +=
+        st.packed.size() + 2 * st.packed16.size() + 4 * (st.init.size() + st.weights32.size());
   }
   p.scratch_bytes = scratch_stride * static_cast<uint64_t>(threads);
   if (plan.arena_bytes + p.scratch_bytes > max_arena_bytes) {

@@ -1,7 +1,8 @@
-// The fused channels-last program (ISA avx512vnni): IR ops grouped by graph/fusion.h into stages,
-// each one microkernel call over work items; activations NHWC in one planned arena; weights
-// packed once here. Stage 0 turns the CHW input into NHWC, a last stage turns a spatial output
-// back into CHW, so the API's input and output layouts are those of the IR.
+// The fused channels-last program (every ISA but ref): IR ops grouped by graph/fusion.h into
+// stages, each one microkernel of the ISA's row of kernels/fused-table.h over work items;
+// activations NHWC in one planned arena; weights packed once here for that row's GEMM. Stage 0
+// turns the CHW input into NHWC, a last stage turns a spatial output back into CHW, so the API's
+// input and output layouts are those of the IR.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "f8net/rt/status.h"
 #include "graph/thread-pool.h"
 #include "kernels/fused-args.h"
+#include "kernels/fused-table.h"
 
 namespace f8net::rt::ops {
 
@@ -20,6 +22,7 @@ enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool
 
 struct FusedStage {
   StageFamily family = StageFamily::kPointwise;
+  const kernels::FusedKernels* kernels = nullptr;  // the ISA's row
   std::string name;             // kernel name, e.g. "u8_gemm_conv_6x64__avx512vnni"
   std::vector<int32_t> ir_ops;  // the IR ops this stage computes (head first)
   int64_t items = 0;
@@ -32,6 +35,7 @@ struct FusedStage {
   kernels::LayoutArgs layout;
   // Storage the args point into (filled at prepare, never resized afterwards).
   std::vector<int8_t> packed;
+  std::vector<int16_t> packed16;
   std::vector<int32_t> init, weights32, rshift, lshift, add_self, add_other;
 };
 
@@ -50,16 +54,17 @@ struct FusedProgram {
 // Whether every op has a fused kernel (convs: groups 1, or depthwise with kh * kw <= 64).
 bool fused_supports(const ModelDef& model);
 
-// Builds the program for `threads` threads; refuses arenas above max_arena_bytes.
-Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
-                     uint64_t max_arena_bytes, FusedProgram* out);
+// Builds the program with `ks`'s kernels for `threads` threads; refuses (kUnsupported) arenas
+// above max_arena_bytes.
+Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels::FusedKernels& ks,
+                     int threads, uint64_t max_arena_bytes, FusedProgram* out);
 
 // Runs stage s (all its items, on the pool when it is big enough). Allocates nothing.
 void run_stage(const FusedStage& st, ThreadPool* pool);
 
 // Fills a stage's kernel arguments other than buffer addresses (fused-stages.cc).
 Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, int32_t add_op,
-                   int32_t add_other, int32_t relu_op, int32_t requant_op, int threads,
-                   FusedStage* st);
+                   int32_t add_other, int32_t relu_op, int32_t requant_op,
+                   const kernels::FusedKernels& ks, int threads, FusedStage* st);
 
 }  // namespace f8net::rt::ops

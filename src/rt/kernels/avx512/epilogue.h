@@ -1,7 +1,8 @@
 // The AVX-512 epilogue shared by the fused microkernels: 16 int32 accumulators of one pixel ->
 // optional Add (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store or
 // fixed::requantize (RNE right shift or saturating left shift, then clamp) -> code store.
-// Include only from files compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq.
+// Include only from files compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq (with or
+// without -mavx512vnni: every function has internal linkage, so each file keeps its own copy).
 #pragma once
 
 #include <immintrin.h>
@@ -12,12 +13,12 @@
 
 namespace f8net::rt::kernels::avx512 {
 
-inline __mmask16 lane_mask(int32_t lanes) {
+static inline __mmask16 lane_mask(int32_t lanes) {
   return lanes >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1);
 }
 
 // sat32((a << s1) + (b << s2)) in int64, shifts in [0, 31].
-inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
+static inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
   const __m512i hi = _mm512_set1_epi64(2147483647);
   const __m512i lo = _mm512_set1_epi64(-2147483647);
   __m256i half[2];
@@ -40,7 +41,7 @@ inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
 // fixed::requantize of int32 x by per-lane right shift rs [0, 31] / left shift ls [0, 8], then
 // clamp to [lo, hi]. Left shifts first clamp |x| to 1024 (any such value saturates 8-bit codes).
 template <bool kAnyLeft>
-inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i lo, __m512i hi) {
+static inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i lo, __m512i hi) {
   const __m512i one = _mm512_set1_epi32(1);
   if (kAnyLeft) {
     const __mmask16 left = _mm512_cmpgt_epi32_mask(ls, _mm512_setzero_si512());
@@ -59,7 +60,8 @@ inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i lo, __m51
 }
 
 // Applies `ep` to channels [o, o + lanes) of pixel m. Tables hold at least o + 16 entries.
-inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc, int32_t lanes) {
+static inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc,
+                              int32_t lanes) {
   const __mmask16 k = lane_mask(lanes);
   const int64_t at = m * ep.n + o;
   if (ep.other != nullptr) {

@@ -5,8 +5,8 @@
 // int32 sums are exact in any order: the loader proved every partial sum fits.
 #include <immintrin.h>
 
-#include "kernels/avx512vnni/epilogue.h"
-#include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/avx512/avx512-kernels.h"
+#include "kernels/avx512/epilogue.h"
 
 namespace f8net::rt::kernels::avx512 {
 namespace {
