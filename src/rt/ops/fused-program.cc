@@ -48,6 +48,41 @@ uint64_t bytes_of(const ValueInfo& v) {
   return static_cast<uint64_t>(v.shape.elements()) * dtype_size(v.dtype);
 }
 
+// Allocates p's arena and scratch and points every stage's arguments at its buffers.
+Status allocate_and_bind(FusedProgram* prog) {
+  FusedProgram& p = *prog;
+  p.arena.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.arena_bytes, 64)]);
+  p.scratch.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.scratch_bytes, 64)]);
+  if (p.arena == nullptr || p.scratch == nullptr) {
+    return Status(StatusCode::kUnsupported,
+                  "cannot allocate a " + std::to_string(p.arena_bytes) + "-byte arena");
+  }
+  p.buffers.resize(p.offsets.size());
+  for (size_t b = 0; b < p.offsets.size(); ++b) p.buffers[b] = p.arena.get() + p.offsets[b];
+  for (FusedStage& st : p.stages) {
+    uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
+    uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
+    const int32_t* other =
+        st.other_buf >= 0
+            ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
+            : nullptr;
+    st.layout.src = src;
+    st.layout.dst = dst;
+    st.gemm.src = src;
+    st.gemm.scratch = p.scratch.get();
+    st.gemm.ep.out = dst;
+    st.gemm.ep.other = other;
+    st.dw.src = src;
+    st.dw.ep.out = dst;
+    st.dw.ep.other = other;
+    st.elt.src = reinterpret_cast<const int32_t*>(src);
+    st.elt.ep.out = dst;
+    st.elt.ep.other = other;
+  }
+  p.output = p.buffers[static_cast<size_t>(p.output_buf)];
+  return Status::ok();
+}
+
 }  // namespace
 
 bool fused_supports(const ModelDef& model) {
@@ -142,47 +177,36 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
       scratch_stride =
           std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
     }
-    p.packed_bytes +=
-        st.packed.size() + 2 * st.packed16.size() + 4 * (st.init.size() + st.weights32.size());
+    if (st.tables != nullptr) {
+      const StageTables& t = *st.tables;
+      p.packed_bytes +=
+          t.packed.size() + 2 * t.packed16.size() + 4 * (t.init.size() + t.weights32.size());
+    }
   }
+  p.scratch_stride = scratch_stride;
   p.scratch_bytes = scratch_stride * static_cast<uint64_t>(threads);
   if (plan.arena_bytes + p.scratch_bytes > max_arena_bytes) {
     return Status(StatusCode::kUnsupported,
                   "the model needs a " + std::to_string(plan.arena_bytes + p.scratch_bytes) +
                       "-byte arena (limit " + std::to_string(max_arena_bytes) + ")");
   }
-  p.arena.reset(new (std::nothrow) uint8_t[plan.arena_bytes]);
-  p.scratch.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.scratch_bytes, 64)]);
-  if (p.arena == nullptr || p.scratch == nullptr) {
-    return Status(StatusCode::kUnsupported,
-                  "cannot allocate a " + std::to_string(plan.arena_bytes) + "-byte arena");
-  }
+  p.offsets = plan.offsets;
   p.arena_bytes = plan.arena_bytes;
-  p.buffers.resize(sizes.size());
-  for (size_t b = 0; b < sizes.size(); ++b) p.buffers[b] = p.arena.get() + plan.offsets[b];
+  p.output_buf = spatial ? static_cast<int32_t>(sizes.size()) - 1 : buf_of_value.back();
+  return allocate_and_bind(&p);
+}
 
-  for (FusedStage& st : p.stages) {
-    uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
-    uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
-    const int32_t* other =
-        st.other_buf >= 0
-            ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
-            : nullptr;
-    st.layout.src = src;
-    st.layout.dst = dst;
-    st.gemm.src = src;
-    st.gemm.scratch = p.scratch.get();
-    st.gemm.ep.out = dst;
-    st.gemm.ep.other = other;
-    st.dw.src = src;
-    st.dw.ep.out = dst;
-    st.dw.ep.other = other;
-    st.elt.src = reinterpret_cast<const int32_t*>(src);
-    st.elt.ep.out = dst;
-    st.elt.ep.other = other;
-  }
-  p.output = spatial ? p.buffers.back() : p.buffers[static_cast<size_t>(buf_of_value.back())];
-  return Status::ok();
+Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out) {
+  FusedProgram& c = *out;
+  c = FusedProgram{};
+  c.stages = p.stages;  // arguments copied, tables shared
+  c.offsets = p.offsets;
+  c.arena_bytes = p.arena_bytes;
+  c.scratch_stride = p.scratch_stride;
+  c.scratch_bytes = p.scratch_stride;  // one thread
+  c.stage_of_op = p.stage_of_op;
+  c.output_buf = p.output_buf;
+  return allocate_and_bind(&c);
 }
 
 void run_stage(const FusedStage& st, ThreadPool* pool) {

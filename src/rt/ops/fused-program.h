@@ -20,6 +20,13 @@ namespace f8net::rt::ops {
 
 enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool, kToHwc, kToChw };
 
+// A stage's packed weights and per-channel tables.
+struct StageTables {
+  std::vector<int8_t> packed;
+  std::vector<int16_t> packed16;
+  std::vector<int32_t> init, weights32, rshift, lshift, add_self, add_other;
+};
+
 struct FusedStage {
   StageFamily family = StageFamily::kPointwise;
   const kernels::FusedKernels* kernels = nullptr;  // the ISA's row
@@ -33,19 +40,21 @@ struct FusedStage {
   kernels::DepthwiseArgs dw;
   kernels::EltArgs elt;
   kernels::LayoutArgs layout;
-  // Storage the args point into (filled at prepare, never resized afterwards).
-  std::vector<int8_t> packed;
-  std::vector<int16_t> packed16;
-  std::vector<int32_t> init, weights32, rshift, lshift, add_self, add_other;
+  // Storage the args point into (filled at prepare, never resized afterwards); shared read-only
+  // by the copies of the program that run other images of a batch.
+  std::shared_ptr<const StageTables> tables;
 };
 
 struct FusedProgram {
   std::vector<FusedStage> stages;
   std::vector<uint8_t*> buffers;  // buffer 0: the API input (CHW); stage s writes buffer s + 1
+  std::vector<uint64_t> offsets;  // buffer b at arena + offsets[b]
   std::unique_ptr<uint8_t[]> arena;
   uint64_t arena_bytes = 0;
   std::unique_ptr<uint8_t[]> scratch;  // per-thread im2col rows
   uint64_t scratch_bytes = 0;
+  uint64_t scratch_stride = 0;       // bytes per thread
+  int32_t output_buf = -1;           // the buffer holding the int32 CHW logits
   uint64_t packed_bytes = 0;         // packed weights and widened tables
   std::vector<int32_t> stage_of_op;  // IR op -> stage index
   const uint8_t* output = nullptr;   // int32 CHW logits
@@ -58,6 +67,10 @@ bool fused_supports(const ModelDef& model);
 // above max_arena_bytes.
 Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels::FusedKernels& ks,
                      int threads, uint64_t max_arena_bytes, FusedProgram* out);
+
+// A program computing the same stages on its own arena and one thread's scratch (for another
+// image of a batch), sharing `p`'s packed weights and tables. kUnsupported if allocation fails.
+Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out);
 
 // Runs stage s (all its items, on the pool when it is big enough). Allocates nothing.
 void run_stage(const FusedStage& st, ThreadPool* pool);

@@ -4,6 +4,7 @@
 // with init = bias; packs depthwise weights as int16 pairs, and turns the absorbed Add / ReLU /
 // Requantize into per-channel shift tables.
 #include <algorithm>
+#include <memory>
 
 #include "ops/fused-program.h"
 
@@ -14,7 +15,7 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // The epilogue tables of a chain whose accumulator is value `acc_value`.
 void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_value, int32_t add_op,
-                    int32_t add_other, int32_t relu_op, int32_t requant_op, FusedStage* st,
+                    int32_t add_other, int32_t relu_op, int32_t requant_op, StageTables* st,
                     kernels::Epilogue* ep) {
   const ValueInfo& acc = info.values[static_cast<size_t>(acc_value)];
   const int32_t n = acc.shape.c;
@@ -56,7 +57,7 @@ std::string kernel_name(const kernels::FusedKernels& ks, const std::string& base
 }
 
 void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
-                const kernels::FusedKernels& ks, int threads, FusedStage* st) {
+                const kernels::FusedKernels& ks, int threads, StageTables* t, FusedStage* st) {
   kernels::GemmConvArgs& g = st->gemm;
   const bool fc = op.type == OpType::kFullyConnected;
   g.src_signed = src.dtype == DType::kInt8;
@@ -84,11 +85,11 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   const bool quads = ks.packing == kernels::GemmPacking::kU8S8Quads;
   const bool subtract = quads && g.src_signed;  // +128 flip: init carries -128 * sum(w)
   if (quads) {
-    st->packed.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
+    t->packed.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
   } else {
-    st->packed16.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
+    t->packed16.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
   }
-  st->init.assign(static_cast<size_t>(round_up(n_blocks * nr, 64)), 0);
+  t->init.assign(static_cast<size_t>(round_up(n_blocks * nr, 64)), 0);
   for (int32_t o = 0; o < n; ++o) {
     int64_t sum = 0;
     const int64_t block = int64_t{o / nr} * g.kp * nr;
@@ -100,21 +101,20 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
               op.weights[static_cast<size_t>(((int64_t{o} * g.c + ci) * g.kh + ky) * g.kw + kx)];
           const int64_t kidx = (int64_t{ky} * g.kw + kx) * g.c + ci;
           if (quads) {
-            st->packed[static_cast<size_t>(block + (kidx / 4) * 4 * nr + lane * 4 + kidx % 4)] = w;
+            t->packed[static_cast<size_t>(block + (kidx / 4) * 4 * nr + lane * 4 + kidx % 4)] = w;
           } else {
-            st->packed16[static_cast<size_t>(block + (kidx / 2) * 2 * nr + lane * 2 + kidx % 2)] =
-                w;
+            t->packed16[static_cast<size_t>(block + (kidx / 2) * 2 * nr + lane * 2 + kidx % 2)] = w;
           }
           sum += w;
         }
       }
     }
     const int64_t init = int64_t{op.bias[static_cast<size_t>(o)]} - (subtract ? 128 * sum : 0);
-    st->init[static_cast<size_t>(o)] = static_cast<int32_t>(static_cast<uint32_t>(init));
+    t->init[static_cast<size_t>(o)] = static_cast<int32_t>(static_cast<uint32_t>(init));
   }
-  g.packed = quads ? st->packed.data() : nullptr;
-  g.packed16 = quads ? nullptr : st->packed16.data();
-  g.init = st->init.data();
+  g.packed = quads ? t->packed.data() : nullptr;
+  g.packed16 = quads ? nullptr : t->packed16.data();
+  g.init = t->init.data();
   const bool pointwise =
       g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.c % 4 == 0;
   const bool whole = g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.ph == 0 &&
@@ -143,7 +143,7 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
 }
 
 void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
-                     const kernels::FusedKernels& ks, FusedStage* st) {
+                     const kernels::FusedKernels& ks, StageTables* tables, FusedStage* st) {
   kernels::DepthwiseArgs& d = st->dw;
   d.src_signed = src.dtype == DType::kInt8;
   d.c = src.shape.c;
@@ -162,19 +162,19 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
   const int64_t cpad = round_up(d.c, 16);
   const int64_t taps = int64_t{d.kh} * d.kw;
   const int64_t pairs = (taps + 1) / 2;
-  st->weights32.assign(static_cast<size_t>(pairs * cpad), 0);
-  st->init.assign(static_cast<size_t>(round_up(d.c, 64)), 0);
+  tables->weights32.assign(static_cast<size_t>(pairs * cpad), 0);
+  tables->init.assign(static_cast<size_t>(round_up(d.c, 64)), 0);
   for (int32_t c = 0; c < d.c; ++c) {
     for (int64_t t = 0; t < taps; ++t) {
       const auto w = static_cast<uint16_t>(int16_t{op.weights[static_cast<size_t>(c * taps + t)]});
       uint32_t& pair =
-          reinterpret_cast<uint32_t&>(st->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
+          reinterpret_cast<uint32_t&>(tables->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
       pair |= t % 2 == 0 ? uint32_t{w} : uint32_t{w} << 16;
     }
-    st->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
+    tables->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
   }
-  d.weights = st->weights32.data();
-  d.bias = st->init.data();
+  d.weights = tables->weights32.data();
+  d.bias = tables->init.data();
   st->family = StageFamily::kDepthwise;
   st->name = kernel_name(ks, std::string(d.src_signed ? "s8" : "u8") + "_dw_conv_" + ks.vec);
   st->items = d.oh;
@@ -188,6 +188,9 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
                    int32_t add_other, int32_t relu_op, int32_t requant_op,
                    const kernels::FusedKernels& ks, int threads, FusedStage* st) {
   st->kernels = &ks;
+  auto tables = std::make_shared<StageTables>();
+  StageTables* t = tables.get();
+  st->tables = tables;
   const OpDef& op = model.ops[static_cast<size_t>(head)];
   const ValueInfo& src = info.values[static_cast<size_t>(op.inputs[0])];
   const ValueInfo& dst = info.values[static_cast<size_t>(head) + 1];
@@ -195,17 +198,17 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
   switch (op.type) {
     case OpType::kConv2d:
       if (op.groups == 1) {
-        build_gemm(op, src, dst, ks, threads, st);
+        build_gemm(op, src, dst, ks, threads, t, st);
       } else if (op.groups == src.shape.c && op.out_channels == src.shape.c &&
                  int64_t{op.kernel_h} * op.kernel_w <= 64) {
-        build_depthwise(op, src, dst, ks, st);
+        build_depthwise(op, src, dst, ks, t, st);
       } else {
         return Status(StatusCode::kUnsupported,
                       "op " + std::to_string(head) + ": grouped conv not in the fused engine");
       }
       break;
     case OpType::kFullyConnected:
-      build_gemm(op, src, dst, ks, threads, st);
+      build_gemm(op, src, dst, ks, threads, t, st);
       break;
     case OpType::kAdd:
       add_op = head;
@@ -253,7 +256,7 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
   kernels::Epilogue* ep = op.type == OpType::kConv2d || op.type == OpType::kFullyConnected
                               ? (st->family == StageFamily::kGemm ? &st->gemm.ep : &st->dw.ep)
                               : &e.ep;
-  build_epilogue(model, info, acc_value, add_op, add_other, relu_op, requant_op, st, ep);
+  build_epilogue(model, info, acc_value, add_op, add_other, relu_op, requant_op, t, ep);
   if (ep == &e.ep) {
     st->family = StageFamily::kPointwise;
     st->name = kernel_name(ks, std::string("s32_pointwise_") + ks.vec);
