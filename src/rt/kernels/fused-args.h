@@ -18,9 +18,12 @@ struct Epilogue {
   bool relu = false;                   // max(x, 0) (after the add)
   bool requant = false;                // write codes (else int32)
   bool out_signed = false;
-  // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0).
+  // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0), and for
+  // the RNE right shift rs: rmask = 2^rs - 1, rhalf = (rmask >> 1) + 1.
   const int32_t* rshift = nullptr;
   const int32_t* lshift = nullptr;
+  const int32_t* rmask = nullptr;
+  const int32_t* rhalf = nullptr;
   bool any_left = false;  // some channel left-shifts (else the clamp before it is skipped)
   void* out = nullptr;    // NHWC: codes (1 byte) or int32, n per pixel
 };

@@ -24,7 +24,7 @@ enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool
 struct StageTables {
   std::vector<int8_t> packed;
   std::vector<int16_t> packed16;
-  std::vector<int32_t> init, weights32, rshift, lshift, add_self, add_other;
+  std::vector<int32_t> init, weights32, rshift, lshift, rmask, rhalf, add_self, add_other;
 };
 
 struct FusedStage {

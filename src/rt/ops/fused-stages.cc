@@ -39,16 +39,23 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
     const ValueInfo& in = info.values[static_cast<size_t>(rq.inputs[0])];
     st->rshift.assign(padded, 0);
     st->lshift.assign(padded, 0);
+    st->rmask.assign(padded, 0);
+    st->rhalf.assign(padded, 1);
     for (int32_t c = 0; c < n; ++c) {
       const int32_t shift = in.frac_bits[c] - rq.out_frac_bits;
       st->rshift[static_cast<size_t>(c)] = std::max(shift, 0);
       st->lshift[static_cast<size_t>(c)] = std::max(-shift, 0);
+      const uint32_t mask = (uint32_t{1} << std::max(shift, 0)) - 1;  // shift <= 31
+      st->rmask[static_cast<size_t>(c)] = static_cast<int32_t>(mask);
+      st->rhalf[static_cast<size_t>(c)] = static_cast<int32_t>((mask >> 1) + 1);
       if (shift < 0) ep->any_left = true;
     }
     ep->requant = true;
     ep->out_signed = rq.out_signed;
     ep->rshift = st->rshift.data();
     ep->lshift = st->lshift.data();
+    ep->rmask = st->rmask.data();
+    ep->rhalf = st->rhalf.data();
   }
 }
 

@@ -60,10 +60,12 @@ static inline __m256i add_aligned8(__m256i a, __m256i b, __m256i s1, __m256i s2)
   return _mm256_inserti128_si256(_mm256_castsi128_si256(half[0]), half[1], 1);
 }
 
-// fixed::requantize of int32 x by per-lane right shift rs [0, 31] / left shift ls [0, 8], then
-// clamp to [lo, hi]. Left shifts first clamp |x| to 1024 (any such value saturates 8-bit codes).
+// fixed::requantize of int32 x by per-lane right shift rs [0, 31] (RNE; mask = 2^rs - 1, half =
+// (mask >> 1) + 1) / left shift ls [0, 8], then clamp to [lo, hi]. Left shifts first clamp |x|
+// to 1024 (any such value saturates 8-bit codes). Rounds up exactly when rem + (q & 1) > half.
 template <bool kAnyLeft>
-static inline __m256i requantize8(__m256i x, __m256i rs, __m256i ls, __m256i lo, __m256i hi) {
+static inline __m256i requantize8(__m256i x, __m256i rs, __m256i ls, __m256i mask, __m256i half,
+                                  __m256i lo, __m256i hi) {
   const __m256i one = _mm256_set1_epi32(1);
   if (kAnyLeft) {
     const __m256i left = _mm256_cmpgt_epi32(ls, _mm256_setzero_si256());
@@ -72,13 +74,8 @@ static inline __m256i requantize8(__m256i x, __m256i rs, __m256i ls, __m256i lo,
     x = _mm256_sllv_epi32(_mm256_blendv_epi8(x, c, left), ls);
   }
   __m256i q = _mm256_srav_epi32(x, rs);
-  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, rs), one);
-  const __m256i half = _mm256_add_epi32(_mm256_srli_epi32(mask, 1), one);
-  const __m256i rem = _mm256_and_si256(x, mask);
-  const __m256i odd = _mm256_cmpeq_epi32(_mm256_and_si256(q, one), one);
-  const __m256i up = _mm256_or_si256(_mm256_cmpgt_epi32(rem, half),
-                                     _mm256_and_si256(_mm256_cmpeq_epi32(rem, half), odd));
-  q = _mm256_sub_epi32(q, up);  // up lanes are -1
+  const __m256i t = _mm256_add_epi32(_mm256_and_si256(x, mask), _mm256_and_si256(q, one));
+  q = _mm256_sub_epi32(q, _mm256_cmpgt_epi32(t, half));  // true lanes are -1
   return _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
 }
 
@@ -112,12 +109,13 @@ static inline void epilogue8(const Epilogue& ep, int64_t m, int32_t o, __m256i a
   }
   const __m256i lo = _mm256_set1_epi32(ep.out_signed && !ep.relu ? -127 : 0);
   const __m256i hi = _mm256_set1_epi32(ep.out_signed ? 127 : 255);
-  const __m256i rs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ep.rshift + o));
-  const __m256i q =
-      ep.any_left ? requantize8<true>(
-                        acc, rs,
-                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ep.lshift + o)), lo, hi)
-                  : requantize8<false>(acc, rs, rs, lo, hi);
+  const auto v = [](const int32_t* p) { return reinterpret_cast<const __m256i*>(p); };
+  const __m256i rs = _mm256_loadu_si256(v(ep.rshift + o));
+  const __m256i mask = _mm256_loadu_si256(v(ep.rmask + o));
+  const __m256i half = _mm256_loadu_si256(v(ep.rhalf + o));
+  const __m256i q = ep.any_left ? requantize8<true>(acc, rs, _mm256_loadu_si256(v(ep.lshift + o)),
+                                                    mask, half, lo, hi)
+                                : requantize8<false>(acc, rs, rs, mask, half, lo, hi);
   store8_codes(static_cast<uint8_t*>(ep.out) + at, q, lanes, ep.out_signed);
 }
 
