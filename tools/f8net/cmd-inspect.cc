@@ -130,17 +130,20 @@ void run_inspect(const InspectArgs& a) {
   std::snprintf(line, sizeof(line),
                 "totals: %zu ops, %lld parameters, %lld MACs (all int8 x 8-bit), "
                 "wide multiplications (> 8-bit operands): %lld, max accumulator bound %lld < 2^31, "
-                "arena %zu bytes, output %s int32 FL %s\n",
+                "arena %zu bytes, packed weights %zu bytes (isa %s), output %s int32 FL %s\n",
                 m.ops.size(), static_cast<long long>(params), static_cast<long long>(macs),
                 static_cast<long long>(wide), static_cast<long long>(worst_bound), it.arena_bytes(),
-                shape_str(out.shape).c_str(), fl_range(g.values.back().frac_bits).c_str());
+                it.packed_bytes(), it.isa(), shape_str(out.shape).c_str(),
+                fl_range(g.values.back().frac_bits).c_str());
   std::cout << line;
   if (a.json) {
     std::cout << "{\"model\":" << json_string(md.name) << ",\"ops\":[" << ops_json
               << "],\"totals\":{\"ops\":" << m.ops.size() << ",\"parameters\":" << params
               << ",\"macs\":" << macs << ",\"wide_multiplications\":" << wide
               << ",\"max_accumulator_bound\":" << worst_bound
-              << ",\"arena_bytes\":" << it.arena_bytes() << "}}\n";
+              << ",\"arena_bytes\":" << it.arena_bytes()
+              << ",\"packed_bytes\":" << it.packed_bytes() << ",\"isa\":" << json_string(it.isa())
+              << "}}\n";
   }
 }
 
