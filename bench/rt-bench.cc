@@ -18,21 +18,21 @@ namespace {
 
 struct Layer {
   const char* name;
-  k::KernelOp op;
+  rt::OpType op;
   int c, h, w, oc, kh, sh, ph, groups;
 };
 
 const Layer kLayers[] = {
-    {"conv3x3_64x56x56", k::KernelOp::kConv2d, 64, 56, 56, 64, 3, 1, 1, 1},
-    {"conv1x1_128x28x28_to256", k::KernelOp::kConv2d, 128, 28, 28, 256, 1, 1, 0, 1},
-    {"conv7x7s2_3x224x224", k::KernelOp::kConv2d, 3, 224, 224, 64, 7, 2, 3, 1},
-    {"dw3x3_144x56x56", k::KernelOp::kConv2d, 144, 56, 56, 144, 3, 1, 1, 144},
-    {"fc_1280_to_1000", k::KernelOp::kFullyConnected, 1280, 1, 1, 1000, 1, 1, 0, 1},
-    {"requant_64x56x56", k::KernelOp::kRequantize, 64, 56, 56, 64, 1, 1, 0, 1},
-    {"relu_64x56x56", k::KernelOp::kRelu, 64, 56, 56, 64, 1, 1, 0, 1},
-    {"add_64x56x56", k::KernelOp::kAdd, 64, 56, 56, 64, 1, 1, 0, 1},
-    {"maxpool3x3s2_64x112x112", k::KernelOp::kMaxPool, 64, 112, 112, 64, 3, 2, 1, 1},
-    {"gsp_512x7x7", k::KernelOp::kGlobalSumPool, 512, 7, 7, 512, 1, 1, 0, 1},
+    {"conv3x3_64x56x56", rt::OpType::kConv2d, 64, 56, 56, 64, 3, 1, 1, 1},
+    {"conv1x1_128x28x28_to256", rt::OpType::kConv2d, 128, 28, 28, 256, 1, 1, 0, 1},
+    {"conv7x7s2_3x224x224", rt::OpType::kConv2d, 3, 224, 224, 64, 7, 2, 3, 1},
+    {"dw3x3_144x56x56", rt::OpType::kConv2d, 144, 56, 56, 144, 3, 1, 1, 144},
+    {"fc_1280_to_1000", rt::OpType::kFullyConnected, 1280, 1, 1, 1000, 1, 1, 0, 1},
+    {"requant_64x56x56", rt::OpType::kRequantize, 64, 56, 56, 64, 1, 1, 0, 1},
+    {"relu_64x56x56", rt::OpType::kRelu, 64, 56, 56, 64, 1, 1, 0, 1},
+    {"add_64x56x56", rt::OpType::kAdd, 64, 56, 56, 64, 1, 1, 0, 1},
+    {"maxpool3x3s2_64x112x112", rt::OpType::kMaxPool, 64, 112, 112, 64, 3, 2, 1, 1},
+    {"gsp_512x7x7", rt::OpType::kGlobalSumPool, 512, 7, 7, 512, 1, 1, 0, 1},
 };
 
 struct Buffers {
@@ -53,15 +53,15 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
   a.sh = a.sw = l.sh;
   a.ph = a.pw = l.ph;
   a.groups = l.groups;
-  const bool conv = l.op == k::KernelOp::kConv2d, pool = l.op == k::KernelOp::kMaxPool;
+  const bool conv = l.op == rt::OpType::kConv2d, pool = l.op == rt::OpType::kMaxPool;
   a.oh =
       conv || pool
           ? (l.h + 2 * l.ph - l.kh) / l.sh + 1
-          : (l.op == k::KernelOp::kFullyConnected || l.op == k::KernelOp::kGlobalSumPool ? 1 : l.h);
+          : (l.op == rt::OpType::kFullyConnected || l.op == rt::OpType::kGlobalSumPool ? 1 : l.h);
   a.ow =
       conv || pool
           ? (l.w + 2 * l.ph - l.kh) / l.sh + 1
-          : (l.op == k::KernelOp::kFullyConnected || l.op == k::KernelOp::kGlobalSumPool ? 1 : l.w);
+          : (l.op == rt::OpType::kFullyConnected || l.op == rt::OpType::kGlobalSumPool ? 1 : l.w);
   const size_t in = static_cast<size_t>(l.c) * l.h * l.w;
   const size_t out = static_cast<size_t>(a.oc) * a.oh * a.ow;
   b.src.resize(in * rt::dtype_size(e->src_dtype));
@@ -70,7 +70,7 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
   for (uint8_t& x : b.src)
     x = static_cast<uint8_t>(rng() % (e->src_dtype == rt::DType::kInt8 ? 127 : 256));
   const size_t per =
-      l.op == k::KernelOp::kFullyConnected ? in : static_cast<size_t>(l.c / l.groups) * l.kh * l.kh;
+      l.op == rt::OpType::kFullyConnected ? in : static_cast<size_t>(l.c / l.groups) * l.kh * l.kh;
   b.weights.resize(static_cast<size_t>(l.oc) * per);
   for (int8_t& x : b.weights) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
   b.bias.assign(static_cast<size_t>(l.oc), 1000);
@@ -95,9 +95,8 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
     benchmark::DoNotOptimize(b.dst.data());
     benchmark::ClobberMemory();
   }
-  const int64_t work = conv || l.op == k::KernelOp::kFullyConnected
-                           ? static_cast<int64_t>(out * per)
-                           : static_cast<int64_t>(in);
+  const int64_t work = conv || l.op == rt::OpType::kFullyConnected ? static_cast<int64_t>(out * per)
+                                                                   : static_cast<int64_t>(in);
   state.SetItemsProcessed(state.iterations() * work);
 }
 

@@ -1,6 +1,7 @@
 // The fused engine's microkernels (implicit-GEMM conv, FC, depthwise, pointwise epilogue, pools)
-// against the op-by-op reference on single-op models: edge shapes (M, N, K below, at and above
-// the 6 x 64 tile, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
+// of every row of kernels/fused-table.h this CPU runs (avx2, avx512, avx512vnni) against the
+// op-by-op reference on single-op models: edge shapes (M, N, K below, at and above the 6 x 16
+// and 6 x 64 tiles, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
 // (int32 out, Add, ReLU, signed/unsigned requantize, left shifts) and extreme codes (0, 255,
 // +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output buffers
 // sit in the interpreter's arena between other live values, so a stray write changes logits.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "f8net/rt/interpreter.h"
+#include "kernels/fused-table.h"
 #include "kernels/kernel-table.h"
 #include "support/random.h"
 #include "support/tiny-models.h"
@@ -21,16 +23,30 @@ namespace t = f8net::testing;
 
 namespace {
 
-bool have_vnni() { return rt::kernels::isa_available(rt::kernels::Isa::kAvx512Vnni); }
+// The ISAs whose fused kernels this build has and this CPU runs, by name.
+std::vector<std::string> fused_isas() {
+  std::vector<std::string> out;
+  int n = 0;
+  const rt::kernels::FusedKernels* rows = rt::kernels::fused_kernel_table(&n);
+  for (int i = 0; i < n; ++i) {
+    if (rt::kernels::isa_available(rows[i].isa)) out.push_back(rt::kernels::isa_name(rows[i].isa));
+  }
+  return out;
+}
 
-std::vector<uint8_t> run(const rt::ModelDef& m, const std::vector<uint8_t>& x, const char* isa,
-                         int threads) {
+std::vector<uint8_t> run(const rt::ModelDef& m, const std::vector<uint8_t>& x,
+                         const std::string& isa, int threads) {
   rt::Interpreter it;
   rt::InterpreterOptions o;
   o.isa = isa;
   o.num_threads = threads;
   rt::Status s = it.load(m);
   if (s.is_ok()) s = it.prepare(o);
+  if (s.is_ok() && isa != "ref") {
+    EXPECT_EQ(std::string(it.isa()), isa);
+    EXPECT_NE(std::string(it.kernel_name(0)).find("__" + isa), std::string::npos)
+        << it.kernel_name(0);  // the fused engine ran, not the op-by-op fallback
+  }
   if (s.is_ok()) s = it.set_input(x.data(), x.size());
   if (s.is_ok()) s = it.run();
   EXPECT_TRUE(s.is_ok()) << s.message();
@@ -112,7 +128,8 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
 }  // namespace
 
 TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
-  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  const std::vector<std::string> isas = fused_isas();
+  if (isas.empty()) GTEST_SKIP() << "no fused kernels for this CPU";
   const uint64_t seed = t::test_seed(77);
   std::mt19937_64 rng(seed);
   const Geo geos[] = {
@@ -134,12 +151,14 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
           ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
           const std::vector<uint8_t> x = codes(rng, m.input, mode);
           const std::vector<uint8_t> want = run(m, x, "ref", 1);
-          for (int threads : {1, 3}) {
-            EXPECT_TRUE(run(m, x, "avx512vnni", threads) == want)
-                << "c" << g.c << " h" << g.h << " w" << g.w << " n" << g.n << " k" << g.k << " s"
-                << g.stride << " p" << g.pad << " d" << g.dil << (g.depthwise ? " dw" : "")
-                << (sgn ? " signed" : "") << " variant " << variant << " mode " << mode
-                << " threads " << threads << " " << t::seed_note(seed);
+          for (const std::string& isa : isas) {
+            for (int threads : {1, 3}) {
+              EXPECT_TRUE(run(m, x, isa, threads) == want)
+                  << isa << " c" << g.c << " h" << g.h << " w" << g.w << " n" << g.n << " k" << g.k
+                  << " s" << g.stride << " p" << g.pad << " d" << g.dil
+                  << (g.depthwise ? " dw" : "") << (sgn ? " signed" : "") << " variant " << variant
+                  << " mode " << mode << " threads " << threads << " " << t::seed_note(seed);
+            }
           }
         }
       }
@@ -148,7 +167,8 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
 }
 
 TEST(FusedKernels, FullyConnectedAtTheAccumulatorBound) {
-  if (!have_vnni()) GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  const std::vector<std::string> isas = fused_isas();
+  if (isas.empty()) GTEST_SKIP() << "no fused kernels for this CPU";
   // K = 65536: 65536 * 127 * 255 + bias = 2^31 - 1 exactly: the largest sum the loader accepts.
   for (bool sgn : {false, true}) {
     rt::ModelDef m;
@@ -166,7 +186,9 @@ TEST(FusedKernels, FullyConnectedAtTheAccumulatorBound) {
     for (int mode = 0; mode < 4; ++mode) {
       const std::vector<uint8_t> x = codes(rng, m.input, mode);
       const std::vector<uint8_t> want = run(m, x, "ref", 1);
-      EXPECT_TRUE(run(m, x, "avx512vnni", 2) == want) << "signed " << sgn << " mode " << mode;
+      for (const std::string& isa : isas) {
+        EXPECT_TRUE(run(m, x, isa, 2) == want) << isa << " signed " << sgn << " mode " << mode;
+      }
       if (mode == 1) {
         int32_t first;
         std::memcpy(&first, want.data(), 4);

@@ -47,7 +47,7 @@ void run_chunks(const k::KernelEntry& e, const k::KernelArgs& a) {
   e.fn(a, m2, n);
 }
 
-std::vector<const k::KernelEntry*> kernels_for(k::KernelOp op) {
+std::vector<const k::KernelEntry*> kernels_for(rt::OpType op) {
   size_t n = 0;
   const k::KernelEntry* t = k::kernel_table(&n);
   std::vector<const k::KernelEntry*> out;
@@ -141,9 +141,9 @@ TEST(KernelTable, EveryOpHasAReferenceKernelAndNamesAreUnique) {
     EXPECT_NE(t[i].fn, nullptr) << t[i].name;
     for (size_t j = i + 1; j < n; ++j) EXPECT_STRNE(t[i].name, t[j].name);
   }
-  for (k::KernelOp op : {k::KernelOp::kConv2d, k::KernelOp::kFullyConnected,
-                         k::KernelOp::kRequantize, k::KernelOp::kRelu, k::KernelOp::kMaxPool,
-                         k::KernelOp::kAdd, k::KernelOp::kGlobalSumPool}) {
+  for (rt::OpType op :
+       {rt::OpType::kConv2d, rt::OpType::kFullyConnected, rt::OpType::kRequantize,
+        rt::OpType::kRelu, rt::OpType::kMaxPool, rt::OpType::kAdd, rt::OpType::kGlobalSumPool}) {
     bool has_ref = false;
     for (const k::KernelEntry* e : kernels_for(op)) has_ref |= e->isa == k::Isa::kReference;
     EXPECT_TRUE(has_ref) << "op " << static_cast<int>(op);
@@ -153,7 +153,7 @@ TEST(KernelTable, EveryOpHasAReferenceKernelAndNamesAreUnique) {
 TEST(Kernels, Conv2dMatchesOracle) {
   const uint64_t seed = test_seed(1001);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kConv2d)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kConv2d)) {
     int cases_run = 0;
     for (const ConvCase& cc : conv_cases()) {
       for (int mode = 0; mode < 4; ++mode) {
@@ -213,7 +213,7 @@ TEST(Kernels, Conv2dMatchesOracle) {
 TEST(Kernels, FullyConnectedMatchesOracle) {
   const uint64_t seed = test_seed(1002);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kFullyConnected)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kFullyConnected)) {
     for (const rt::Shape s :
          {rt::Shape{1, 1, 1}, rt::Shape{16, 1, 1}, rt::Shape{3, 5, 7}, rt::Shape{64, 2, 2}}) {
       for (int oc : {1, 2, 10, 37}) {
@@ -271,7 +271,7 @@ std::vector<int32_t> interesting_int32(std::mt19937_64& rng, size_t n) {
 TEST(Kernels, RequantizeMatchesOracle) {
   const uint64_t seed = test_seed(1003);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kRequantize)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kRequantize)) {
     const bool is_signed = e->dst_dtype == rt::DType::kInt8;
     const int c = 32, h = 3, w = 5;
     const auto x = interesting_int32(rng, static_cast<size_t>(c * h * w));
@@ -308,7 +308,7 @@ TEST(Kernels, RequantizeMatchesOracle) {
 TEST(Kernels, ReluMatchesOracle) {
   const uint64_t seed = test_seed(1004);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kRelu)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kRelu)) {
     const auto x = interesting_int32(rng, 4 * 7 * 9);
     Guarded out(x.size() * 4);
     k::KernelArgs a;
@@ -329,7 +329,7 @@ TEST(Kernels, ReluMatchesOracle) {
 TEST(Kernels, AddMatchesOracleWithSaturation) {
   const uint64_t seed = test_seed(1005);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kAdd)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kAdd)) {
     const int c = 32, h = 2, w = 7;
     const auto x = interesting_int32(rng, static_cast<size_t>(c * h * w));
     auto x2 = interesting_int32(rng, x.size());
@@ -367,7 +367,7 @@ TEST(Kernels, AddMatchesOracleWithSaturation) {
 TEST(Kernels, Tv9ResidualAlignment) {
   // F8NET.md TV9: 5000 @ FL 11 + (-700) @ FL 9 -> 2200 @ FL 11.
   const int32_t x = 5000, x2 = -700, s1 = 0, s2 = 2;
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kAdd)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kAdd)) {
     int32_t y = 0;
     k::KernelArgs a;
     a.src = &x;
@@ -384,7 +384,7 @@ TEST(Kernels, Tv9ResidualAlignment) {
 TEST(Kernels, MaxPoolMatchesOracle) {
   const uint64_t seed = test_seed(1006);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kMaxPool)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kMaxPool)) {
     for (int kk = 1; kk <= 5; ++kk) {
       for (int s = 1; s <= 3; ++s) {
         for (int pad = 0; pad <= kk / 2; ++pad) {
@@ -423,7 +423,7 @@ TEST(Kernels, MaxPoolMatchesOracle) {
 TEST(Kernels, GlobalSumPoolMatchesOracleWithSaturation) {
   const uint64_t seed = test_seed(1007);
   std::mt19937_64 rng(seed);
-  for (const k::KernelEntry* e : kernels_for(k::KernelOp::kGlobalSumPool)) {
+  for (const k::KernelEntry* e : kernels_for(rt::OpType::kGlobalSumPool)) {
     const int c = 6, h = 7, w = 7;
     std::vector<int32_t> x = interesting_int32(rng, static_cast<size_t>(c * h * w));
     std::shuffle(x.begin(), x.end(), rng);

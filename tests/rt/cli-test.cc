@@ -134,6 +134,9 @@ TEST_F(Cli, InspectPrintsEveryOpAndZeroWideMultiplications) {
   int64_t macs = 0;
   for (const rt::OpInfo& o : info.ops) macs += o.macs;
   EXPECT_NE(json.find("\"macs\":" + std::to_string(macs) + ","), std::string::npos) << json;
+  // Packed weight bytes of the chosen engine: none on the op-by-op reference, some when fused.
+  const bool ref = json.find("\"isa\":\"ref\"") != std::string::npos;
+  EXPECT_EQ(json.find("\"packed_bytes\":0,") != std::string::npos, ref) << json;
 }
 
 TEST_F(Cli, RunPrintsTopKClassNames) {

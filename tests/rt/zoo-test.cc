@@ -193,3 +193,53 @@ TEST(Zoo, BatchOfFiveEqualsSingleReferenceRuns) {
     EXPECT_NE(std::memcmp(want.data(), want.data() + 44, 44), 0) << "inputs should differ";
   }
 }
+
+TEST(Zoo, BatchStopsAtTheFirstBadImageWithEarlierImagesWritten) {
+  // Signed input codes: -128 in image 3 of 6. Whole-image threading (2 or 3 threads) must still
+  // write images 0..2 exactly, report image 3, and leave output() at the last image run.
+  t::ZooOptions o;
+  o.size = 32;
+  o.width = 0.25;
+  o.classes = 7;
+  rt::ModelDef m;
+  ASSERT_TRUE(t::zoo_model("resnet18", o, &m));
+  m.input.dtype = rt::DType::kInt8;
+  m.input.frac_bits = 7;
+  m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+  const rt::Status valid = rt::validate_model(m, nullptr);
+  ASSERT_TRUE(valid.is_ok()) << valid.message();
+  std::vector<uint8_t> inputs, want;
+  for (uint64_t i = 0; i < 6; ++i) {
+    std::vector<uint8_t> x = random_input(m, 300 + i);
+    const std::vector<uint8_t> y = logits(m, x, "ref", 1);
+    want.insert(want.end(), y.begin(), y.end());
+    if (i == 3) x[17] = 0x80;  // -128
+    inputs.insert(inputs.end(), x.begin(), x.end());
+  }
+  for (const std::string& isa : machine_isas()) {
+    for (int threads : {1, 2, 3}) {
+      rt::Interpreter it;
+      ASSERT_TRUE(it.load(m).is_ok());
+      rt::InterpreterOptions opt;
+      opt.isa = isa;
+      opt.num_threads = threads;
+      ASSERT_TRUE(it.prepare(opt).is_ok());
+      std::vector<int32_t> out(6 * 7, 0);
+      const rt::Status s = it.run_batch(inputs.data(), 6, out.data());
+      EXPECT_EQ(s.code(), rt::StatusCode::kInvalidArgument) << isa << " threads " << threads;
+      EXPECT_NE(s.message().find("image 3"), std::string::npos) << s.message();
+      EXPECT_EQ(std::memcmp(out.data(), want.data(), 3 * 7 * 4), 0) << isa << " " << threads;
+      // The 6 valid images (image 3 repaired) run whole per thread; output() is the last one.
+      std::vector<uint8_t> fixed = inputs;
+      fixed[3 * inputs.size() / 6 + 17] = 0;
+      std::vector<uint8_t> x3(fixed.begin() + 3 * inputs.size() / 6,
+                              fixed.begin() + 4 * inputs.size() / 6);
+      std::vector<uint8_t> want3 = logits(m, x3, "ref", 1);
+      ASSERT_TRUE(it.run_batch(fixed.data(), 6, out.data()).is_ok());
+      EXPECT_EQ(std::memcmp(out.data(), want.data(), 3 * 7 * 4), 0);
+      EXPECT_EQ(std::memcmp(out.data() + 3 * 7, want3.data(), 7 * 4), 0);
+      EXPECT_EQ(std::memcmp(out.data() + 4 * 7, want.data() + 4 * 7 * 4, 2 * 7 * 4), 0);
+      EXPECT_EQ(std::memcmp(it.output().data, want.data() + 5 * 7 * 4, 7 * 4), 0);
+    }
+  }
+}

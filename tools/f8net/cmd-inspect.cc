@@ -141,10 +141,11 @@ void run_inspect(const InspectArgs& a) {
   std::snprintf(line, sizeof(line),
                 "totals: %zu ops, %lld parameters, %lld MACs (all int8 x 8-bit), "
                 "wide multiplications (> 8-bit operands): %lld, max accumulator bound %lld < 2^31, "
-                "arena %zu bytes, output %s int32 FL %s\n",
+                "arena %zu bytes, packed weights %zu bytes (isa %s), output %s int32 FL %s\n",
                 m.ops.size(), static_cast<long long>(params), static_cast<long long>(macs),
                 static_cast<long long>(wide), static_cast<long long>(worst_bound), it.arena_bytes(),
-                shape_str(out.shape).c_str(), fl_range(g.values.back().frac_bits).c_str());
+                it.packed_bytes(), it.isa(), shape_str(out.shape).c_str(),
+                fl_range(g.values.back().frac_bits).c_str());
   std::cout << line;
   std::cout << "word lengths: weight codes " << fl_range(weight_bits)
             << " bits, activation codes " << fl_range(act_bits) << " bits (input "
@@ -156,7 +157,9 @@ void run_inspect(const InspectArgs& a) {
               << ",\"max_accumulator_bound\":" << worst_bound
               << ",\"weight_bits\":" << json_string(fl_range(weight_bits))
               << ",\"activation_bits\":" << json_string(fl_range(act_bits))
-              << ",\"arena_bytes\":" << it.arena_bytes() << "}}\n";
+              << ",\"arena_bytes\":" << it.arena_bytes()
+              << ",\"packed_bytes\":" << it.packed_bytes() << ",\"isa\":" << json_string(it.isa())
+              << "}}\n";
   }
 }
 

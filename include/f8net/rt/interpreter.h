@@ -29,8 +29,9 @@ struct InterpreterOptions {
   // ResNet-152 at 224x224.
   uint64_t max_macs_per_image = uint64_t{1} << 35;
   // "ref", "avx2", "avx512", "avx512vnni" or "" (the F8NET_ISA environment variable, else the
-  // best this CPU has). prepare() refuses an ISA the CPU or build lacks. "ref" and "avx2" run
-  // the IR op by op (CHW); "avx512vnni" runs the fused channels-last engine. Same bytes for all.
+  // best this CPU has). prepare() refuses an ISA the CPU or build lacks. "ref" runs the IR op by
+  // op (CHW, the oracle); "avx2", "avx512" (F/BW/VL/DQ) and "avx512vnni" run the fused
+  // channels-last engine with their own microkernels. Same bytes for all.
   std::string isa = "";
 };
 
@@ -67,8 +68,10 @@ class Interpreter {
   Status run();
   // Runs n images: `inputs` holds n * input().bytes() bytes of codes, image after image;
   // `outputs` receives n * output().shape.elements() int32 logits in the same order (each
-  // image's bytes equal what run() gives for it alone). The images run one after another, each
-  // split over the threads; no allocation. On error, images before the failing one are written.
+  // image's bytes equal what run() gives for it alone). On the fused engine with T > 1 threads,
+  // each thread runs whole images (the first multiple of T of them) on its own arena copy made
+  // at prepare (arena_bytes() counts them); the rest run one after another, each split over the
+  // threads. No allocation. On error, images before the failing one are written.
   Status run_batch(const void* inputs, size_t n, int32_t* outputs);
   // The last op's int32 tensor and its per-channel FLs; valid after run().
   TensorView output() const;
@@ -79,7 +82,7 @@ class Interpreter {
   size_t arena_bytes() const;
   // The kernel chosen for op i (after prepare()), e.g. "u8_conv2d_generic__ref".
   const char* kernel_name(int op) const;
-  // The ISA prepare() chose ("ref", "avx2", "avx512vnni").
+  // The ISA prepare() chose ("ref", "avx2", "avx512", "avx512vnni").
   const char* isa() const;
   // Bytes of weights packed for the chosen microkernels (0 on the op-by-op path).
   size_t packed_bytes() const;

@@ -1,7 +1,8 @@
 // Interpreter: load = validate (and keep) the model; prepare = plan the arena, allocate it once,
 // bind every op to its kernel and buffers, start the threads; run = check the input codes and
 // call the prepared ops in order. run() performs no heap allocation. The ISA decides the
-// engine: "ref"/"avx2" run the IR op by op in CHW; "avx512vnni" runs ops/fused-program.h.
+// engine: "ref" runs the IR op by op in CHW (the oracle); avx2, avx512 and avx512vnni run
+// ops/fused-program.h with their row of kernels/fused-table.h.
 #include "f8net/rt/interpreter.h"
 
 #include <chrono>
@@ -16,8 +17,9 @@
 #include "graph/work-limit.h"
 #include "kernels/kernel-table.h"
 #include "ops/prepared-op.h"
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
 #include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/fused-table.h"
 #include "ops/fused-program.h"
 #endif
 
@@ -42,8 +44,11 @@ struct Interpreter::Impl {
   bool fused = false;
   bool profiling = false;
   std::vector<double> stage_seconds;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   ops::FusedProgram program;
+  // Copies of `program` for threads 1..T-1 (own arena, shared weights): run_batch gives each
+  // thread whole images when a batch has at least T of them.
+  std::vector<ops::FusedProgram> image_programs;
 #endif
 };
 
@@ -74,11 +79,69 @@ Status choose_isa(const InterpreterOptions& options, kernels::Isa* out) {
   return Status::ok();
 }
 
+// Signed codes are symmetric: -128 would break the overflow proof.
+Status check_codes(const ModelDef& model, const GraphInfo& info, const uint8_t* codes) {
+  if (model.input.dtype != DType::kInt8) return Status::ok();
+  const int8_t* x = reinterpret_cast<const int8_t*>(codes);
+  const int64_t n = info.values[0].shape.elements();
+  for (int64_t i = 0; i < n; ++i) {
+    if (x[i] == -128) {
+      return Status(StatusCode::kInvalidArgument,
+                    "input code -128 at index " + std::to_string(i) + " is outside [-127, 127]");
+    }
+  }
+  return Status::ok();
+}
+
+#ifdef F8NET_HAVE_FUSED_KERNELS
+// One program per extra thread for batches, when their arenas fit in `budget` bytes (else
+// batches run image after image, each split over the threads). Returns the bytes allocated.
+uint64_t prepare_image_programs(const ops::FusedProgram& primary, int threads, uint64_t budget,
+                                std::vector<ops::FusedProgram>* out) {
+  const uint64_t each = primary.arena_bytes + primary.scratch_stride;
+  if (threads < 2 || each * static_cast<uint64_t>(threads - 1) > budget) return 0;
+  out->resize(static_cast<size_t>(threads - 1));
+  uint64_t bytes = 0;
+  for (ops::FusedProgram& p : *out) {
+    if (!ops::clone_fused_for_image(primary, &p).is_ok()) {
+      out->clear();
+      return 0;
+    }
+    bytes += p.arena_bytes + p.scratch_bytes;
+  }
+  return bytes;
+}
+
+struct BatchWork {
+  ops::FusedProgram* primary;
+  std::vector<ops::FusedProgram>* clones;
+  const uint8_t* in;
+  int32_t* out;
+  size_t in_bytes, out_count, images;  // images: a multiple of the thread count
+  int threads;
+};
+
+// Thread k runs images k, k + T, ... on program k, each with every stage single-threaded.
+void run_images(const void* ctx, int64_t begin, int64_t end, int /*thread*/) {
+  const BatchWork& w = *static_cast<const BatchWork*>(ctx);
+  for (int64_t k = begin; k < end; ++k) {
+    ops::FusedProgram& p = k == 0 ? *w.primary : (*w.clones)[static_cast<size_t>(k - 1)];
+    for (size_t i = static_cast<size_t>(k); i < w.images; i += static_cast<size_t>(w.threads)) {
+      std::copy(w.in + i * w.in_bytes, w.in + (i + 1) * w.in_bytes, p.buffers[0]);
+      for (const ops::FusedStage& st : p.stages) ops::run_stage(st, nullptr);
+      const auto* y = reinterpret_cast<const int32_t*>(p.output);
+      std::copy(y, y + w.out_count, w.out + i * w.out_count);
+    }
+  }
+}
+#endif
+
 }  // namespace
 
 double measure_int8_peak_gmacs_per_core() {
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
-  if (kernels::isa_available(kernels::Isa::kAvx512Vnni)) return kernels::avx512::vnni_peak_gmacs();
+#ifdef F8NET_HAVE_FUSED_KERNELS
+  if (kernels::isa_available(kernels::Isa::kAvx512Vnni))
+    return kernels::avx512vnni::vnni_peak_gmacs();
 #endif
   return 0.0;
 }
@@ -126,8 +189,10 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     s.pool.reset();
     s.pool.reset(new ThreadPool(threads));
   }
-  s.fused = s.isa == kernels::Isa::kAvx512Vnni;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+  s.fused = false;
+#ifdef F8NET_HAVE_FUSED_KERNELS
+  const kernels::FusedKernels* fused_row = kernels::fused_kernels(s.isa);
+  s.fused = fused_row != nullptr;
   if (s.fused && !ops::fused_supports(s.model)) {
     // A kernel shape the fused engine lacks (depthwise over 64 taps): run op by op instead.
     s.fused = false;
@@ -137,13 +202,18 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
 #endif
   s.arena.reset();
   s.ops.clear();
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
+  s.image_programs.clear();
   s.program = ops::FusedProgram{};
   if (s.fused) {
-    const Status st =
-        ops::prepare_fused(s.model, s.info, threads, options.max_arena_bytes, &s.program);
+    const Status st = ops::prepare_fused(s.model, s.info, *fused_row, threads,
+                                         options.max_arena_bytes, &s.program);
     if (st.is_ok()) {
       s.arena_bytes = s.program.arena_bytes + s.program.scratch_bytes;
+      if (s.arena_bytes < options.max_arena_bytes) {
+        s.arena_bytes += prepare_image_programs(
+            s.program, threads, options.max_arena_bytes - s.arena_bytes, &s.image_programs);
+      }
       s.values.assign(1, s.program.buffers[0]);
       s.stage_seconds.assign(s.program.stages.size(), 0.0);
       s.prepared = true;
@@ -155,7 +225,7 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     s.program = ops::FusedProgram{};
     s.fused = false;
     s.isa = kernels::isa_available(kernels::Isa::kAvx2) ? kernels::Isa::kAvx2
-                                                         : kernels::Isa::kReference;
+                                                        : kernels::Isa::kReference;
   }
 #endif
   const size_t n_ops = s.model.ops.size();
@@ -230,19 +300,9 @@ Status Interpreter::set_input(const void* codes, size_t bytes) {
 Status Interpreter::run() {
   Impl& s = *impl_;
   if (!s.prepared) return Status(StatusCode::kFailedPrecondition, "run() before prepare()");
-  if (s.model.input.dtype == DType::kInt8) {
-    // Signed codes are symmetric: -128 would break the overflow proof.
-    const int8_t* x = reinterpret_cast<const int8_t*>(s.values[0]);
-    const int64_t n = s.info.values[0].shape.elements();
-    for (int64_t i = 0; i < n; ++i) {
-      if (x[i] == -128) {
-        return Status(StatusCode::kInvalidArgument,
-                      "input code -128 at index " + std::to_string(i) + " is outside [-127, 127]");
-      }
-    }
-  }
+  F8NET_RETURN_IF_ERROR(check_codes(s.model, s.info, s.values[0]));
   using Clock = std::chrono::steady_clock;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (s.fused) {
     for (size_t i = 0; i < s.program.stages.size(); ++i) {
       const Clock::time_point t0 = s.profiling ? Clock::now() : Clock::time_point{};
@@ -269,13 +329,37 @@ Status Interpreter::run_batch(const void* inputs, size_t n, int32_t* outputs) {
   if (n > 0 && (inputs == nullptr || outputs == nullptr)) {
     return Status(StatusCode::kInvalidArgument, "run_batch: null inputs or outputs");
   }
+  Impl& s = *impl_;
   const size_t in_bytes = input().bytes();
-  const size_t out_count = static_cast<size_t>(impl_->info.values.back().shape.elements());
+  const size_t out_count = static_cast<size_t>(s.info.values.back().shape.elements());
   const auto* in = static_cast<const uint8_t*>(inputs);
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+#ifdef F8NET_HAVE_FUSED_KERNELS
+  const int threads = s.pool->size();
+  if (s.fused && !s.profiling && !s.image_programs.empty() && n >= static_cast<size_t>(threads)) {
+    // Whole images per thread for the first multiple of T images that are all valid.
+    size_t whole = n / static_cast<size_t>(threads) * static_cast<size_t>(threads);
+    for (size_t k = 0; k < whole; ++k) {
+      if (!check_codes(s.model, s.info, in + k * in_bytes).is_ok()) {
+        whole = k / static_cast<size_t>(threads) * static_cast<size_t>(threads);
+      }
+    }
+    if (whole > 0) {
+      const BatchWork work{&s.program, &s.image_programs, in,    outputs,
+                           in_bytes,   out_count,         whole, threads};
+      s.pool->parallel_for(threads, run_images, &work);
+      // output() shows the last image run, as after run().
+      std::copy(outputs + (whole - 1) * out_count, outputs + whole * out_count,
+                reinterpret_cast<int32_t*>(const_cast<uint8_t*>(s.program.output)));
+      s.ran = true;
+      i = whole;
+    }
+  }
+#endif
+  for (; i < n; ++i) {
     std::copy(in + i * in_bytes, in + (i + 1) * in_bytes, static_cast<uint8_t*>(input_data()));
-    const Status s = run();
-    if (!s.is_ok()) return Status(s.code(), "image " + std::to_string(i) + ": " + s.message());
+    const Status st = run();
+    if (!st.is_ok()) return Status(st.code(), "image " + std::to_string(i) + ": " + st.message());
     const int32_t* y = static_cast<const int32_t*>(output().data);
     std::copy(y, y + out_count, outputs + i * out_count);
   }
@@ -289,7 +373,7 @@ TensorView Interpreter::output() const {
   v.dtype = vi.dtype;
   v.shape = vi.shape;
   v.data = impl_->prepared ? impl_->values.back() : nullptr;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->prepared && impl_->fused) v.data = impl_->program.output;
 #endif
   v.frac_bits = vi.frac_bits.data();
@@ -303,7 +387,7 @@ size_t Interpreter::arena_bytes() const { return static_cast<size_t>(impl_->aren
 
 const char* Interpreter::kernel_name(int op) const {
   if (!impl_->prepared || op < 0 || static_cast<size_t>(op) >= impl_->model.ops.size()) return "";
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->fused) {
     const int32_t st = impl_->program.stage_of_op[static_cast<size_t>(op)];
     return st < 0 ? "" : impl_->program.stages[static_cast<size_t>(st)].name.c_str();
@@ -315,7 +399,7 @@ const char* Interpreter::kernel_name(int op) const {
 const char* Interpreter::isa() const { return kernels::isa_name(impl_->isa); }
 
 size_t Interpreter::packed_bytes() const {
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->fused) return static_cast<size_t>(impl_->program.packed_bytes);
 #endif
   return 0;
@@ -329,7 +413,7 @@ void Interpreter::set_profiling(bool on) {
 std::vector<StageInfo> Interpreter::stages() const {
   std::vector<StageInfo> out;
   if (!impl_->prepared) return out;
-#ifdef F8NET_HAVE_AVX512VNNI_KERNELS
+#ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->fused) {
     for (size_t i = 0; i < impl_->program.stages.size(); ++i) {
       const ops::FusedStage& st = impl_->program.stages[i];

@@ -19,9 +19,12 @@ struct Epilogue {
   bool requant = false;                // write codes (else int32)
   bool out_signed = false;
   int32_t out_bits = 8;  // the output codes' word length (2..8): the saturation range
-  // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0).
+  // Requantize tables per channel: right shift [0, 31] and left shift [0, 8] (one is 0), and for
+  // the RNE right shift rs: rmask = 2^rs - 1, rhalf = (rmask >> 1) + 1.
   const int32_t* rshift = nullptr;
   const int32_t* lshift = nullptr;
+  const int32_t* rmask = nullptr;
+  const int32_t* rhalf = nullptr;
   bool any_left = false;  // some channel left-shifts (else the clamp before it is skipped)
   void* out = nullptr;    // NHWC: codes (1 byte) or int32, n per pixel
 };
@@ -34,15 +37,17 @@ struct GemmConvArgs {
   int32_t c = 0, h = 0, w = 0, oh = 0, ow = 0;
   int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   int32_t k = 0, kp = 0;
-  // Weights packed per block of 64 output channels: [n/64][kp/4][64][4] bytes, s8.
+  // Weights packed per block of nr output channels (kernels/fused-table.h, GemmPacking):
+  // s8 quads [n/nr][kp/4][nr][4] in `packed`, or s16 pairs [n/nr][kp/2][nr][2] in `packed16`.
   const int8_t* packed = nullptr;
-  // Initial accumulators per channel: bias - 128 * sum(w) for signed sources (wraps mod 2^32;
-  // the final sums are exact because the loader proved they fit).
+  const int16_t* packed16 = nullptr;
+  // Initial accumulators per channel: bias, minus 128 * sum(w) for signed sources with s8 quads
+  // (wraps mod 2^32; the final sums are exact because the loader proved they fit).
   const int32_t* init = nullptr;
-  bool direct = false;         // 1x1, stride 1, no padding, c % 4 == 0: rows read in place
+  bool direct = false;         // s8 quads only: 1x1 / whole-input FC with c % 4 == 0, in place
   int32_t m_tile = 0;          // pixels per work item (multiple of the microkernel's MR)
-  int32_t n_split = 1;         // work items per m tile (each takes a range of 64-channel blocks)
-  uint8_t* scratch = nullptr;  // per thread: m_tile * kp bytes
+  int32_t n_split = 1;         // work items per m tile (each takes a range of nr-channel blocks)
+  uint8_t* scratch = nullptr;  // per thread: m_tile patches of kp bytes (or kp int16)
   int64_t scratch_stride = 0;
   Epilogue ep;
 };

@@ -5,19 +5,10 @@
 
 #include <cstdint>
 
+#include "f8net/rt/model.h"
 #include "f8net/rt/tensor.h"
 
 namespace f8net::rt::kernels {
-
-enum class KernelOp : uint32_t {
-  kConv2d,          // items: (o, oy) output rows, o-major
-  kFullyConnected,  // items: output channels
-  kRequantize,      // items: (c, y) rows
-  kRelu,            // items: (c, y) rows
-  kMaxPool,         // items: (c, oy) output rows
-  kAdd,             // items: (c, y) rows
-  kGlobalSumPool,   // items: channels
-};
 
 struct KernelArgs {
   const void* src = nullptr;   // codes (Conv2d, FC) or int32
@@ -42,7 +33,10 @@ struct KernelArgs {
 
 using KernelFn = void (*)(const KernelArgs& args, int64_t begin, int64_t end);
 
-// The number of work items of an op (the range a kernel call covers when it does everything).
-int64_t work_items(KernelOp op, const KernelArgs& a);
+// The number of work items of an op (the range a kernel call covers when it does everything):
+// Conv2d (o, oy) output rows, o-major; FullyConnected output channels; Requantize, Relu, Add
+// (c, y) rows; MaxPool (c, oy) output rows; GlobalSumPool channels. Kernels are keyed by the
+// IR's own OpType (one op enum).
+int64_t work_items(OpType op, const KernelArgs& a);
 
 }  // namespace f8net::rt::kernels

@@ -19,45 +19,45 @@ constexpr DType kS8 = DType::kInt8;
 constexpr DType kS32 = DType::kInt32;
 
 const KernelEntry kTable[] = {
-    {"u8_conv2d_generic__ref", KernelOp::kConv2d, kU8, kS32, Isa::kReference, ref::u8_conv2d,
+    {"u8_conv2d_generic__ref", OpType::kConv2d, kU8, kS32, Isa::kReference, ref::u8_conv2d,
      nullptr},
-    {"s8_conv2d_generic__ref", KernelOp::kConv2d, kS8, kS32, Isa::kReference, ref::s8_conv2d,
+    {"s8_conv2d_generic__ref", OpType::kConv2d, kS8, kS32, Isa::kReference, ref::s8_conv2d,
      nullptr},
-    {"u8_fc_generic__ref", KernelOp::kFullyConnected, kU8, kS32, Isa::kReference, ref::u8_fc,
+    {"u8_fc_generic__ref", OpType::kFullyConnected, kU8, kS32, Isa::kReference, ref::u8_fc,
      nullptr},
-    {"s8_fc_generic__ref", KernelOp::kFullyConnected, kS8, kS32, Isa::kReference, ref::s8_fc,
+    {"s8_fc_generic__ref", OpType::kFullyConnected, kS8, kS32, Isa::kReference, ref::s8_fc,
      nullptr},
-    {"s32u8_requantize_rne__ref", KernelOp::kRequantize, kS32, kU8, Isa::kReference,
+    {"s32u8_requantize_rne__ref", OpType::kRequantize, kS32, kU8, Isa::kReference,
      ref::s32u8_requantize, nullptr},
-    {"s32s8_requantize_rne__ref", KernelOp::kRequantize, kS32, kS8, Isa::kReference,
+    {"s32s8_requantize_rne__ref", OpType::kRequantize, kS32, kS8, Isa::kReference,
      ref::s32s8_requantize, nullptr},
-    {"s32_relu_generic__ref", KernelOp::kRelu, kS32, kS32, Isa::kReference, ref::s32_relu, nullptr},
-    {"s32_maxpool_generic__ref", KernelOp::kMaxPool, kS32, kS32, Isa::kReference, ref::s32_maxpool,
+    {"s32_relu_generic__ref", OpType::kRelu, kS32, kS32, Isa::kReference, ref::s32_relu, nullptr},
+    {"s32_maxpool_generic__ref", OpType::kMaxPool, kS32, kS32, Isa::kReference, ref::s32_maxpool,
      nullptr},
-    {"s32_add_sat__ref", KernelOp::kAdd, kS32, kS32, Isa::kReference, ref::s32_add, nullptr},
-    {"s32_globalsumpool_sat__ref", KernelOp::kGlobalSumPool, kS32, kS32, Isa::kReference,
+    {"s32_add_sat__ref", OpType::kAdd, kS32, kS32, Isa::kReference, ref::s32_add, nullptr},
+    {"s32_globalsumpool_sat__ref", OpType::kGlobalSumPool, kS32, kS32, Isa::kReference,
      ref::s32_global_sum_pool, nullptr},
 #ifdef F8NET_HAVE_AVX2_KERNELS
-    {"u8_conv2d_rowx8__avx2", KernelOp::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_rows,
+    {"u8_conv2d_rowx8__avx2", OpType::kConv2d, kU8, kS32, Isa::kAvx2, avx2::u8_conv2d_rows,
      avx2::conv2d_rows_supports},
-    {"s8_conv2d_rowx8__avx2", KernelOp::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_rows,
+    {"s8_conv2d_rowx8__avx2", OpType::kConv2d, kS8, kS32, Isa::kAvx2, avx2::s8_conv2d_rows,
      avx2::conv2d_rows_supports},
 #endif
 };
 
 }  // namespace
 
-int64_t work_items(KernelOp op, const KernelArgs& a) {
+int64_t work_items(OpType op, const KernelArgs& a) {
   switch (op) {
-    case KernelOp::kConv2d:
-    case KernelOp::kMaxPool:
+    case OpType::kConv2d:
+    case OpType::kMaxPool:
       return int64_t{a.oc} * a.oh;
-    case KernelOp::kFullyConnected:
-    case KernelOp::kGlobalSumPool:
+    case OpType::kFullyConnected:
+    case OpType::kGlobalSumPool:
       return a.oc;
-    case KernelOp::kRequantize:
-    case KernelOp::kRelu:
-    case KernelOp::kAdd:
+    case OpType::kRequantize:
+    case OpType::kRelu:
+    case OpType::kAdd:
       return int64_t{a.c} * a.h;
   }
   return 0;
@@ -119,10 +119,14 @@ bool isa_available(Isa isa) {
 #else
       return false;
 #endif
-    case Isa::kAvx512:
-      return false;  // no kernels of this level yet: avx512vnni or avx2 instead
+    case Isa::kAvx512:  // F, BW, VL, DQ: the fused engine's s16 kernels
+#ifdef F8NET_HAVE_FUSED_KERNELS
+      return avx512;
+#else
+      return false;
+#endif
     case Isa::kAvx512Vnni:
-#if defined(F8NET_HAVE_AVX512VNNI_KERNELS) && defined(__GNUC__)
+#if defined(F8NET_HAVE_FUSED_KERNELS) && defined(__GNUC__)
       return avx512 && __builtin_cpu_supports("avx512vnni");
 #else
       return false;
@@ -138,7 +142,7 @@ Isa best_isa() {
   return Isa::kReference;
 }
 
-const KernelEntry* select_kernel(KernelOp op, DType src, DType dst, const KernelArgs& a,
+const KernelEntry* select_kernel(OpType op, DType src, DType dst, const KernelArgs& a,
                                  bool force_reference) {
   size_t n = 0;
   const KernelEntry* table = kernel_table(&n);

@@ -14,12 +14,12 @@
 namespace f8net::rt::kernels {
 
 enum class Isa : uint32_t { kReference, kAvx2, kAvx512, kAvx512Vnni };
-const char* isa_name(Isa isa);                 // "ref", "avx2", "avx512", "avx512vnni"
-bool parse_isa(const char* name, Isa* out);    // the inverse; false for unknown names
+const char* isa_name(Isa isa);               // "ref", "avx2", "avx512", "avx512vnni"
+bool parse_isa(const char* name, Isa* out);  // the inverse; false for unknown names
 
 struct KernelEntry {
   const char* name;  // <dtype>_<op>_<tile>__<isa>
-  KernelOp op;
+  OpType op;
   DType src_dtype;
   DType dst_dtype;
   Isa isa;
@@ -39,7 +39,7 @@ Isa best_isa();
 
 // The kernel for an op: the first non-reference kernel that is available and supports `a`
 // unless `force_reference`, else the reference kernel. Null if no kernel matches (a bug).
-const KernelEntry* select_kernel(KernelOp op, DType src, DType dst, const KernelArgs& a,
+const KernelEntry* select_kernel(OpType op, DType src, DType dst, const KernelArgs& a,
                                  bool force_reference);
 
 }  // namespace f8net::rt::kernels

@@ -10,43 +10,77 @@
 
 #include "graph/fusion.h"
 #include "graph/memory-plan.h"
-#include "kernels/avx512vnni/vnni-kernels.h"
 
 namespace f8net::rt::ops {
 namespace {
 
-namespace av = kernels::avx512;
 constexpr int64_t kMinParallelWork = 1 << 15;
 
 void run_items(const void* ctx, int64_t begin, int64_t end, int thread) {
   const auto* st = static_cast<const FusedStage*>(ctx);
+  const kernels::FusedKernels& k = *st->kernels;
   switch (st->family) {
     case StageFamily::kGemm:
-      av::gemm_conv(st->gemm, begin, end, thread);
+      k.gemm_conv(st->gemm, begin, end, thread);
       break;
     case StageFamily::kDepthwise:
-      av::depthwise_conv(st->dw, begin, end, thread);
+      k.depthwise_conv(st->dw, begin, end, thread);
       break;
     case StageFamily::kPointwise:
-      av::s32_pointwise(st->elt, begin, end, thread);
+      k.s32_pointwise(st->elt, begin, end, thread);
       break;
     case StageFamily::kMaxPool:
-      av::s32_maxpool(st->elt, begin, end, thread);
+      k.s32_maxpool(st->elt, begin, end, thread);
       break;
     case StageFamily::kGlobalSumPool:
-      av::s32_global_sum_pool(st->elt, begin, end, thread);
+      k.s32_global_sum_pool(st->elt, begin, end, thread);
       break;
     case StageFamily::kToHwc:
-      av::u8_chw_to_hwc(st->layout, begin, end, thread);
+      k.u8_chw_to_hwc(st->layout, begin, end, thread);
       break;
     case StageFamily::kToChw:
-      av::s32_hwc_to_chw(st->layout, begin, end, thread);
+      k.s32_hwc_to_chw(st->layout, begin, end, thread);
       break;
   }
 }
 
 uint64_t bytes_of(const ValueInfo& v) {
   return static_cast<uint64_t>(v.shape.elements()) * dtype_size(v.dtype);
+}
+
+// Allocates p's arena and scratch and points every stage's arguments at its buffers.
+Status allocate_and_bind(FusedProgram* prog) {
+  FusedProgram& p = *prog;
+  p.arena.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.arena_bytes, 64)]);
+  p.scratch.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.scratch_bytes, 64)]);
+  if (p.arena == nullptr || p.scratch == nullptr) {
+    return Status(StatusCode::kUnsupported,
+                  "cannot allocate a " + std::to_string(p.arena_bytes) + "-byte arena");
+  }
+  p.buffers.resize(p.offsets.size());
+  for (size_t b = 0; b < p.offsets.size(); ++b) p.buffers[b] = p.arena.get() + p.offsets[b];
+  for (FusedStage& st : p.stages) {
+    uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
+    uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
+    const int32_t* other =
+        st.other_buf >= 0
+            ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
+            : nullptr;
+    st.layout.src = src;
+    st.layout.dst = dst;
+    st.gemm.src = src;
+    st.gemm.scratch = p.scratch.get();
+    st.gemm.ep.out = dst;
+    st.gemm.ep.other = other;
+    st.dw.src = src;
+    st.dw.ep.out = dst;
+    st.dw.ep.other = other;
+    st.elt.src = reinterpret_cast<const int32_t*>(src);
+    st.elt.ep.out = dst;
+    st.elt.ep.other = other;
+  }
+  p.output = p.buffers[static_cast<size_t>(p.output_buf)];
+  return Status::ok();
 }
 
 }  // namespace
@@ -60,8 +94,8 @@ bool fused_supports(const ModelDef& model) {
   return true;
 }
 
-Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
-                     uint64_t max_arena_bytes, FusedProgram* out) {
+Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels::FusedKernels& ks,
+                     int threads, uint64_t max_arena_bytes, FusedProgram* out) {
   FusedProgram& p = *out;
   p = FusedProgram{};
   const std::vector<FusedChain> chains = plan_fusion(model);
@@ -72,7 +106,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
 
   FusedStage to_hwc;
   to_hwc.family = StageFamily::kToHwc;
-  to_hwc.name = "u8_chw_to_hwc__avx512vnni";
+  to_hwc.kernels = &ks;
+  to_hwc.name = "u8_chw_to_hwc__portable";
   to_hwc.src_buf = 0;
   to_hwc.out_buf = 1;
   to_hwc.layout.c = info.values[0].shape.c;
@@ -88,7 +123,7 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   for (const FusedChain& ch : chains) {
     FusedStage st;
     F8NET_RETURN_IF_ERROR(build_stage(model, info, ch.head, ch.add_op, ch.add_other, ch.relu_op,
-                                      ch.requant_op, threads, &st));
+                                      ch.requant_op, ks, threads, &st));
     const OpDef& head = model.ops[static_cast<size_t>(ch.head)];
     st.src_buf = buf_of_value[static_cast<size_t>(head.inputs[0])];
     const int32_t other = head.type == OpType::kAdd ? head.inputs[1] : ch.add_other;
@@ -108,7 +143,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
   if (spatial) {
     FusedStage to_chw;
     to_chw.family = StageFamily::kToChw;
-    to_chw.name = "s32_hwc_to_chw__avx512vnni";
+    to_chw.kernels = &ks;
+    to_chw.name = "s32_hwc_to_chw__portable";
     to_chw.src_buf = buf_of_value.back();  // the last op's chain (not always the last stage)
     to_chw.out_buf = static_cast<int32_t>(sizes.size());
     to_chw.layout.c = out_info.shape.c;
@@ -141,46 +177,36 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
       scratch_stride =
           std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
     }
-    p.packed_bytes += st.packed.size() + 4 * (st.init.size() + st.weights32.size());
+    if (st.tables != nullptr) {
+      const StageTables& t = *st.tables;
+      p.packed_bytes +=
+          t.packed.size() + 2 * t.packed16.size() + 4 * (t.init.size() + t.weights32.size());
+    }
   }
+  p.scratch_stride = scratch_stride;
   p.scratch_bytes = scratch_stride * static_cast<uint64_t>(threads);
   if (plan.arena_bytes + p.scratch_bytes > max_arena_bytes) {
     return Status(StatusCode::kUnsupported,
                   "the model needs a " + std::to_string(plan.arena_bytes + p.scratch_bytes) +
                       "-byte arena (limit " + std::to_string(max_arena_bytes) + ")");
   }
-  p.arena.reset(new (std::nothrow) uint8_t[plan.arena_bytes]);
-  p.scratch.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.scratch_bytes, 64)]);
-  if (p.arena == nullptr || p.scratch == nullptr) {
-    return Status(StatusCode::kUnsupported,
-                  "cannot allocate a " + std::to_string(plan.arena_bytes) + "-byte arena");
-  }
+  p.offsets = plan.offsets;
   p.arena_bytes = plan.arena_bytes;
-  p.buffers.resize(sizes.size());
-  for (size_t b = 0; b < sizes.size(); ++b) p.buffers[b] = p.arena.get() + plan.offsets[b];
+  p.output_buf = spatial ? static_cast<int32_t>(sizes.size()) - 1 : buf_of_value.back();
+  return allocate_and_bind(&p);
+}
 
-  for (FusedStage& st : p.stages) {
-    uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
-    uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
-    const int32_t* other =
-        st.other_buf >= 0
-            ? reinterpret_cast<const int32_t*>(p.buffers[static_cast<size_t>(st.other_buf)])
-            : nullptr;
-    st.layout.src = src;
-    st.layout.dst = dst;
-    st.gemm.src = src;
-    st.gemm.scratch = p.scratch.get();
-    st.gemm.ep.out = dst;
-    st.gemm.ep.other = other;
-    st.dw.src = src;
-    st.dw.ep.out = dst;
-    st.dw.ep.other = other;
-    st.elt.src = reinterpret_cast<const int32_t*>(src);
-    st.elt.ep.out = dst;
-    st.elt.ep.other = other;
-  }
-  p.output = spatial ? p.buffers.back() : p.buffers[static_cast<size_t>(buf_of_value.back())];
-  return Status::ok();
+Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out) {
+  FusedProgram& c = *out;
+  c = FusedProgram{};
+  c.stages = p.stages;  // arguments copied, tables shared
+  c.offsets = p.offsets;
+  c.arena_bytes = p.arena_bytes;
+  c.scratch_stride = p.scratch_stride;
+  c.scratch_bytes = p.scratch_stride;  // one thread
+  c.stage_of_op = p.stage_of_op;
+  c.output_buf = p.output_buf;
+  return allocate_and_bind(&c);
 }
 
 void run_stage(const FusedStage& st, ThreadPool* pool) {

@@ -1,7 +1,8 @@
-// The fused channels-last program (ISA avx512vnni): IR ops grouped by graph/fusion.h into stages,
-// each one microkernel call over work items; activations NHWC in one planned arena; weights
-// packed once here. Stage 0 turns the CHW input into NHWC, a last stage turns a spatial output
-// back into CHW, so the API's input and output layouts are those of the IR.
+// The fused channels-last program (every ISA but ref): IR ops grouped by graph/fusion.h into
+// stages, each one microkernel of the ISA's row of kernels/fused-table.h over work items;
+// activations NHWC in one planned arena; weights packed once here for that row's GEMM. Stage 0
+// turns the CHW input into NHWC, a last stage turns a spatial output back into CHW, so the API's
+// input and output layouts are those of the IR.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +14,22 @@
 #include "f8net/rt/status.h"
 #include "graph/thread-pool.h"
 #include "kernels/fused-args.h"
+#include "kernels/fused-table.h"
 
 namespace f8net::rt::ops {
 
 enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool, kToHwc, kToChw };
 
+// A stage's packed weights and per-channel tables.
+struct StageTables {
+  std::vector<int8_t> packed;
+  std::vector<int16_t> packed16;
+  std::vector<int32_t> init, weights32, rshift, lshift, rmask, rhalf, add_self, add_other;
+};
+
 struct FusedStage {
   StageFamily family = StageFamily::kPointwise;
+  const kernels::FusedKernels* kernels = nullptr;  // the ISA's row
   std::string name;             // kernel name, e.g. "u8_gemm_conv_6x64__avx512vnni"
   std::vector<int32_t> ir_ops;  // the IR ops this stage computes (head first)
   int64_t items = 0;
@@ -30,18 +40,21 @@ struct FusedStage {
   kernels::DepthwiseArgs dw;
   kernels::EltArgs elt;
   kernels::LayoutArgs layout;
-  // Storage the args point into (filled at prepare, never resized afterwards).
-  std::vector<int8_t> packed;
-  std::vector<int32_t> init, weights32, rshift, lshift, add_self, add_other;
+  // Storage the args point into (filled at prepare, never resized afterwards); shared read-only
+  // by the copies of the program that run other images of a batch.
+  std::shared_ptr<const StageTables> tables;
 };
 
 struct FusedProgram {
   std::vector<FusedStage> stages;
   std::vector<uint8_t*> buffers;  // buffer 0: the API input (CHW); stage s writes buffer s + 1
+  std::vector<uint64_t> offsets;  // buffer b at arena + offsets[b]
   std::unique_ptr<uint8_t[]> arena;
   uint64_t arena_bytes = 0;
   std::unique_ptr<uint8_t[]> scratch;  // per-thread im2col rows
   uint64_t scratch_bytes = 0;
+  uint64_t scratch_stride = 0;       // bytes per thread
+  int32_t output_buf = -1;           // the buffer holding the int32 CHW logits
   uint64_t packed_bytes = 0;         // packed weights and widened tables
   std::vector<int32_t> stage_of_op;  // IR op -> stage index
   const uint8_t* output = nullptr;   // int32 CHW logits
@@ -50,16 +63,21 @@ struct FusedProgram {
 // Whether every op has a fused kernel (convs: groups 1, or depthwise with kh * kw <= 64).
 bool fused_supports(const ModelDef& model);
 
-// Builds the program for `threads` threads; refuses arenas above max_arena_bytes.
-Status prepare_fused(const ModelDef& model, const GraphInfo& info, int threads,
-                     uint64_t max_arena_bytes, FusedProgram* out);
+// Builds the program with `ks`'s kernels for `threads` threads; refuses (kUnsupported) arenas
+// above max_arena_bytes.
+Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels::FusedKernels& ks,
+                     int threads, uint64_t max_arena_bytes, FusedProgram* out);
+
+// A program computing the same stages on its own arena and one thread's scratch (for another
+// image of a batch), sharing `p`'s packed weights and tables. kUnsupported if allocation fails.
+Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out);
 
 // Runs stage s (all its items, on the pool when it is big enough). Allocates nothing.
 void run_stage(const FusedStage& st, ThreadPool* pool);
 
 // Fills a stage's kernel arguments other than buffer addresses (fused-stages.cc).
 Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, int32_t add_op,
-                   int32_t add_other, int32_t relu_op, int32_t requant_op, int threads,
-                   FusedStage* st);
+                   int32_t add_other, int32_t relu_op, int32_t requant_op,
+                   const kernels::FusedKernels& ks, int threads, FusedStage* st);
 
 }  // namespace f8net::rt::ops

@@ -1,22 +1,21 @@
 // build_stage(): one fused chain -> its microkernel's arguments. Packs conv/FC weights for the
-// 6x64 vpdpbusd microkernel ([n/64][kp/4][64][4], K in (ky, kx, c) order = NHWC patches),
-// precomputes init = bias - 128 * sum(w) for signed sources (mod 2^32), widens depthwise weights
-// to int32 [taps][c], and turns the absorbed Add / ReLU / Requantize into per-channel shift tables.
+// ISA row's GEMM (K in (ky, kx, c) order = NHWC patches): s8 quads [n/nr][kp/4][nr][4] with
+// init = bias - 128 * sum(w) for signed sources (mod 2^32), or s16 pairs [n/nr][kp/2][nr][2]
+// with init = bias; packs depthwise weights as int16 pairs, and turns the absorbed Add / ReLU /
+// Requantize into per-channel shift tables.
 #include <algorithm>
+#include <memory>
 
-#include "kernels/avx512vnni/vnni-kernels.h"
 #include "ops/fused-program.h"
 
 namespace f8net::rt::ops {
 namespace {
 
-namespace av = kernels::avx512;
-
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // The epilogue tables of a chain whose accumulator is value `acc_value`.
 void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_value, int32_t add_op,
-                    int32_t add_other, int32_t relu_op, int32_t requant_op, FusedStage* st,
+                    int32_t add_other, int32_t relu_op, int32_t requant_op, StageTables* st,
                     kernels::Epilogue* ep) {
   const ValueInfo& acc = info.values[static_cast<size_t>(acc_value)];
   const int32_t n = acc.shape.c;
@@ -40,10 +39,15 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
     const ValueInfo& in = info.values[static_cast<size_t>(rq.inputs[0])];
     st->rshift.assign(padded, 0);
     st->lshift.assign(padded, 0);
+    st->rmask.assign(padded, 0);
+    st->rhalf.assign(padded, 1);
     for (int32_t c = 0; c < n; ++c) {
       const int32_t shift = in.frac_bits[c] - rq.out_frac_bits;
       st->rshift[static_cast<size_t>(c)] = std::max(shift, 0);
       st->lshift[static_cast<size_t>(c)] = std::max(-shift, 0);
+      const uint32_t mask = (uint32_t{1} << std::max(shift, 0)) - 1;  // shift <= 31
+      st->rmask[static_cast<size_t>(c)] = static_cast<int32_t>(mask);
+      st->rhalf[static_cast<size_t>(c)] = static_cast<int32_t>((mask >> 1) + 1);
       if (shift < 0) ep->any_left = true;
     }
     ep->requant = true;
@@ -51,11 +55,17 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
     ep->out_bits = rq.code_bits;
     ep->rshift = st->rshift.data();
     ep->lshift = st->lshift.data();
+    ep->rmask = st->rmask.data();
+    ep->rhalf = st->rhalf.data();
   }
 }
 
-void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, int threads,
-                FusedStage* st) {
+std::string kernel_name(const kernels::FusedKernels& ks, const std::string& base) {
+  return base + "__" + kernels::isa_name(ks.isa);
+}
+
+void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
+                const kernels::FusedKernels& ks, int threads, StageTables* t, FusedStage* st) {
   kernels::GemmConvArgs& g = st->gemm;
   const bool fc = op.type == OpType::kFullyConnected;
   g.src_signed = src.dtype == DType::kInt8;
@@ -78,36 +88,51 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, int
   const int64_t k = int64_t{g.kh} * g.kw * g.c;
   g.k = static_cast<int32_t>(k);
   g.kp = static_cast<int32_t>(round_up(k, 4));
-  const int64_t n_blocks = round_up(n, av::kGemmNr) / av::kGemmNr;
-  st->packed.assign(static_cast<size_t>(n_blocks * g.kp * av::kGemmNr), 0);
-  st->init.assign(static_cast<size_t>(n_blocks * av::kGemmNr), 0);
+  const int32_t nr = ks.gemm_nr;
+  const int64_t n_blocks = round_up(n, nr) / nr;
+  const bool quads = ks.packing == kernels::GemmPacking::kU8S8Quads;
+  const bool subtract = quads && g.src_signed;  // +128 flip: init carries -128 * sum(w)
+  if (quads) {
+    t->packed.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
+  } else {
+    t->packed16.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
+  }
+  t->init.assign(static_cast<size_t>(round_up(n_blocks * nr, 64)), 0);
   for (int32_t o = 0; o < n; ++o) {
     int64_t sum = 0;
-    int8_t* block = st->packed.data() + int64_t{o / av::kGemmNr} * g.kp * av::kGemmNr;
-    const int32_t lane = o % av::kGemmNr;
+    const int64_t block = int64_t{o / nr} * g.kp * nr;
+    const int32_t lane = o % nr;
     for (int32_t ci = 0; ci < g.c; ++ci) {
       for (int32_t ky = 0; ky < g.kh; ++ky) {
         for (int32_t kx = 0; kx < g.kw; ++kx) {
           const int8_t w =
               op.weights[static_cast<size_t>(((int64_t{o} * g.c + ci) * g.kh + ky) * g.kw + kx)];
           const int64_t kidx = (int64_t{ky} * g.kw + kx) * g.c + ci;
-          block[(kidx / 4) * 256 + lane * 4 + kidx % 4] = w;
+          if (quads) {
+            t->packed[static_cast<size_t>(block + (kidx / 4) * 4 * nr + lane * 4 + kidx % 4)] = w;
+          } else {
+            t->packed16[static_cast<size_t>(block + (kidx / 2) * 2 * nr + lane * 2 + kidx % 2)] = w;
+          }
           sum += w;
         }
       }
     }
-    const int64_t init = int64_t{op.bias[static_cast<size_t>(o)]} - (g.src_signed ? 128 * sum : 0);
-    st->init[static_cast<size_t>(o)] = static_cast<int32_t>(static_cast<uint32_t>(init));
+    const int64_t init = int64_t{op.bias[static_cast<size_t>(o)]} - (subtract ? 128 * sum : 0);
+    t->init[static_cast<size_t>(o)] = static_cast<int32_t>(static_cast<uint32_t>(init));
   }
-  g.packed = st->packed.data();
-  g.init = st->init.data();
+  g.packed = quads ? t->packed.data() : nullptr;
+  g.packed16 = quads ? nullptr : t->packed16.data();
+  g.init = t->init.data();
   const bool pointwise =
       g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.c % 4 == 0;
   const bool whole = g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.ph == 0 &&
                      g.pw == 0 && g.dh == 1 && g.dw == 1 && g.k % 4 == 0;
-  g.direct = pointwise || whole;
+  g.direct = quads && (pointwise || whole);  // s16 patches are always widened by im2col
   const int64_t m = int64_t{g.oh} * g.ow;
-  int64_t tile = g.direct ? 48 : std::clamp<int64_t>((64 << 10) / g.kp / 6 * 6, 6, 96);
+  const int64_t mr = ks.gemm_mr;
+  const int64_t patch_bytes = quads ? g.kp : 2 * int64_t{g.kp};
+  int64_t tile =
+      g.direct ? 8 * mr : std::clamp<int64_t>((64 << 10) / patch_bytes / mr * mr, mr, 16 * mr);
   tile = std::min(tile, m);
   g.m_tile = static_cast<int32_t>(tile);
   const int64_t m_tiles = (m + tile - 1) / tile;
@@ -116,16 +141,17 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, int
     g.n_split =
         static_cast<int32_t>(std::min<int64_t>(n_blocks, (4 * threads + m_tiles - 1) / m_tiles));
   }
-  g.scratch_stride = g.direct ? 0 : round_up(tile * g.kp, 64);
+  g.scratch_stride = g.direct ? 0 : round_up(tile * patch_bytes, 64);
   st->family = StageFamily::kGemm;
-  st->name = std::string(g.src_signed ? "s8" : "u8") + (fc ? "_gemm_fc" : "_gemm_conv") +
-             "_6x64__avx512vnni";
-  st->items = av::gemm_conv_items(g);
+  st->name = kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") +
+                                 (fc ? "_gemm_fc_" : "_gemm_conv_") + ks.gemm_tile);
+  st->items = m_tiles * g.n_split;
   st->macs = m * n * k;
   st->work_per_item = st->macs / std::max<int64_t>(st->items, 1);
 }
 
-void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, FusedStage* st) {
+void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
+                     const kernels::FusedKernels& ks, StageTables* tables, FusedStage* st) {
   kernels::DepthwiseArgs& d = st->dw;
   d.src_signed = src.dtype == DType::kInt8;
   d.c = src.shape.c;
@@ -144,21 +170,21 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
   const int64_t cpad = round_up(d.c, 16);
   const int64_t taps = int64_t{d.kh} * d.kw;
   const int64_t pairs = (taps + 1) / 2;
-  st->weights32.assign(static_cast<size_t>(pairs * cpad), 0);
-  st->init.assign(static_cast<size_t>(round_up(d.c, 64)), 0);
+  tables->weights32.assign(static_cast<size_t>(pairs * cpad), 0);
+  tables->init.assign(static_cast<size_t>(round_up(d.c, 64)), 0);
   for (int32_t c = 0; c < d.c; ++c) {
     for (int64_t t = 0; t < taps; ++t) {
       const auto w = static_cast<uint16_t>(int16_t{op.weights[static_cast<size_t>(c * taps + t)]});
       uint32_t& pair =
-          reinterpret_cast<uint32_t&>(st->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
+          reinterpret_cast<uint32_t&>(tables->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
       pair |= t % 2 == 0 ? uint32_t{w} : uint32_t{w} << 16;
     }
-    st->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
+    tables->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
   }
-  d.weights = st->weights32.data();
-  d.bias = st->init.data();
+  d.weights = tables->weights32.data();
+  d.bias = tables->init.data();
   st->family = StageFamily::kDepthwise;
-  st->name = std::string(d.src_signed ? "s8" : "u8") + "_dw_conv_16c__avx512vnni";
+  st->name = kernel_name(ks, std::string(d.src_signed ? "s8" : "u8") + "_dw_conv_" + ks.vec);
   st->items = d.oh;
   st->macs = int64_t{d.oh} * d.ow * d.c * taps;
   st->work_per_item = int64_t{d.ow} * d.c * taps;
@@ -167,8 +193,12 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
 }  // namespace
 
 Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, int32_t add_op,
-                   int32_t add_other, int32_t relu_op, int32_t requant_op, int threads,
-                   FusedStage* st) {
+                   int32_t add_other, int32_t relu_op, int32_t requant_op,
+                   const kernels::FusedKernels& ks, int threads, FusedStage* st) {
+  st->kernels = &ks;
+  auto tables = std::make_shared<StageTables>();
+  StageTables* t = tables.get();
+  st->tables = tables;
   const OpDef& op = model.ops[static_cast<size_t>(head)];
   const ValueInfo& src = info.values[static_cast<size_t>(op.inputs[0])];
   const ValueInfo& dst = info.values[static_cast<size_t>(head) + 1];
@@ -176,17 +206,17 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
   switch (op.type) {
     case OpType::kConv2d:
       if (op.groups == 1) {
-        build_gemm(op, src, dst, threads, st);
+        build_gemm(op, src, dst, ks, threads, t, st);
       } else if (op.groups == src.shape.c && op.out_channels == src.shape.c &&
                  int64_t{op.kernel_h} * op.kernel_w <= 64) {
-        build_depthwise(op, src, dst, st);
+        build_depthwise(op, src, dst, ks, t, st);
       } else {
         return Status(StatusCode::kUnsupported,
                       "op " + std::to_string(head) + ": grouped conv not in the fused engine");
       }
       break;
     case OpType::kFullyConnected:
-      build_gemm(op, src, dst, threads, st);
+      build_gemm(op, src, dst, ks, threads, t, st);
       break;
     case OpType::kAdd:
       add_op = head;
@@ -219,14 +249,14 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
     e.ph = op.pad_h;
     e.pw = op.pad_w;
     st->family = StageFamily::kMaxPool;
-    st->name = "s32_maxpool_16c__avx512vnni";
+    st->name = kernel_name(ks, std::string("s32_maxpool_") + ks.vec);
     st->items = int64_t{e.oh} * e.ow;
     st->work_per_item = int64_t{e.c} * e.kh * e.kw;
     return Status::ok();
   }
   if (op.type == OpType::kGlobalSumPool) {
     st->family = StageFamily::kGlobalSumPool;
-    st->name = "s32_globalsumpool_16c__avx512vnni";
+    st->name = kernel_name(ks, "s32_globalsumpool_16c");
     st->items = round_up(e.c, 16) / 16;
     st->work_per_item = int64_t{e.h} * e.w * 16;
     return Status::ok();
@@ -234,10 +264,10 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
   kernels::Epilogue* ep = op.type == OpType::kConv2d || op.type == OpType::kFullyConnected
                               ? (st->family == StageFamily::kGemm ? &st->gemm.ep : &st->dw.ep)
                               : &e.ep;
-  build_epilogue(model, info, acc_value, add_op, add_other, relu_op, requant_op, st, ep);
+  build_epilogue(model, info, acc_value, add_op, add_other, relu_op, requant_op, t, ep);
   if (ep == &e.ep) {
     st->family = StageFamily::kPointwise;
-    st->name = "s32_pointwise_16c__avx512vnni";
+    st->name = kernel_name(ks, std::string("s32_pointwise_") + ks.vec);
     st->items = int64_t{e.h} * e.w;
     st->work_per_item = e.c;
   }

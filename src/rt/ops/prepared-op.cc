@@ -10,26 +10,6 @@ namespace {
 
 constexpr int64_t kMinParallelWork = 1 << 14;  // inner-loop steps below which threads cost more
 
-kernels::KernelOp kernel_op(OpType t) {
-  switch (t) {
-    case OpType::kConv2d:
-      return kernels::KernelOp::kConv2d;
-    case OpType::kFullyConnected:
-      return kernels::KernelOp::kFullyConnected;
-    case OpType::kRequantize:
-      return kernels::KernelOp::kRequantize;
-    case OpType::kRelu:
-      return kernels::KernelOp::kRelu;
-    case OpType::kMaxPool:
-      return kernels::KernelOp::kMaxPool;
-    case OpType::kAdd:
-      return kernels::KernelOp::kAdd;
-    case OpType::kGlobalSumPool:
-      return kernels::KernelOp::kGlobalSumPool;
-  }
-  return kernels::KernelOp::kRelu;
-}
-
 void run_chunk(const void* ctx, int64_t begin, int64_t end) {
   const auto* p = static_cast<const PreparedOp*>(ctx);
   p->kernel->fn(p->args, begin, end);
@@ -51,7 +31,7 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
   a.oc = dst.shape.c;
   a.oh = dst.shape.h;
   a.ow = dst.shape.w;
-  out->op = kernel_op(op.type);
+  out->op = op.type;
   switch (op.type) {
     case OpType::kConv2d:
       a.kh = op.kernel_h;

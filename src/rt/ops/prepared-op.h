@@ -13,7 +13,7 @@
 namespace f8net::rt::ops {
 
 struct PreparedOp {
-  kernels::KernelOp op = kernels::KernelOp::kRelu;
+  OpType op = OpType::kRelu;
   const kernels::KernelEntry* kernel = nullptr;
   kernels::KernelArgs args;
   int64_t items = 0;

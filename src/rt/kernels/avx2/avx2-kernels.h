@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "kernels/fused-args.h"
 #include "kernels/kernel-args.h"
 
 namespace f8net::rt::kernels::avx2 {
@@ -17,5 +18,15 @@ void s8_conv2d_rows(const KernelArgs& a, int64_t begin, int64_t end);
 // Whether a row fits the kernels' stack buffers (padded row <= 4096 int16 over stride_w phases,
 // at most 2048 output columns).
 bool conv2d_rows_supports(const KernelArgs& a);
+
+// The fused channels-last engine's AVX2 row of kernels/fused-table.h (work items as listed there).
+constexpr int32_t kGemmMr = 6;   // pixels per microkernel call
+constexpr int32_t kGemmNr = 16;  // output channels per packed block (2 ymm)
+// Implicit GEMM with vpmaddwd on s16 patches and s16 weight pairs (GemmPacking::kS16Pairs).
+void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread);
+void depthwise_conv(const DepthwiseArgs& a, int64_t begin, int64_t end, int thread);
+void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int thread);
+void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int thread);
+void s32_global_sum_pool(const EltArgs& a, int64_t begin, int64_t end, int thread);
 
 }  // namespace f8net::rt::kernels::avx2

@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/avx512vnni/epilogue.h"
+#include "kernels/avx512/epilogue.h"
 #include "kernels/avx512vnni/vnni-kernels.h"
 
-namespace f8net::rt::kernels::avx512 {
+namespace f8net::rt::kernels::avx512vnni {
 namespace {
+
+using avx512::epilogue16;
 
 // Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input).
 template <int MR, int NB, bool kFlip>
@@ -149,11 +151,6 @@ void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1, uint8_t* rows) {
 
 }  // namespace
 
-int64_t gemm_conv_items(const GemmConvArgs& a) {
-  const int64_t m = int64_t{a.oh} * a.ow;
-  return (m + a.m_tile - 1) / a.m_tile * a.n_split;
-}
-
 void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   const int64_t m_count = int64_t{a.oh} * a.ow;
   const int32_t n = a.ep.n;
@@ -197,4 +194,4 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   }
 }
 
-}  // namespace f8net::rt::kernels::avx512
+}  // namespace f8net::rt::kernels::avx512vnni

@@ -7,7 +7,7 @@
 
 #include "kernels/avx512vnni/vnni-kernels.h"
 
-namespace f8net::rt::kernels::avx512 {
+namespace f8net::rt::kernels::avx512vnni {
 
 double vnni_peak_gmacs() {
   // Twelve named accumulators stay in registers (an array would be spilled around the barrier).
@@ -50,4 +50,4 @@ double vnni_peak_gmacs() {
   return static_cast<double>(iters) * 12 * 64 / seconds * 1e-9;
 }
 
-}  // namespace f8net::rt::kernels::avx512
+}  // namespace f8net::rt::kernels::avx512vnni

@@ -1,7 +1,8 @@
 // The AVX-512 epilogue shared by the fused microkernels: 16 int32 accumulators of one pixel ->
 // optional Add (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store or
 // fixed::requantize (RNE right shift or saturating left shift, then clamp) -> code store.
-// Include only from files compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq.
+// Include only from files compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq (with or
+// without -mavx512vnni: every function has internal linkage, so each file keeps its own copy).
 #pragma once
 
 #include <immintrin.h>
@@ -12,12 +13,12 @@
 
 namespace f8net::rt::kernels::avx512 {
 
-inline __mmask16 lane_mask(int32_t lanes) {
+static inline __mmask16 lane_mask(int32_t lanes) {
   return lanes >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1);
 }
 
 // sat32((a << s1) + (b << s2)) in int64, shifts in [0, 31].
-inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
+static inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
   const __m512i hi = _mm512_set1_epi64(2147483647);
   const __m512i lo = _mm512_set1_epi64(-2147483647);
   __m256i half[2];
@@ -37,10 +38,13 @@ inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(half[0]), half[1], 1);
 }
 
-// fixed::requantize of int32 x by per-lane right shift rs [0, 31] / left shift ls [0, 8], then
-// clamp to [lo, hi]. Left shifts first clamp |x| to 1024 (any such value saturates 8-bit codes).
+// fixed::requantize of int32 x by per-lane right shift rs [0, 31] (RNE; mask = 2^rs - 1, half =
+// (mask >> 1) + 1) / left shift ls [0, 8], then clamp to [lo, hi]. Left shifts first clamp |x|
+// to 1024 (any such value saturates 8-bit codes). Rounding up happens when the remainder
+// exceeds half, or equals it with q odd: exactly when rem + (q & 1) > half (rem <= mask < 2^31).
 template <bool kAnyLeft>
-inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i lo, __m512i hi) {
+static inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i mask, __m512i half,
+                                   __m512i lo, __m512i hi) {
   const __m512i one = _mm512_set1_epi32(1);
   if (kAnyLeft) {
     const __mmask16 left = _mm512_cmpgt_epi32_mask(ls, _mm512_setzero_si512());
@@ -49,17 +53,14 @@ inline __m512i requantize16(__m512i x, __m512i rs, __m512i ls, __m512i lo, __m51
     x = _mm512_sllv_epi32(x, ls);
   }
   __m512i q = _mm512_srav_epi32(x, rs);
-  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, rs), one);
-  const __m512i half = _mm512_add_epi32(_mm512_srli_epi32(mask, 1), one);
-  const __m512i rem = _mm512_and_si512(x, mask);
-  const __mmask16 up = _mm512_cmpgt_epi32_mask(rem, half) |
-                       (_mm512_cmpeq_epi32_mask(rem, half) & _mm512_test_epi32_mask(q, one));
-  q = _mm512_mask_add_epi32(q, up, q, one);
+  const __m512i t = _mm512_add_epi32(_mm512_and_si512(x, mask), _mm512_and_si512(q, one));
+  q = _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(t, half), q, one);
   return _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
 }
 
 // Applies `ep` to channels [o, o + lanes) of pixel m. Tables hold at least o + 16 entries.
-inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc, int32_t lanes) {
+static inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc,
+                              int32_t lanes) {
   const __mmask16 k = lane_mask(lanes);
   const int64_t at = m * ep.n + o;
   if (ep.other != nullptr) {
@@ -76,9 +77,11 @@ inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc, in
   const __m512i lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -qmax : 0);
   const __m512i hi = _mm512_set1_epi32(qmax);
   const __m512i rs = _mm512_loadu_si512(ep.rshift + o);
-  const __m512i q = ep.any_left
-                        ? requantize16<true>(acc, rs, _mm512_loadu_si512(ep.lshift + o), lo, hi)
-                        : requantize16<false>(acc, rs, rs, lo, hi);
+  const __m512i mask = _mm512_loadu_si512(ep.rmask + o);
+  const __m512i half = _mm512_loadu_si512(ep.rhalf + o);
+  const __m512i q = ep.any_left ? requantize16<true>(acc, rs, _mm512_loadu_si512(ep.lshift + o),
+                                                     mask, half, lo, hi)
+                                : requantize16<false>(acc, rs, rs, mask, half, lo, hi);
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.out) + at, k, q);
 }
 

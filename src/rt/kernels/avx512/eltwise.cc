@@ -1,12 +1,12 @@
 // Channels-last int32 kernels of the fused engine: the epilogue on a tensor (standalone Add /
 // ReLU / Requantize chains), max pool (window max over in-range positions), global sum pool
-// (int64 sums saturated to +-(2^31-1)), and the layout changes at the graph's two ends.
+// (int64 sums saturated to +-(2^31-1)). AVX-512 F/BW/VL/DQ only (no VNNI).
 #include <immintrin.h>
 
 #include <climits>
 
-#include "kernels/avx512vnni/epilogue.h"
-#include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/avx512/avx512-kernels.h"
+#include "kernels/avx512/epilogue.h"
 
 namespace f8net::rt::kernels::avx512 {
 
@@ -62,26 +62,6 @@ void s32_global_sum_pool(const EltArgs& a, int64_t begin, int64_t end, int /*thr
     const __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(s0)),
                                          _mm512_cvtepi64_epi32(s1), 1);
     _mm512_mask_storeu_epi32(out + c0, k, r);
-  }
-}
-
-void u8_chw_to_hwc(const LayoutArgs& a, int64_t begin, int64_t end, int /*thread*/) {
-  const auto* src = static_cast<const uint8_t*>(a.src);
-  auto* dst = static_cast<uint8_t*>(a.dst);
-  for (int64_t y = begin; y < end; ++y) {
-    for (int32_t x = 0; x < a.w; ++x) {
-      uint8_t* d = dst + (y * a.w + x) * a.c;
-      for (int32_t c = 0; c < a.c; ++c) d[c] = src[(int64_t{c} * a.h + y) * a.w + x];
-    }
-  }
-}
-
-void s32_hwc_to_chw(const LayoutArgs& a, int64_t begin, int64_t end, int /*thread*/) {
-  const auto* src = static_cast<const int32_t*>(a.src);
-  auto* dst = static_cast<int32_t*>(a.dst);
-  const int64_t hw = int64_t{a.h} * a.w;
-  for (int64_t c = begin; c < end; ++c) {
-    for (int64_t p = 0; p < hw; ++p) dst[c * hw + p] = src[p * a.c + c];
   }
 }
 
