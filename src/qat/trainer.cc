@@ -452,6 +452,7 @@ class Run {
         throw std::runtime_error(last_path + ": bad checkpoint metadata (" + e.what() + ")");
       }
       load_checkpoint(last_path, *model, &opt, true);
+      sr.resumed_iterations = s.iteration;
       if (!s.done) note("resuming " + name + " at epoch " + std::to_string(s.epoch + 1) + ", batch " +
                         std::to_string(s.batch) + " (iteration " + std::to_string(s.iteration) + ")");
     } else if (!init.empty()) {

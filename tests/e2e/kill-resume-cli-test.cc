@@ -1,7 +1,8 @@
 // SIGKILL at a random moment of a real `f8net train` process, then `train --resume`: the run ends
 // with exactly the uninterrupted run's metrics (every field but the wall-clock seconds), whatever
 // the moment — mid-epoch, mid-save, between stages, or before the first checkpoint (then the
-// retry starts afresh on the same --out). The kill times are random; the seed is printed.
+// retry starts afresh on the same --out), and the resumed run's summary says which figures come
+// from the checkpoint's record. The kill times are random; the seed is printed.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -73,6 +74,7 @@ TEST(KillResume, SigkillAtRandomMomentsThenResumeReproducesTheMetrics) {
   const auto t0 = Clock::now();
   const auto full = f8net::testing::run_cli(train + (d / "full"), d);
   ASSERT_EQ(full.code, 0) << full.err;
+  EXPECT_EQ(full.out.find("not measured now"), std::string::npos) << full.out;
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const std::vector<std::string> expected = metrics_without_time(d / "full");
   ASSERT_EQ(expected.size(), 3u);  // one line per epoch: 1 float + 2 fixed
@@ -100,6 +102,9 @@ TEST(KillResume, SigkillAtRandomMomentsThenResumeReproducesTheMetrics) {
                   fs::exists(out + "/train-last.pt") ? "train-last.pt" : "pretrain-last.pt");
       const auto r = f8net::testing::run_cli("train --out " + out + " --resume", d);
       ASSERT_EQ(r.code, 0) << r.err;
+      // The summary says which figures it did not measure itself.
+      EXPECT_NE(r.out.find("from the checkpoint's record, not measured now"), std::string::npos)
+          << r.out;
     } else {
       // Killed before the first checkpoint: a plain retry on the same --out must be accepted.
       std::printf("trial %d: killed after %.2f of %.2f s, before any checkpoint\n", trial, at,

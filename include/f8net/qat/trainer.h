@@ -58,6 +58,10 @@ struct StageResult {
   bool ran = false;          // false when disabled
   int64_t epochs = 0;        // epochs completed
   int64_t iterations = 0;
+  // Iterations that an earlier process had completed when this one resumed the stage: their
+  // metrics (and possibly the best/final figures) come from the checkpoint's record, not from
+  // this run's measurements (0: all measured now).
+  int64_t resumed_iterations = 0;
   double best_top1 = 0, best_top5 = 0, best_loss = 0;
   int64_t best_epoch = 0;
   double final_top1 = 0, final_top5 = 0;

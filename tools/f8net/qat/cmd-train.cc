@@ -96,6 +96,7 @@ void run_train(const TrainArgs& a) {
                         {"final_top1", final_stage.final_top1},
                         {"epochs", final_stage.epochs},
                         {"iterations", final_stage.iterations},
+                        {"resumed_iterations", final_stage.resumed_iterations},
                         {"mode", final_stage.mode},
                         {"checkpoint", final_stage.best_checkpoint},
                         {"out", a.out},
@@ -105,6 +106,7 @@ void run_train(const TrainArgs& a) {
     for (const auto& s : result.stages) {
       if (!s.ran) continue;
       stages.push_back({{"stage", s.name}, {"mode", s.mode}, {"epochs", s.epochs},
+                        {"resumed_iterations", s.resumed_iterations},
                         {"top1", s.best_top1}, {"top5", s.best_top5},
                         {"final_top1", s.final_top1}, {"checkpoint", s.best_checkpoint}});
       if (s.name == "pretrain") j["pretrain_top1"] = s.best_top1;

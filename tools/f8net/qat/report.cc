@@ -63,6 +63,13 @@ void print_train_summary(std::ostream& out, const qat::TrainResult& result) {
     }
     out << line;
   }
+  for (const auto& s : result.stages) {
+    if (s.ran && s.resumed_iterations > 0) {
+      out << "  (" << s.name << ": " << s.resumed_iterations << " of " << s.iterations
+          << " iterations ran in an earlier process; their figures are from the checkpoint's "
+             "record, not measured now)\n";
+    }
+  }
   if (!result.layers.empty()) {
     out << "\nPer-layer formats of the fixed-point model (FL = fractional length: value = code * "
            "2^-FL)\n";
