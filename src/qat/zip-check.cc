@@ -1,6 +1,6 @@
 // Implementation of zip-check.h: a reader of the zip central directory (PKWARE APPNOTE 4.3, the
-// subset LibTorch's writer produces), every offset and size checked against the file before use.
-// All arithmetic is in uint64 on values below 2^48, so nothing overflows.
+// subset LibTorch's writer produces), every offset and size checked against the file before use:
+// an offset is added to only after it has been read inside the file, so no sum overflows.
 #include "zip-check.h"
 
 #include <zlib.h>
@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <vector>
 #include <stdexcept>
+#include <vector>
 
 namespace f8net::qat::detail {
 namespace {
@@ -68,7 +68,9 @@ Directory find_directory(const Bytes& b) {
       if (b.le(z, 4) != kZip64End) b.fail("bad zip64 end record");
       d = Directory{b.le(z + 32, 8), b.le(z + 48, 8), b.le(z + 40, 8)};
     }
-    if (d.offset > b.size() || d.size > b.size() - d.offset) b.fail("central directory outside the file");
+    if (d.offset > b.size() || d.size > b.size() - d.offset) {
+      b.fail("central directory outside the file");
+    }
     if (d.entries > kMaxRecords) b.fail("more than 2^20 records");
     return d;
   }
@@ -242,6 +244,18 @@ void check_pickle(const Bytes& b, const std::string& name, const std::string& p,
     at += len;
     return s;
   };
+  // A length-prefixed string (kept: the storage check reads it) or bytes (skipped).
+  auto counted = [&](int k, bool text) {
+    const uint64_t len = le(k);
+    need(len);
+    Token t;
+    if (text) {
+      t.kind = Token::kStr;
+      t.s = p.substr(at, len);
+    }
+    at += len;
+    return t;
+  };
   auto put = [&](uint64_t id) {
     if (id > memo) fail("pickle memo index out of order");
     if (id == memo) ++memo;
@@ -321,8 +335,9 @@ void check_pickle(const Bytes& b, const std::string& name, const std::string& p,
         push(Token{});
         break;
       case 'h': case 'j': case 'g': {  // BINGET LONG_BINGET GET
-        const uint64_t id = op == 'h' ? le(1) : op == 'j' ? le(4)
-                                                          : std::strtoull(line().c_str(), nullptr, 10);
+        const uint64_t id = op == 'h'   ? le(1)
+                            : op == 'j' ? le(4)
+                                        : std::strtoull(line().c_str(), nullptr, 10);
         const auto it = memo_tokens.find(id);
         if (it == memo_tokens.end()) fail("pickle reads a memo entry never written");
         push(it->second);
@@ -336,7 +351,8 @@ void check_pickle(const Bytes& b, const std::string& name, const std::string& p,
         pop(op - 0x84);
         push(Token{});
         break;
-      case 'R': case 'b': case 'a': case 0x81: case 0x93:  // REDUCE BUILD APPEND NEWOBJ STACK_GLOBAL
+      // REDUCE BUILD APPEND NEWOBJ STACK_GLOBAL
+      case 'R': case 'b': case 'a': case 0x81: case 0x93:
         pop(2);
         push(Token{});
         break;
@@ -369,24 +385,11 @@ void check_pickle(const Bytes& b, const std::string& name, const std::string& p,
         push(t);
         break;
       }
-      case 0x8b:  // LONG4
-        bytes(le(4));
-        push(Token{});
+      case 'X': case 'T': case 'U': case 0x8c: case 0x8d:  // strings: 4/4/1/1/8-byte lengths
+        push(counted(op == 'U' || op == 0x8c ? 1 : op == 0x8d ? 8 : 4, true));
         break;
-      case 'X': case 'T': case 'B':  // four-byte length
-        t.kind = op == 'B' ? Token::kOther : Token::kStr;
-        t.s = bytes(le(4));
-        push(t);
-        break;
-      case 'U': case 'C': case 0x8c:  // one-byte length
-        t.kind = op == 'C' ? Token::kOther : Token::kStr;
-        t.s = bytes(le(1));
-        push(t);
-        break;
-      case 0x8d: case 0x8e:  // eight-byte length
-        t.kind = op == 0x8e ? Token::kOther : Token::kStr;
-        t.s = bytes(le(8));
-        push(t);
+      case 'B': case 0x8b: case 'C': case 0x8e:  // bytes, LONG4: 4/4/1/8-byte lengths
+        push(counted(op == 'C' ? 1 : op == 0x8e ? 8 : 4, false));
         break;
       case 'c': {  // GLOBAL module\nname\n
         const std::string module = line();

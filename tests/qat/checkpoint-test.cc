@@ -386,7 +386,9 @@ TEST(Checkpoint, ArchivesWithCodeOrCompressedRecordsAreRefusedBeforeLibTorchOpen
   // gigabytes).
   std::string huge = good;
   size_t cd = huge.find("PK\x01\x02");
-  while (cd != std::string::npos && get_le(huge, cd + 10, 2) != 0) cd = huge.find("PK\x01\x02", cd + 4);
+  while (cd != std::string::npos && get_le(huge, cd + 10, 2) != 0) {
+    cd = huge.find("PK\x01\x02", cd + 4);
+  }
   ASSERT_NE(cd, std::string::npos);  // a stored record
   put_le32(&huge, cd + 20, 0x7fffffff);
   put_le32(&huge, cd + 24, 0x7fffffff);
