@@ -33,7 +33,7 @@ rt::ModelDef random_runtime_model(const ModelCase& c) {
     meta.preprocessing.mean = {{0.45f, 0.45f, 0.45f}};
     meta.preprocessing.std = {{0.225f, 0.225f, 0.225f}};
   }
-  return qat::to_runtime_model(qat::integer_view(*net), meta);
+  return qat::to_runtime_model(qat::exact_graph(*net), meta);
 }
 
 void check_family(const ModelCase& c) {
