@@ -4,12 +4,12 @@
 // architecture (make-fused-qdq.py: the fastest ORT int8, NOT exact) and ORT fp32 on the float
 // reference, timed interleaved in one run: batch B (default 1) at the model's input size, T
 // threads each (ORT intraOp T, interOp 1; f8net --threads T --batch B: run_batch), warm-up, then
-// >= 30 rounds of one inference of B images each. A peer whose graph has a fixed batch of 1 is
-// left out of a B > 1 run (said in the output). Prints median/min latency, images/s, GMAC/s, the
+// >= 30 timed inferences of B images each, in rounds of --block consecutive runs per engine. A
+// peer whose graph has a fixed batch of 1 is left out of a B > 1 run (said in the output). Prints median/min latency, images/s, GMAC/s, the
 // ratios f8net / each peer and the CPU (lscpu model and flags), then one JSON line.
 //   peer-bench.js --f8 M.f8 --onnx M.onnx [--fused-onnx M-fused.onnx] [--float-onnx M-float.onnx]
 //                 --timer build/.../f8net_time [--f8net-isas avx512vnni,avx2] [--threads 2]
-//                 [--runs 30] [--warmup 5] [--batch 1] [--gap-ms 20] [--name resnet18]
+//                 [--runs 30] [--warmup 5] [--batch 1] [--gap-ms 20] [--block 5] [--name resnet18]
 'use strict';
 const {spawn, execSync} = require('child_process');
 const path = require('path');
@@ -20,12 +20,12 @@ function fail(msg) {
   process.exit(1);
 }
 
-const a = {threads: 2, runs: 30, warmup: 5, batch: 1, gapMs: 20, name: '', f8netIsas: ''};
+const a = {threads: 2, runs: 30, warmup: 5, batch: 1, gapMs: 20, block: 5, name: '', f8netIsas: ''};
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) a[argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = argv[i + 1];
 for (const k of ['f8', 'onnx', 'timer']) if (!a[k]) fail('missing --' + k);
 a.threads = Number(a.threads); a.runs = Number(a.runs); a.warmup = Number(a.warmup);
-a.batch = Number(a.batch); a.gapMs = Number(a.gapMs);
+a.batch = Number(a.batch); a.gapMs = Number(a.gapMs); a.block = Math.max(1, Number(a.block));
 if (!(a.batch >= 1)) fail('--batch must be >= 1');
 if (a.runs < 30) fail('--runs must be >= 30');
 
@@ -104,13 +104,20 @@ async function main() {
   }
   for (const p of peers) if (p[1]) contenders.push(p);
   const times = contenders.map(() => []);
-  for (let r = 0; r < a.warmup + a.runs; ++r) {
+  // Rounds of `block` consecutive runs per engine (engines interleaved round by round), each
+  // block after a pause and one untimed run: an engine's pool threads spin for a while after its
+  // last run (ORT's for ~40 ms), and on 2 cores a spinning neighbour halves the next engine's
+  // cores. --block 1 --gap-ms 0 is the old strict one-by-one alternation.
+  const rounds = Math.ceil((a.warmup + a.runs) / a.block);
+  for (let r = 0; r < rounds; ++r) {
     for (let k = 0; k < contenders.length; ++k) {
-      // A pause before each run: the previous engine's spinning pool threads (ORT's spin for a
-      // while after a run) go idle instead of stealing this engine's cores.
       await new Promise((res) => setTimeout(res, a.gapMs));
-      const ms = await contenders[k][1]();
-      if (r >= a.warmup) times[k].push(ms);
+      if (a.block > 1) await contenders[k][1]();
+      for (let j = 0; j < a.block; ++j) {
+        const ms = await contenders[k][1]();
+        const i = r * a.block + j;
+        if (i >= a.warmup && times[k].length < a.runs) times[k].push(ms);
+      }
     }
   }
   timers.forEach((t) => t.end());
@@ -119,7 +126,7 @@ async function main() {
                   runs: a.runs, warmup: a.warmup, cpu: info.model, flags: info.flags,
                   ort: ort.env.versions.node, results: {}};
   console.log(`${a.name || a.f8}: batch ${a.batch}, ${c}x${h}x${w}, ${(hello.macs / 1e9).toFixed(3)} GMAC, ` +
-              `${a.threads} threads each, ${a.warmup} warm-up + ${a.runs} interleaved runs`);
+              `${a.threads} threads each, ${a.warmup} warm-up + ${a.runs} runs interleaved in blocks of ${a.block}`);
   console.log('  engine                                  median ms    min ms   GMAC/s  images/s');
   contenders.forEach(([name], k) => {
     const s = stats(times[k]);
