@@ -2,8 +2,9 @@
 // channels in packed blocks of 64, K = taps x input channels. Each m tile's input patches are
 // gathered once (im2col into per-thread scratch, signed codes flipped to x + 128 whose
 // 128 * sum(w) is pre-subtracted in `init`), then a 6 x 64 register-blocked microkernel runs per
-// n block and the shift epilogue writes codes or int32 straight from its registers. vpdpbusd wraps mod 2^32, and the loader
-// proved the true sum fits int32, so every result equals the reference exactly.
+// n block and the shift epilogue writes codes or int32 straight from its registers. vpdpbusd
+// wraps mod 2^32, and the loader proved the true sum fits int32, so every result equals the
+// reference exactly.
 #include <immintrin.h>
 
 #include <algorithm>
