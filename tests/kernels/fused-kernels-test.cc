@@ -141,6 +141,9 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
       {1, 6, 6, 1, 3, 1, 1, 1, true},    {17, 7, 8, 0, 3, 1, 1, 1, true},
       {32, 9, 9, 0, 3, 2, 1, 1, true},   {40, 8, 7, 0, 5, 1, 2, 1, true},
       {5, 9, 9, 0, 3, 1, 2, 2, true},    {16, 4, 4, 0, 7, 2, 3, 1, true},
+      // Depthwise with several 16-channel groups split across threads (few output rows), and a
+      // wide 5x5 whose interior runs the fixed-tap path.
+      {48, 7, 7, 0, 3, 2, 1, 1, true},   {33, 12, 20, 0, 5, 1, 2, 1, true},
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {

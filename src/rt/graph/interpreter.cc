@@ -13,7 +13,7 @@
 
 #include "f8net/rt/model-file.h"
 #include "graph/memory-plan.h"
-#include "graph/thread-pool.h"
+#include "threads/thread-pool.h"
 #include "graph/work-limit.h"
 #include "kernels/kernel-table.h"
 #include "ops/prepared-op.h"

@@ -45,7 +45,7 @@ struct GemmConvArgs {
   // (wraps mod 2^32; the final sums are exact because the loader proved they fit).
   const int32_t* init = nullptr;
   bool direct = false;         // s8 quads only: 1x1 / whole-input FC with c % 4 == 0, in place
-  int32_t m_tile = 0;          // pixels per work item (multiple of the microkernel's MR)
+  int32_t m_tile = 0;          // pixels per work item (any count: remainders run as short calls)
   int32_t n_split = 1;         // work items per m tile (each takes a range of nr-channel blocks)
   uint8_t* scratch = nullptr;  // per thread: m_tile patches of kp bytes (or kp int16)
   int64_t scratch_stride = 0;
@@ -53,14 +53,19 @@ struct GemmConvArgs {
 };
 
 // Depthwise conv (groups == c == n), channels-last, kh * kw <= 64; weights as int16 pairs
-// (w[c][2p] low, w[c][2p + 1] high, 0 past the last tap) in int32 [(taps + 1) / 2][round16(n)].
+// (w[c][2p] low, w[c][2p + 1] high, 0 past the last tap) in int32 [(taps + 1) / 2][round16(n)],
+// and one per tap as int32 [taps][round16(n)] holding uint16(w) (high half 0, so vpmaddwd of a
+// code widened to int32 is x * w for either sign of x). Items: output rows x c_split channel
+// ranges (row-major; each range a run of whole 16-channel groups).
 struct DepthwiseArgs {
   const uint8_t* src = nullptr;
   bool src_signed = false;
   int32_t c = 0, h = 0, w = 0, oh = 0, ow = 0;
   int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   const int32_t* weights = nullptr;
+  const int32_t* tap_weights = nullptr;
   const int32_t* bias = nullptr;
+  int32_t c_split = 1;
   Epilogue ep;
 };
 

@@ -12,7 +12,7 @@
 
 #include "f8net/rt/model.h"
 #include "f8net/rt/status.h"
-#include "graph/thread-pool.h"
+#include "threads/thread-pool.h"
 #include "kernels/fused-args.h"
 #include "kernels/fused-table.h"
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "ops/fused-program.h"
+#include "ops/gemm-plan.h"
 
 namespace f8net::rt::ops {
 namespace {
@@ -128,30 +129,31 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   const bool whole = g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.ph == 0 &&
                      g.pw == 0 && g.dh == 1 && g.dw == 1 && g.k % 4 == 0;
   g.direct = quads && (pointwise || whole);  // s16 patches are always widened by im2col
-  const int64_t m = int64_t{g.oh} * g.ow;
-  const int64_t mr = ks.gemm_mr;
   const int64_t patch_bytes = quads ? g.kp : 2 * int64_t{g.kp};
-  int64_t tile =
-      g.direct ? 8 * mr : std::clamp<int64_t>((64 << 10) / patch_bytes / mr * mr, mr, 16 * mr);
-  tile = std::min(tile, m);
-  g.m_tile = static_cast<int32_t>(tile);
-  const int64_t m_tiles = (m + tile - 1) / tile;
-  g.n_split = 1;
-  if (threads > 1 && m_tiles < 4 * threads) {
-    g.n_split =
-        static_cast<int32_t>(std::min<int64_t>(n_blocks, (4 * threads + m_tiles - 1) / m_tiles));
-  }
-  g.scratch_stride = g.direct ? 0 : round_up(tile * patch_bytes, 64);
+  GemmShape shape;
+  shape.m = int64_t{g.oh} * g.ow;
+  shape.n_blocks = n_blocks;
+  shape.nr = nr;
+  shape.mr = ks.gemm_mr;
+  shape.kp = g.kp;
+  shape.patch_bytes = g.direct ? 0 : patch_bytes;
+  // vpdpbusd zmm: 64 MACs; vpmaddwd: 32 (zmm) or 16 (ymm); two vector ports.
+  shape.macs_per_cycle = quads ? 128 : (nr >= 64 ? 64 : 32);
+  const GemmPlan plan = plan_gemm(shape, threads);
+  g.m_tile = static_cast<int32_t>(plan.m_tile);
+  g.n_split = plan.n_split;
+  g.scratch_stride = g.direct ? 0 : round_up(plan.m_tile * patch_bytes, 64);
   st->family = StageFamily::kGemm;
   st->name = kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") +
                                  (fc ? "_gemm_fc_" : "_gemm_conv_") + ks.gemm_tile);
-  st->items = m_tiles * g.n_split;
-  st->macs = m * n * k;
+  st->items = plan.items;
+  st->macs = shape.m * n * k;
   st->work_per_item = st->macs / std::max<int64_t>(st->items, 1);
 }
 
 void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
-                     const kernels::FusedKernels& ks, StageTables* tables, FusedStage* st) {
+                     const kernels::FusedKernels& ks, int threads, StageTables* tables,
+                     FusedStage* st) {
   kernels::DepthwiseArgs& d = st->dw;
   d.src_signed = src.dtype == DType::kInt8;
   d.c = src.shape.c;
@@ -170,7 +172,8 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
   const int64_t cpad = round_up(d.c, 16);
   const int64_t taps = int64_t{d.kh} * d.kw;
   const int64_t pairs = (taps + 1) / 2;
-  tables->weights32.assign(static_cast<size_t>(pairs * cpad), 0);
+  // Pairs [pairs][cpad] (avx2), then one int32 per tap [taps][cpad] holding uint16(w) (avx512).
+  tables->weights32.assign(static_cast<size_t>((pairs + taps) * cpad), 0);
   tables->init.assign(static_cast<size_t>(round_up(d.c, 64)), 0);
   for (int32_t c = 0; c < d.c; ++c) {
     for (int64_t t = 0; t < taps; ++t) {
@@ -178,16 +181,24 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
       uint32_t& pair =
           reinterpret_cast<uint32_t&>(tables->weights32[static_cast<size_t>((t / 2) * cpad + c)]);
       pair |= t % 2 == 0 ? uint32_t{w} : uint32_t{w} << 16;
+      tables->weights32[static_cast<size_t>((pairs + t) * cpad + c)] = int32_t{w};
     }
     tables->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
   }
   d.weights = tables->weights32.data();
+  d.tap_weights = tables->weights32.data() + pairs * cpad;
   d.bias = tables->init.data();
+  // Few output rows (7 x 7 maps): split the 16-channel groups too, so T threads get equal work.
+  const int64_t groups = cpad / 16;
+  d.c_split = 1;
+  if (threads > 1 && d.oh < 8 * threads) {
+    d.c_split = static_cast<int32_t>(std::min<int64_t>(groups, (8 * threads + d.oh - 1) / d.oh));
+  }
   st->family = StageFamily::kDepthwise;
   st->name = kernel_name(ks, std::string(d.src_signed ? "s8" : "u8") + "_dw_conv_" + ks.vec);
-  st->items = d.oh;
+  st->items = int64_t{d.oh} * d.c_split;
   st->macs = int64_t{d.oh} * d.ow * d.c * taps;
-  st->work_per_item = int64_t{d.ow} * d.c * taps;
+  st->work_per_item = int64_t{d.ow} * d.c * taps / d.c_split;
 }
 
 }  // namespace
@@ -209,7 +220,7 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
         build_gemm(op, src, dst, ks, threads, t, st);
       } else if (op.groups == src.shape.c && op.out_channels == src.shape.c &&
                  int64_t{op.kernel_h} * op.kernel_w <= 64) {
-        build_depthwise(op, src, dst, ks, t, st);
+        build_depthwise(op, src, dst, ks, threads, t, st);
       } else {
         return Status(StatusCode::kUnsupported,
                       "op " + std::to_string(head) + ": grouped conv not in the fused engine");

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "f8net/rt/model.h"
-#include "graph/thread-pool.h"
+#include "threads/thread-pool.h"
 #include "kernels/kernel-table.h"
 
 namespace f8net::rt::ops {

@@ -85,4 +85,44 @@ static inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i 
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.out) + at, k, q);
 }
 
+// The per-channel vectors of epilogue16 for channels [o, o + lanes), loaded once for a run of
+// pixels (depthwise rows): the same arithmetic, without reloading the tables per pixel.
+struct EpilogueRegs16 {
+  __mmask16 k;
+  __m512i s1, s2, rs, ls, mask, half, lo, hi;
+};
+
+static inline EpilogueRegs16 epilogue_regs16(const Epilogue& ep, int32_t o, int32_t lanes) {
+  EpilogueRegs16 r;
+  const __m512i zero = _mm512_setzero_si512();
+  r.k = lane_mask(lanes);
+  r.s1 = ep.other != nullptr ? _mm512_loadu_si512(ep.add_self + o) : zero;
+  r.s2 = ep.other != nullptr ? _mm512_loadu_si512(ep.add_other + o) : zero;
+  r.rs = ep.requant ? _mm512_loadu_si512(ep.rshift + o) : zero;
+  r.ls = ep.requant && ep.any_left ? _mm512_loadu_si512(ep.lshift + o) : zero;
+  r.mask = ep.requant ? _mm512_loadu_si512(ep.rmask + o) : zero;
+  r.half = ep.requant ? _mm512_loadu_si512(ep.rhalf + o) : zero;
+  const int32_t qmax = ep.out_signed ? (1 << (ep.out_bits - 1)) - 1 : (1 << ep.out_bits) - 1;
+  r.lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -qmax : 0);
+  r.hi = _mm512_set1_epi32(qmax);
+  return r;
+}
+
+// epilogue16(ep, m, o, acc, lanes) with the vectors of epilogue_regs16(ep, o, lanes).
+static inline void epilogue16_regs(const Epilogue& ep, const EpilogueRegs16& r, int64_t m,
+                                   int32_t o, __m512i acc) {
+  const int64_t at = m * ep.n + o;
+  if (ep.other != nullptr) {
+    acc = add_aligned(acc, _mm512_maskz_loadu_epi32(r.k, ep.other + at), r.s1, r.s2);
+  }
+  if (ep.relu) acc = _mm512_max_epi32(acc, _mm512_setzero_si512());
+  if (!ep.requant) {
+    _mm512_mask_storeu_epi32(static_cast<int32_t*>(ep.out) + at, r.k, acc);
+    return;
+  }
+  const __m512i q = ep.any_left ? requantize16<true>(acc, r.rs, r.ls, r.mask, r.half, r.lo, r.hi)
+                                : requantize16<false>(acc, r.rs, r.rs, r.mask, r.half, r.lo, r.hi);
+  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.out) + at, r.k, q);
+}
+
 }  // namespace f8net::rt::kernels::avx512

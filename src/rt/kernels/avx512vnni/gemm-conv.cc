@@ -2,8 +2,9 @@
 // channels in packed blocks of 64, K = taps x input channels. Each m tile's input patches are
 // gathered once (im2col into per-thread scratch, signed codes flipped to x + 128 whose
 // 128 * sum(w) is pre-subtracted in `init`), then a 6 x 64 register-blocked microkernel runs per
-// n block and the shift epilogue writes codes or int32. vpdpbusd wraps mod 2^32, and the loader
-// proved the true sum fits int32, so every result equals the reference exactly.
+// n block and the shift epilogue writes codes or int32 straight from its registers. vpdpbusd
+// wraps mod 2^32, and the loader proved the true sum fits int32, so every result equals the
+// reference exactly.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,13 +16,19 @@
 namespace f8net::rt::kernels::avx512vnni {
 namespace {
 
-using avx512::epilogue16;
+using avx512::epilogue16_regs;
+using avx512::epilogue_regs16;
+using avx512::EpilogueRegs16;
 
-// Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input).
+// Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input);
+// the epilogue runs on them in place (pixels m0.., channels o0..) with the block's vectors.
 template <int MR, int NB, bool kFlip>
 __attribute__((always_inline)) inline void microkernel_body(const uint8_t* a, int64_t lda,
                                                             const int8_t* b, int32_t kp4,
-                                                            const int32_t* init, int32_t* c) {
+                                                            const int32_t* init,
+                                                            const EpilogueRegs16* regs,
+                                                            const Epilogue& ep, int64_t m0,
+                                                            int32_t o0) {
   __m512i acc[MR][NB];
 #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
@@ -47,17 +54,18 @@ __attribute__((always_inline)) inline void microkernel_body(const uint8_t* a, in
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) _mm512_storeu_si512(c + m * 64 + 16 * j, acc[m][j]);
+    for (int j = 0; j < NB; ++j) epilogue16_regs(ep, regs[j], m0 + m, o0 + 16 * j, acc[m][j]);
   }
 }
 
 template <int MR, int NB, bool kFlip>
 void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
-                 int32_t* c) {
-  microkernel_body<MR, NB, kFlip>(a, lda, b, kp4, init, c);
+                 const EpilogueRegs16* regs, const Epilogue& ep, int64_t m0, int32_t o0) {
+  microkernel_body<MR, NB, kFlip>(a, lda, b, kp4, init, regs, ep, m0, o0);
 }
 
-using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*, int32_t*);
+using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*,
+                         const EpilogueRegs16*, const Epilogue&, int64_t, int32_t);
 
 template <int MR, bool F>
 constexpr MicroFn pick_nb(int nb) {
@@ -155,7 +163,6 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   const int64_t m_count = int64_t{a.oh} * a.ow;
   const int32_t n = a.ep.n;
   const int32_t n_blocks = (n + kGemmNr - 1) / kGemmNr;
-  alignas(64) int32_t tile[kGemmMr * kGemmNr];
   uint8_t* scratch = a.scratch + thread * a.scratch_stride;
   for (int64_t item = begin; item < end; ++item) {
     const int64_t mt = item / a.n_split;
@@ -179,16 +186,16 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       const int32_t lanes = std::min(kGemmNr, n - o0);
       const int32_t nv = (lanes + 15) / 16;
       const int8_t* b = a.packed + int64_t{nb} * a.kp * kGemmNr;
+      // The block's epilogue vectors once for all its pixels (small-K 1x1 convs are bound by
+      // the epilogue, not by vpdpbusd).
+      EpilogueRegs16 regs[kGemmNr / 16];
+      for (int32_t j = 0; j < nv; ++j) {
+        regs[j] = epilogue_regs16(a.ep, o0 + 16 * j, std::min(16, lanes - 16 * j));
+      }
       for (int64_t m = m0; m < m1; m += kGemmMr) {
         const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, m1 - m));
         const MicroFn fn = flip ? pick<true>(mr, nv) : pick<false>(mr, nv);
-        fn(rows + (m - m0) * lda, lda, b, a.kp / 4, a.init + o0, tile);
-        for (int32_t r = 0; r < mr; ++r) {
-          for (int32_t j = 0; j < nv; ++j) {
-            epilogue16(a.ep, m + r, o0 + 16 * j, _mm512_load_si512(tile + r * 64 + 16 * j),
-                       std::min(16, lanes - 16 * j));
-          }
-        }
+        fn(rows + (m - m0) * lda, lda, b, a.kp / 4, a.init + o0, regs, a.ep, m, o0);
       }
     }
   }

@@ -1,6 +1,6 @@
 // ThreadPool: generation-counted start signal, pending counter for completion. Chunk k of n items
 // over T threads is [n*k/T, n*(k+1)/T) (computed in int64 without overflow for n < 2^40).
-#include "graph/thread-pool.h"
+#include "threads/thread-pool.h"
 
 namespace f8net::rt {
 namespace {

@@ -1,0 +1,149 @@
+// Depthwise convolution channels-last on AVX-512 (any kernel, stride, padding, dilation), shared
+// by the avx512 row (vpmaddwd + vpaddd) and the avx512vnni row (vpdpwssd): 16 channels per
+// vector, one tap at a time: the tap's 16 codes widened to int32 (x in the low int16, the high
+// int16 0 or -1) times the per-tap table of uint16(w) (high int16 0), so each int32 lane gains
+// exactly x * w. The loop runs channel group outer, pixels inner: the group's weights (3x3: in
+// registers), bias and epilogue vectors are loaded once per row. Interior pixels (every tap
+// inside) read taps at fixed offsets with unmasked loads; borders skip the taps outside (code
+// 0 adds 0). int32 sums are exact in any order: the loader proved every partial sum fits.
+// Include from one .cc per ISA row only; everything here has internal linkage.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/avx512/epilogue.h"
+
+namespace f8net::rt::kernels::avx512 {
+namespace {
+
+constexpr int32_t kDwMaxTaps = 64;
+
+template <bool kSigned>
+inline __m512i dw_widen(__m128i v) {
+  return kSigned ? _mm512_cvtepi8_epi32(v) : _mm512_cvtepu8_epi32(v);
+}
+
+template <bool kVnni>
+inline __m512i dw_mac(__m512i acc, __m512i x, __m512i w) {
+  if constexpr (kVnni) {
+    return _mm512_dpwssd_epi32(acc, x, w);
+  } else {
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(x, w));
+  }
+}
+
+// One row of output pixels for channels [c0, c0 + 16) (lanes valid); kTaps > 0 fixes the tap
+// count at compile time (the weights then stay in registers).
+template <bool kSigned, bool kVnni, int kTaps>
+void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int32_t ox_hi,
+                  int64_t oy, int32_t c0, int32_t lanes) {
+  const int32_t taps = kTaps > 0 ? kTaps : a.kh * a.kw;
+  const int32_t cpad = (a.c + 15) / 16 * 16;
+  const EpilogueRegs16 r = epilogue_regs16(a.ep, c0, lanes);
+  const __m512i bias = _mm512_loadu_si512(a.bias + c0);
+  const int32_t* wt = a.tap_weights + c0;
+  constexpr int kRegs = kTaps > 0 ? kTaps : 1;
+  __m512i wreg[kRegs];
+  if constexpr (kTaps > 0) {
+#pragma GCC unroll 32
+    for (int t = 0; t < kTaps; ++t) wreg[t] = _mm512_loadu_si512(wt + int64_t{t} * cpad);
+  }
+  const auto weight = [&](int32_t t) {
+    if constexpr (kTaps > 0) {
+      return wreg[t];
+    } else {
+      return _mm512_loadu_si512(wt + int64_t{t} * cpad);
+    }
+  };
+  const int32_t iy0 = static_cast<int32_t>(oy) * a.sh - a.ph;
+  const bool rows_inside = iy0 >= 0 && iy0 + (a.kh - 1) * a.dh < a.h;
+  const bool full = lanes == 16;
+  const int64_t row_px = oy * a.ow;
+  int32_t ox = 0;
+  // Borders: any tap may lie outside; skip those (their codes read as 0).
+  const auto border = [&](int32_t x) {
+    __m512i acc = bias;
+    for (int32_t ky = 0; ky < a.kh; ++ky) {
+      const int32_t iy = iy0 + ky * a.dh;
+      if (iy < 0 || iy >= a.h) continue;
+      for (int32_t kx = 0; kx < a.kw; ++kx) {
+        const int32_t ix = x * a.sw - a.pw + kx * a.dw;
+        if (ix < 0 || ix >= a.w) continue;
+        const uint8_t* p = a.src + (int64_t{iy} * a.w + ix) * a.c + c0;
+        const __m512i xv = dw_widen<kSigned>(_mm_maskz_loadu_epi8(r.k, p));
+        acc = dw_mac<kVnni>(acc, xv, weight(ky * a.kw + kx));
+      }
+    }
+    epilogue16_regs(a.ep, r, row_px + x, c0, acc);
+  };
+  if (!rows_inside || !full) {
+    for (; ox < a.ow; ++ox) border(ox);
+    return;
+  }
+  for (; ox < ox_lo; ++ox) border(ox);
+  const uint8_t* row = a.src + int64_t{iy0} * a.w * a.c + c0;
+  for (; ox < ox_hi; ++ox) {
+    const uint8_t* base = row + int64_t{ox * a.sw - a.pw} * a.c;
+    // Two chains, so the vpdpwssd latency of one tap overlaps the next.
+    __m512i acc0 = bias, acc1 = _mm512_setzero_si512();
+    int32_t t = 0;
+#pragma GCC unroll 32
+    for (; t + 1 < taps; t += 2) {
+      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
+      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t + 1]));
+      acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(x0), weight(t));
+      acc1 = dw_mac<kVnni>(acc1, dw_widen<kSigned>(x1), weight(t + 1));
+    }
+    if (t < taps) {
+      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
+      acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(x0), weight(t));
+    }
+    epilogue16_regs(a.ep, r, row_px + ox, c0, _mm512_add_epi32(acc0, acc1));
+  }
+  for (; ox < a.ow; ++ox) border(ox);
+}
+
+template <bool kSigned, bool kVnni>
+void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
+  const int32_t taps = a.kh * a.kw;
+  const int32_t groups = (a.c + 15) / 16;
+  // Interior columns [ox_lo, ox_hi): every kx tap inside the row.
+  const int32_t ox_lo = std::min(a.ow, (a.pw + a.sw - 1) / a.sw);
+  const int32_t last = a.w - 1 - (a.kw - 1) * a.dw + a.pw;  // ox * sw <= last (may be < 0)
+  const int32_t ox_hi = last < 0 ? ox_lo : std::max(ox_lo, std::min(a.ow, last / a.sw + 1));
+  int64_t off[kDwMaxTaps];
+  for (int32_t ky = 0; ky < a.kh; ++ky) {
+    for (int32_t kx = 0; kx < a.kw; ++kx) {
+      off[ky * a.kw + kx] = (int64_t{ky} * a.dh * a.w + int64_t{kx} * a.dw) * a.c;
+    }
+  }
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t oy = item / a.c_split;
+    const int32_t cs = static_cast<int32_t>(item % a.c_split);
+    const int32_t g0 = groups * cs / a.c_split, g1 = groups * (cs + 1) / a.c_split;
+    for (int32_t g = g0; g < g1; ++g) {
+      const int32_t c0 = 16 * g, lanes = std::min(16, a.c - c0);
+      if (taps == 9) {
+        dw_row_group<kSigned, kVnni, 9>(a, off, ox_lo, ox_hi, oy, c0, lanes);
+      } else if (taps == 25) {
+        dw_row_group<kSigned, kVnni, 25>(a, off, ox_lo, ox_hi, oy, c0, lanes);
+      } else {
+        dw_row_group<kSigned, kVnni, 0>(a, off, ox_lo, ox_hi, oy, c0, lanes);
+      }
+    }
+  }
+}
+
+template <bool kVnni>
+void dw_conv(const DepthwiseArgs& a, int64_t begin, int64_t end) {
+  if (a.src_signed) {
+    dw_items<true, kVnni>(a, begin, end);
+  } else {
+    dw_items<false, kVnni>(a, begin, end);
+  }
+}
+
+}  // namespace
+}  // namespace f8net::rt::kernels::avx512
