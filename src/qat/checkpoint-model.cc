@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "f8net/data/open-dataset.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/trainer.h"
 #include "model-options.h"
@@ -53,10 +54,10 @@ CheckpointModel open_checkpoint_model(const std::string& path, const std::string
       throw std::runtime_error(path + ": malformed f8net metadata (" + e.what() + ")");
     }
     r.options.quant = quant_options(r.config, r.mode);
-    r.val = open_dataset(r.config.data, Split::kVal);
+    r.val = data::open_dataset(r.config.data, data::Split::kVal);
     check_fits(r.config.data, *r.val, r.options.in_channels, r.options.input_size,
                r.options.num_classes, "model");
-    r.val_transform = make_transform(r.config.data, *r.val, false);
+    r.val_transform = data::make_transform(r.config.data, *r.val, false);
     r.model = build_model(r.options);
     load_checkpoint(path, *r.model, nullptr, false);
     r.model->eval();

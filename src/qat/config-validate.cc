@@ -157,20 +157,13 @@ void validate_config(const TrainConfig& c) {
   }
 }
 
+// One definition of the defaults, in the data library the loader normalizes with.
 std::vector<double> effective_mean(const DataConfig& data, int64_t channels) {
-  std::vector<double> v = data.mean;
-  if (v.empty()) v = {0.485, 0.456, 0.406};
-  if (v.size() == 1 || static_cast<int64_t>(v.size()) < channels) v.resize(channels, v[0]);
-  v.resize(channels);
-  return v;
+  return data.mean_for(channels);
 }
 
 std::vector<double> effective_std(const DataConfig& data, int64_t channels) {
-  std::vector<double> v = data.std_dev;
-  if (v.empty()) v = {0.229, 0.224, 0.225};
-  if (v.size() == 1 || static_cast<int64_t>(v.size()) < channels) v.resize(channels, v[0]);
-  v.resize(channels);
-  return v;
+  return data.std_for(channels);
 }
 
 }  // namespace f8net::qat

@@ -8,9 +8,9 @@
 
 namespace f8net::qat::detail {
 
-int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const Dataset>& train,
-                     const TransformOptions& transform, const DataConfig& data, int64_t batch_size,
-                     int64_t batches) {
+int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const data::Dataset>& train,
+                     const data::TransformOptions& transform, const DataConfig& data,
+                     int64_t batch_size, int64_t batches) {
   torch::NoGradGuard no_grad;
   model.eval();
   std::vector<QConvBNImpl*> convs;
@@ -21,8 +21,8 @@ int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const Dataset>& train
       convs.push_back(c);
     }
   }
-  BatchLoader loader(train, transform, loader_options(data, batch_size));
-  Batch batch;
+  data::BatchLoader loader(train, transform, loader_options(data, batch_size));
+  data::Batch batch;
   int64_t images = 0;
   for (int64_t b = 0; b < batches && loader.next(batch); ++b) {
     model.forward(batch_images(batch));
@@ -33,17 +33,17 @@ int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const Dataset>& train
   return images;
 }
 
-EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
-                    const TransformOptions& transform, const DataConfig& data, int64_t batch_size,
-                    const std::string& stage, TrainObserver* observer,
+EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const data::Dataset>& ds,
+                    const data::TransformOptions& transform, const DataConfig& data,
+                    int64_t batch_size, const std::string& stage, TrainObserver* observer,
                     const std::atomic<int>* stop) {
   model.eval();
   torch::NoGradGuard no_grad;
-  BatchLoader loader(ds, transform, loader_options(data, batch_size));
+  data::BatchLoader loader(ds, transform, loader_options(data, batch_size));
   EvalTotals t;
   double loss_sum = 0;
   int64_t c1 = 0, c5 = 0;
-  Batch batch;
+  data::Batch batch;
   while (loader.next(batch)) {
     if (stop && stop->load()) {
       t.interrupted = true;

@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "f8net/data/dataset.h"
+#include "f8net/data/transform.h"
 #include "f8net/qat/config.h"
-#include "f8net/qat/data.h"
 #include "f8net/qat/evaluation.h"
 #include "f8net/qat/models.h"
 #include "f8net/qat/progress.h"
@@ -26,18 +27,18 @@ struct EvalTotals {
 
 // Top-1, top-5 and the mean loss on training-scale logits over `ds` in order, without gradients;
 // stops early (interrupted) when *stop becomes non-zero.
-EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const Dataset>& ds,
-                    const TransformOptions& transform, const DataConfig& data, int64_t batch_size,
-                    const std::string& stage, TrainObserver* observer,
+EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const data::Dataset>& ds,
+                    const data::TransformOptions& transform, const DataConfig& data,
+                    int64_t batch_size, const std::string& stage, TrainObserver* observer,
                     const std::atomic<int>* stop);
 
 // bn_calib_before_test (fix_train.py's calib phase): every conv layer in training mode (BN
 // statistics reset and averaged cumulatively, input FL averages updated), the classifier in
 // evaluation mode, over the first `batches` training batches in order with the evaluation
 // transform, without gradients. Returns the images seen.
-int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const Dataset>& train,
-                     const TransformOptions& transform, const DataConfig& data, int64_t batch_size,
-                     int64_t batches);
+int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const data::Dataset>& train,
+                     const data::TransformOptions& transform, const DataConfig& data,
+                     int64_t batch_size, int64_t batches);
 
 // Every quantized layer's input and weight formats (fixed mode; empty otherwise).
 std::vector<LayerFormat> layer_formats(NetImpl& model);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "evaluation-loop.h"
+#include "f8net/data/open-dataset.h"
 #include "f8net/qat/checkpoint-model.h"
 #include "f8net/qat/checkpoint.h"
 #include "one-line-errors.h"
@@ -41,14 +42,14 @@ CalibrateResult calibrate_checkpoint(const CalibrateOptions& options) {
   if (options.out.empty()) throw std::runtime_error("calibrate: no output checkpoint given");
   if (options.batches < 1) throw std::runtime_error("calibrate: batches must be >= 1");
   CheckpointModel cm = open_checkpoint_model(options.checkpoint, options.data_dir, options.threads);
-  const auto train = open_dataset(cm.config.data, Split::kTrain);
+  const auto train = data::open_dataset(cm.config.data, data::Split::kTrain);
   const int64_t batch_size =
       options.batch_size > 0 ? options.batch_size : cm.config.train.batch_size;
   CalibrateResult r;
   r.before = evaluate(*cm.model, cm.val, cm.val_transform, cm.config.data, batch_size, "calibrate",
                       options.observer, nullptr)
                  .top1;
-  r.images = calibrate_bn(*cm.model, train, make_transform(cm.config.data, *train, false),
+  r.images = calibrate_bn(*cm.model, train, data::make_transform(cm.config.data, *train, false),
                           cm.config.data, batch_size, options.batches);
   r.after = evaluate(*cm.model, cm.val, cm.val_transform, cm.config.data, batch_size, "calibrate",
                      options.observer, nullptr)

@@ -1,43 +1,48 @@
 // The data sets of a run and the batch helpers (run-data.h).
 #include "run-data.h"
 
+#include "f8net/data/error.h"
+#include "f8net/data/open-dataset.h"
+
 namespace f8net::qat::detail {
 
-void check_fits(const DataConfig& data, const Dataset& ds, int64_t channels, int64_t size,
+void check_fits(const DataConfig& data, const data::Dataset& ds, int64_t channels, int64_t size,
                 int64_t classes, const std::string& what) {
   if (ds.num_classes() != classes) {
-    throw DataError(ds.description() + ": has " + std::to_string(ds.num_classes()) +
-                    " classes but the " + what + " has " + std::to_string(classes));
+    throw data::DataError(ds.description() + ": has " + std::to_string(ds.num_classes()) +
+                          " classes but the " + what + " has " + std::to_string(classes));
   }
-  if (model_channels(data, ds) != channels) {
-    throw DataError(ds.description() + ": gives " + std::to_string(model_channels(data, ds)) +
-                    "-channel images but the " + what + " takes " + std::to_string(channels));
+  if (data::model_channels(data, ds) != channels) {
+    throw data::DataError(ds.description() + ": gives " +
+                          std::to_string(data::model_channels(data, ds)) +
+                          "-channel images but the " + what + " takes " + std::to_string(channels));
   }
-  if (model_input_size(data, ds) != size) {
-    throw DataError(ds.description() + ": gives " + std::to_string(model_input_size(data, ds)) +
-                    "-pixel images but the " + what + " takes " + std::to_string(size));
+  if (data::model_input_size(data, ds) != size) {
+    throw data::DataError(ds.description() + ": gives " +
+                          std::to_string(data::model_input_size(data, ds)) +
+                          "-pixel images but the " + what + " takes " + std::to_string(size));
   }
 }
 
 RunData open_run_data(const DataConfig& data) {
   RunData d;
-  d.train = open_dataset(data, Split::kTrain);
-  d.val = open_dataset(data, Split::kVal);
-  d.channels = model_channels(data, *d.train);
-  d.input_size = model_input_size(data, *d.train);
+  d.train = data::open_dataset(data, data::Split::kTrain);
+  d.val = data::open_dataset(data, data::Split::kVal);
+  d.channels = data::model_channels(data, *d.train);
+  d.input_size = data::model_input_size(data, *d.train);
   d.num_classes = d.train->num_classes();
   check_fits(data, *d.val, d.channels, d.input_size, d.num_classes, "training set");
-  d.train_transform = make_transform(data, *d.train, true);
-  d.val_transform = make_transform(data, *d.val, false);
+  d.train_transform = data::make_transform(data, *d.train, true);
+  d.val_transform = data::make_transform(data, *d.val, false);
   return d;
 }
 
-torch::Tensor batch_images(Batch& batch) {
+torch::Tensor batch_images(data::Batch& batch) {
   return torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat);
 }
 
-LoaderOptions loader_options(const DataConfig& data, int64_t batch_size) {
-  LoaderOptions lo;
+data::LoaderOptions loader_options(const DataConfig& data, int64_t batch_size) {
+  data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.workers = data.workers;
   lo.prefetch = data.prefetch;

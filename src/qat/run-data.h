@@ -9,30 +9,32 @@
 #include <memory>
 #include <string>
 
+#include "f8net/data/batch-loader.h"
+#include "f8net/data/dataset.h"
+#include "f8net/data/transform.h"
 #include "f8net/qat/config.h"
-#include "f8net/qat/data.h"
 
 namespace f8net::qat::detail {
 
 struct RunData {
-  std::shared_ptr<const Dataset> train, val;
-  TransformOptions train_transform, val_transform;
+  std::shared_ptr<const data::Dataset> train, val;
+  data::TransformOptions train_transform, val_transform;
   int64_t channels = 0, input_size = 0, num_classes = 0;
 };
 
 // Throws DataError unless `ds` gives `classes` classes of channels x size x size images; `what`
 // names the other side in the message ("model", "training set").
-void check_fits(const DataConfig& data, const Dataset& ds, int64_t channels, int64_t size,
+void check_fits(const DataConfig& data, const data::Dataset& ds, int64_t channels, int64_t size,
                 int64_t classes, const std::string& what);
 
 // Opens both splits of the configured data set and their transforms; throws DataError.
 RunData open_run_data(const DataConfig& data);
 
 // A batch's images as an N x C x H x W float tensor (a view of the batch's memory).
-torch::Tensor batch_images(Batch& batch);
+torch::Tensor batch_images(data::Batch& batch);
 
 // Loader options for `batch_size` with the data config's workers and prefetch (in data-set
 // order unless the caller turns shuffling on).
-LoaderOptions loader_options(const DataConfig& data, int64_t batch_size);
+data::LoaderOptions loader_options(const DataConfig& data, int64_t batch_size);
 
 }  // namespace f8net::qat::detail

@@ -133,7 +133,7 @@ TrainingRun::Stage TrainingRun::plan_stage(const std::string& name, const StageC
   stage.last_path = path(name + "-last.pt");
   stage.best_path = path(name + "-best.pt");
   stage.iters_per_epoch =
-      BatchLoader::count_batches(data_.train->size(), st.batch_size, st.drop_last);
+      data::BatchLoader::count_batches(data_.train->size(), st.batch_size, st.drop_last);
   if (stage.iters_per_epoch == 0) {
     throw ConfigError("config: key '" + name + ".batch_size': " + std::to_string(st.batch_size) +
                       " exceeds the " + std::to_string(data_.train->size()) + " training images");
@@ -245,15 +245,15 @@ bool TrainingRun::train_epoch(const Stage& stage, StageState& s, NetImpl& model,
          lr_factor(st, std::max<int64_t>(0, s.iteration - 1), stage.warmup, stage.total, ipe);
     return true;
   }
-  LoaderOptions lo = loader_options(c_.data, st.batch_size);
+  data::LoaderOptions lo = loader_options(c_.data, st.batch_size);
   lo.shuffle = true;
   lo.drop_last = st.drop_last;
   lo.seed = static_cast<uint64_t>(c_.seed);
   lo.epoch = s.epoch;
   lo.start_batch = s.batch;
-  BatchLoader loader(data_.train, data_.train_transform, lo);
+  data::BatchLoader loader(data_.train, data_.train_transform, lo);
   model.train();
-  Batch batch;
+  data::Batch batch;
   while (s.batch < batches && loader.next(batch)) {
     lr = st.lr * lr_factor(st, s.iteration, stage.warmup, stage.total, ipe);
     for (auto& g : opt.param_groups()) {

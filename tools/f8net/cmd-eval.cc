@@ -1,5 +1,6 @@
-// `f8net eval (--model MODEL.f8 | --checkpoint CKPT) [--data DIR] [--json] [--threads N]`:
-// --model evaluates an exported model with the integer runtime (eval-model.h); --checkpoint
+// `f8net eval (--model MODEL.f8 | --checkpoint CKPT) [--data DIR] [--json] [--threads N]`, and
+// for --model [--dataset NAME] [--limit N] [--resize N]: --model evaluates an exported model
+// with the integer runtime on any data set training reads (eval-model.h); --checkpoint
 // evaluates a training checkpoint with LibTorch (eval-checkpoint.h, only when F8NET_HAVE_QAT).
 #include <memory>
 
@@ -13,10 +14,10 @@ namespace f8net::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, checkpoint, data_dir;
+  std::string model, checkpoint, data_dir, dataset;
   bool json = false;
   int threads = 0;
-  int64_t limit = 0;
+  int64_t limit = 0, resize = 0;
 };
 
 void run_eval(const EvalArgs& a) {
@@ -27,14 +28,20 @@ void run_eval(const EvalArgs& a) {
   if (!a.model.empty()) {
     EvalModelArgs m;
     m.model = a.model;
-    if (!a.data_dir.empty()) m.data_dir = a.data_dir;
+    if (!a.dataset.empty()) m.data.dataset = a.dataset;
+    if (!a.data_dir.empty()) m.data.dir = a.data_dir;
+    m.data.val_limit = a.limit;
+    m.data.resize = a.resize;
     m.json = a.json;
     m.threads = a.threads;
-    m.limit = a.limit;
     eval_model_main(m);
     return;
   }
   if (a.limit != 0) throw UsageError("eval: --limit applies to --model only");
+  if (!a.dataset.empty() || a.resize != 0) {
+    throw UsageError(
+        "eval: --dataset and --resize apply to --model only (a checkpoint names its data)");
+  }
 #ifdef F8NET_HAVE_QAT
   EvalCheckpointArgs c;
   c.checkpoint = a.checkpoint;
@@ -56,10 +63,17 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--checkpoint", args->checkpoint, "Training checkpoint (needs LibTorch)");
   cmd->add_option("--data", args->data_dir,
                   "Data directory (default for --model: /usr/share/datasets/fashion-mnist)");
+  cmd->add_option("--dataset", args->dataset,
+                  "--model only: fashion-mnist (default), mnist, cifar10 or imagefolder (DIR/val)")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10", "imagefolder"}));
   cmd->add_flag("--json", args->json, "Print the result as one JSON object on the last line");
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")
       ->check(CLI::Range(0, kMaxThreads));
-  cmd->add_option("--limit", args->limit, "--model only: evaluate the first N images");
+  cmd->add_option("--limit", args->limit,
+                  "--model only: evaluate N test images, evenly strided (as data.val_limit)");
+  cmd->add_option("--resize", args->resize,
+                  "--model only: images of varying size get their shorter side resized to N "
+                  "before the center crop (as data.resize; default: the model's input size)");
   cmd->callback([args] { run_eval(*args); });
 }
 

@@ -3,17 +3,16 @@
 // file, both optimization levels); logits are compared exactly, top-1 agreement is counted.
 #include "onnx-verify.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "cli-util.h"
 #include "commands.h"
+#include "f8net/data/idx.h"
 #include "f8net/rt/preprocess.h"
-#include "idx-data.h"
 #include "ort-subprocess.h"
 
 namespace f8net::cli {
@@ -24,15 +23,20 @@ void onnx_verify_main(const OnnxVerifyArgs& a) {
   load_interpreter(a.model, a.threads, &it);
   const rt::ModelDef& m = it.model();
   const rt::Shape in = m.input.shape;
-  const IdxDataset data = read_idx_pair(a.data_dir + "/t10k-images-idx3-ubyte.gz",
-                                        a.data_dir + "/t10k-labels-idx1-ubyte.gz");
-  if (data.rows != in.h || data.cols != in.w ||
+  data::ImageArray data;
+  try {
+    data = data::read_idx(a.data_dir + "/t10k-images-idx3-ubyte.gz",
+                          a.data_dir + "/t10k-labels-idx1-ubyte.gz");
+  } catch (const std::exception& e) {
+    throw Error(std::string("verify: ") + e.what());
+  }
+  if (data.height != in.h || data.width != in.w ||
       (in.c != 1 && !m.metadata.preprocessing.replicate_gray)) {
-    throw Error("verify: the data's " + std::to_string(data.cols) + "x" +
-                std::to_string(data.rows) + " gray images do not fit " + a.model);
+    throw Error("verify: the data's " + std::to_string(data.width) + "x" +
+                std::to_string(data.height) + " gray images do not fit " + a.model);
   }
   const int64_t n = a.limit > 0 && a.limit < data.count ? a.limit : data.count;
-  const size_t plane = static_cast<size_t>(data.rows) * data.cols;
+  const size_t plane = static_cast<size_t>(data.height * data.width);
   const size_t per = it.input().bytes();
   const int64_t outs = it.output().shape.elements();
   const int64_t hw = int64_t{it.output().shape.h} * it.output().shape.w;
@@ -40,7 +44,7 @@ void onnx_verify_main(const OnnxVerifyArgs& a) {
   std::vector<int32_t> logits(static_cast<size_t>(n * outs));
   std::vector<int32_t> fl(static_cast<size_t>(outs));
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* px = data.images.data() + static_cast<size_t>(i) * plane;
+    const uint8_t* px = data.pixels.data() + static_cast<size_t>(i) * plane;
     rt::Status s = rt::image_to_codes(px, 1, m.input, m.metadata.preprocessing, it.input_data());
     if (s.is_ok()) s = it.run();
     if (!s.is_ok()) throw Error("verify: image " + std::to_string(i) + ": " + s.message());
@@ -72,7 +76,8 @@ void onnx_verify_main(const OnnxVerifyArgs& a) {
       int64_t same = 0, best_rt = 0, best_ort = 0;
       for (int64_t k = 0; k < outs; ++k) {
         const size_t at = static_cast<size_t>(i * outs + k);
-        const double got = std::ldexp(static_cast<double>(r.outputs[at]), fl[static_cast<size_t>(k)]);
+        const double got =
+            std::ldexp(static_cast<double>(r.outputs[at]), fl[static_cast<size_t>(k)]);
         same += got == static_cast<double>(logits[at]);
         const size_t b_rt = static_cast<size_t>(i * outs + best_rt);
         const size_t b_ort = static_cast<size_t>(i * outs + best_ort);
@@ -100,7 +105,8 @@ void onnx_verify_main(const OnnxVerifyArgs& a) {
   j["bit_exact"] = all_exact;
   if (a.json) std::cout << j.dump() << std::endl;
   if (n == 0) throw Error("verify: no images were verified");
-  if (!all_exact) throw Error("verify: ONNX Runtime does not reproduce " + a.model + " bit for bit");
+  if (!all_exact)
+    throw Error("verify: ONNX Runtime does not reproduce " + a.model + " bit for bit");
 }
 
 }  // namespace f8net::cli

@@ -7,8 +7,10 @@
 #include <memory>
 #include <string>
 
+#include "f8net/data/dataset.h"
+#include "f8net/data/transform.h"
 #include "f8net/qat/config.h"
-#include "f8net/qat/data.h"
+#include "f8net/qat/data.h"  // verify.cc still names the loader without data:: through this
 #include "f8net/qat/models.h"
 
 namespace f8net::qat {
@@ -18,8 +20,8 @@ struct CheckpointModel {
   ModelOptions options;
   TrainConfig config;                   // the embedded config (data.dir possibly overridden)
   std::string mode, stage;              // "fixed"/"float"/"fp_pact"; "pretrain"/"train"
-  std::shared_ptr<const Dataset> val;   // the validation split, checked to fit the model
-  TransformOptions val_transform;
+  std::shared_ptr<const data::Dataset> val;  // the validation split, checked to fit the model
+  data::TransformOptions val_transform;
 };
 
 // Opens `path` (a checkpoint written by run_training). `data_dir` (when not empty) replaces the

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "f8net/data/options.h"
+
 namespace f8net::qat {
 
 // A bad configuration: the message names the key. Derives from std::runtime_error so the CLI
@@ -20,27 +22,10 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct DataConfig {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | imagefolder
-  std::string dir = "/usr/share/datasets/fashion-mnist";  // imagefolder: dir/train, dir/val
-  int64_t input_size = 0;  // model input size; 0 = the data set's native size (IDX 28, CIFAR 32)
-  int64_t channels = 0;    // 0 = native; 3 on 1-channel data replicates the channel
-  bool normalize = false;  // (x - mean) / std, signed first-layer input (F8NET.md §14)
-  std::vector<double> mean;  // per channel (or one value); empty = ImageNet's when normalizing
-  std::vector<double> std_dev;
-  // Training augmentation.
-  int64_t random_crop_padding = 0;  // random crop of input_size after zero padding (0 = none)
-  bool hflip = false;               // random horizontal flip
-  bool random_resized_crop = false;  // RandomResizedCrop(input_size), scale [rrc_scale_min, 1]
-  double rrc_scale_min = 0.08;
-  // Evaluation (and non-RRC training) of variable-size images: shorter side resized to `resize`
-  // (0 = input_size), then a center crop of input_size.
-  int64_t resize = 0;
-  int64_t train_limit = 0;  // use only the first N training images (0 = all)
-  int64_t val_limit = 0;    // use only the first N validation images (0 = all)
-  int64_t workers = 2;      // background threads producing batches
-  int64_t prefetch = 4;     // batches produced ahead
-};
+// The `data.*` keys: which data set and how it is read, augmented and normalized. The struct
+// lives in f8net_data (f8net/data/options.h) so that the runtime-only `f8net eval --model` takes
+// the same options; its mean_for/std_for give the per-channel normalization.
+using DataConfig = data::DataOptions;
 
 struct ModelConfig {
   std::string arch = "small_cnn";

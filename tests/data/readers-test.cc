@@ -1,13 +1,16 @@
-// Data-set readers: IDX (gzipped and plain), CIFAR-10 batches and ImageFolder trees on small
-// generated files, and every malformed input rejected with the file named.
+// Data-set readers (f8net_data): IDX (gzipped and plain), CIFAR-10 batches and ImageFolder trees on
+// small generated files, and every malformed input rejected with the file named.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "f8net/qat/data.h"
+#include "f8net/data/cifar10.h"
+#include "f8net/data/error.h"
+#include "f8net/data/idx.h"
+#include "f8net/data/open-dataset.h"
 #include "qat/data-fixtures.h"
 
-namespace f8net::qat {
+namespace f8net::data {
 namespace {
 
 using testing::TempDir;
@@ -20,7 +23,8 @@ void expect_data_error(F&& f, std::vector<std::string> parts) {
     f();
     FAIL() << "no DataError";
   } catch (const DataError& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
     EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
   }
 }
@@ -100,7 +104,7 @@ TEST(DataIdx, RejectsMalformedFiles) {
 TEST(DataIdx, OpensFashionMnistLayoutWithStridedLimit) {
   TempDir dir;
   testing::write_fashion_dir(dir.path(), 40, 20, 8);
-  DataConfig dc;
+  DataOptions dc;
   dc.dir = dir.path();
   const auto train = open_dataset(dc, Split::kTrain);
   const auto val = open_dataset(dc, Split::kVal);
@@ -123,12 +127,12 @@ TEST(DataCifar, ReadsBatchesAndRejectsBadOnes) {
   const std::string sub = dir / "cifar-10-batches-bin";
   std::filesystem::create_directories(sub);
   for (int i = 1; i <= 5; ++i) {
-    write_bytes(sub + "/data_batch_" + std::to_string(i) + ".bin", testing::make_cifar_records(3, i),
-                false);
+    write_bytes(sub + "/data_batch_" + std::to_string(i) + ".bin",
+                testing::make_cifar_records(3, i), false);
   }
   const auto test_records = testing::make_cifar_records(4, 9);
   write_bytes(sub + "/test_batch.bin", test_records, false);
-  DataConfig dc;
+  DataOptions dc;
   dc.dataset = "cifar10";
   dc.dir = dir.path();
   const auto train = open_dataset(dc, Split::kTrain);
@@ -168,11 +172,12 @@ TEST(DataImageFolder, ListsClassesAndDecodesPng) {
     for (const std::string cls : {"cat", "dog"}) {
       std::filesystem::create_directories(dir / (split + "/" + cls));
       for (int i = 0; i < 2; ++i) {
-        write_png(dir / (split + "/" + cls + "/" + std::to_string(i) + ".png"), cls == "dog", 20, 14);
+        write_png(dir / (split + "/" + cls + "/" + std::to_string(i) + ".png"), cls == "dog", 20,
+                  14);
       }
     }
   }
-  DataConfig dc;
+  DataOptions dc;
   dc.dataset = "imagefolder";
   dc.dir = dir.path();
   dc.input_size = 8;
@@ -211,4 +216,4 @@ TEST(DataImageFolder, ListsClassesAndDecodesPng) {
 }
 
 }  // namespace
-}  // namespace f8net::qat
+}  // namespace f8net::data

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <numeric>
 
-#include "f8net/qat/data.h"
+#include "f8net/data/batch-loader.h"
+#include "f8net/data/error.h"
+#include "f8net/data/transform.h"
 #include "qat/data-fixtures.h"
 
-namespace f8net::qat {
+namespace f8net::data {
 namespace {
 
 std::shared_ptr<const Dataset> gradient_dataset(int64_t count, int64_t channels, int64_t size) {
@@ -26,7 +28,7 @@ std::shared_ptr<const Dataset> gradient_dataset(int64_t count, int64_t channels,
 
 TEST(DataTransform, EvalTransformIsRawOver255) {
   const auto ds = gradient_dataset(2, 1, 6);
-  DataConfig dc;
+  DataOptions dc;
   const TransformOptions t = make_transform(dc, *ds, false);
   EXPECT_EQ(t.size, 6);
   EXPECT_EQ(t.out_channels, 1);
@@ -40,7 +42,7 @@ TEST(DataTransform, EvalTransformIsRawOver255) {
 
 TEST(DataTransform, ReplicatesChannelsAndNormalizes) {
   const auto ds = gradient_dataset(1, 1, 4);
-  DataConfig dc;
+  DataOptions dc;
   dc.channels = 3;
   dc.normalize = true;
   dc.mean = {0.5, 0.25, 0.0};
@@ -60,7 +62,7 @@ TEST(DataTransform, ReplicatesChannelsAndNormalizes) {
   }
   // 3-channel images into a 1-channel model, and a mean of the wrong length, are refused.
   const auto rgb = gradient_dataset(1, 3, 4);
-  DataConfig one;
+  DataOptions one;
   one.channels = 1;
   EXPECT_THROW(make_transform(one, *rgb, false), DataError);
   dc.mean = {0.1, 0.2};
@@ -69,7 +71,7 @@ TEST(DataTransform, ReplicatesChannelsAndNormalizes) {
 
 TEST(DataTransform, PaddedCropAndFlipAreDeterministicPermutations) {
   const auto ds = gradient_dataset(1, 1, 8);
-  DataConfig dc;
+  DataOptions dc;
   dc.random_crop_padding = 2;
   dc.hflip = true;
   const TransformOptions t = make_transform(dc, *ds, true);
@@ -141,7 +143,7 @@ std::vector<Batch> all_batches(const std::shared_ptr<const Dataset>& ds, const T
 
 TEST(DataLoader, BatchesDependOnlyOnSeedEpochAndIndex) {
   const auto ds = gradient_dataset(50, 1, 8);
-  DataConfig dc;
+  DataOptions dc;
   dc.random_crop_padding = 1;
   dc.hflip = true;
   const TransformOptions t = make_transform(dc, *ds, true);
@@ -200,7 +202,7 @@ class FailingDataset final : public Dataset {
 
 TEST(DataLoader, WorkerErrorsSurfaceInOrder) {
   const auto ds = std::make_shared<FailingDataset>();
-  DataConfig dc;
+  DataOptions dc;
   const TransformOptions t = make_transform(dc, *ds, false);
   LoaderOptions o;
   o.batch_size = 5;
@@ -218,4 +220,4 @@ TEST(DataLoader, WorkerErrorsSurfaceInOrder) {
 }
 
 }  // namespace
-}  // namespace f8net::qat
+}  // namespace f8net::data
