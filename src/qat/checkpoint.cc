@@ -10,7 +10,7 @@
 #include <stdexcept>
 
 #include "archive-check.h"
-#include "f8net/qat/checkpoint-io.h"
+#include "file-io.h"
 
 namespace f8net::qat {
 

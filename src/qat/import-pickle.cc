@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "f8net/qat/checkpoint-io.h"
+#include "file-io.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/import.h"
 #include "zip-check.h"

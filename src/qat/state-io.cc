@@ -1,11 +1,11 @@
 // Named parameter/buffer archives and loading by name intersection (F8NET.md §19 item 21).
 // Names are the module's dotted paths (named_parameters / named_buffers), identical in all modes.
-#include "f8net/qat/state-io.h"
+#include "state-io.h"
 
 #include <sstream>
 
 #include "archive-check.h"
-#include "f8net/qat/checkpoint-io.h"
+#include "file-io.h"
 
 namespace f8net::qat {
 

@@ -14,9 +14,10 @@
 #include <sstream>
 #include <thread>
 
-#include "f8net/qat/checkpoint-io.h"
+#include "f8net/rt/atomic-file.h"
+#include "file-io.h"
 #include "f8net/qat/models.h"
-#include "f8net/qat/state-io.h"
+#include "state-io.h"
 #include "qat/data-fixtures.h"
 
 namespace f8net::qat {
@@ -53,8 +54,8 @@ TEST(CheckpointIo, AnExitRequestedDuringAWriteWaitsForTheRename) {
   if (pid == 0) {
     const std::string bytes(64 << 20, 'x');
     std::thread writer([&] { write_file_atomic(path, bytes); });
-    while (!atomic_write_in_progress()) std::this_thread::yield();
-    request_exit_after_write(42);
+    while (!rt::atomic_write_in_progress()) std::this_thread::yield();
+    rt::request_exit_after_write(42);
     writer.join();
     ::_exit(7);  // not reached: the writer exits when its write is done
   }

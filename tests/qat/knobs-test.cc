@@ -13,6 +13,7 @@
 #include "f8net/qat/models.h"
 #include "f8net/qat/modules.h"
 #include "f8net/qat/quantize.h"
+#include "f8net/qat/schedule.h"
 #include "f8net/qat/trainer.h"
 #include "qat/data-fixtures.h"
 

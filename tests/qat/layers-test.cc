@@ -11,7 +11,7 @@
 #include "f8net/qat/export.h"
 #include "f8net/qat/modules.h"
 #include "f8net/qat/quantize.h"
-#include "f8net/qat/state-io.h"
+#include "state-io.h"
 
 namespace f8net::qat {
 namespace {

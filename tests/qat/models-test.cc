@@ -7,7 +7,7 @@
 
 #include "f8net/qat/models.h"
 #include "f8net/qat/modules.h"
-#include "f8net/qat/state-io.h"
+#include "state-io.h"
 
 #include <cstdio>
 

@@ -14,10 +14,11 @@
 #include <random>
 #include <regex>
 
-#include "f8net/qat/checkpoint-io.h"
+#include "file-io.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/data.h"
 #include "f8net/qat/models.h"
+#include "f8net/qat/schedule.h"
 #include "f8net/qat/trainer.h"
 #include "qat/data-fixtures.h"
 

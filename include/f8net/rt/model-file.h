@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "f8net/rt/atomic-file.h"
 #include "f8net/rt/model.h"
 #include "f8net/rt/status.h"
 
@@ -15,13 +16,8 @@ namespace f8net::rt {
 
 // Serializes a valid model into `out` (replaced).
 Status write_model(const ModelDef& model, std::vector<uint8_t>* out);
-// Writes atomically (write_file_atomic).
+// Writes atomically (atomic-file.h).
 Status write_model_file(const ModelDef& model, const std::string& path);
-
-// Writes `size` bytes to `path` atomically: a per-process temporary file beside it, fsync, then
-// rename, so readers see the old file or the whole new one; on failure the temporary file is
-// removed and `path` is untouched. Shared by every writer of the runtime layer (.f8, ONNX).
-Status write_file_atomic(const std::string& path, const void* data, size_t size);
 
 // Parses and validates `size` bytes (not retained after return).
 Status read_model(const uint8_t* data, size_t size, ModelDef* out, GraphInfo* info = nullptr);

@@ -1,14 +1,9 @@
 // The .f8 writer: validates the model, then lays it out canonically (header, metadata, graph,
 // 64-byte aligned data, each tensor blob 64-byte aligned, zero padding) and fills in the
-// checksum last. Files are written atomically (temporary file, fsync, then rename).
+// checksum last. Files are written atomically (atomic-file.h).
 #include <array>
-#include <cstdio>
 #include <string>
 #include <vector>
-
-#if defined(__unix__)
-#include <unistd.h>
-#endif
 
 #include "f8net/rt/model-file.h"
 #include "format/byte-io.h"
@@ -145,34 +140,6 @@ Status write_model_file(const ModelDef& model, const std::string& path) {
   std::vector<uint8_t> bytes;
   F8NET_RETURN_IF_ERROR(write_model(model, &bytes));
   return write_file_atomic(path, bytes.data(), bytes.size());
-}
-
-Status write_file_atomic(const std::string& path, const void* data, size_t size) {
-  // A per-process temporary name, so two writers of one path never share a temporary file.
-#if defined(__unix__)
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
-#else
-  const std::string tmp = path + ".tmp";
-#endif
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return Status(StatusCode::kIoError, "cannot create " + tmp);
-  bool wrote = std::fwrite(data, 1, size, f) == size;
-  wrote = wrote && std::fflush(f) == 0;
-#if defined(__unix__)
-  // The data must be on disk before the rename makes it visible, or a crash could leave a
-  // complete-looking but empty file.
-  wrote = wrote && ::fsync(::fileno(f)) == 0;
-#endif
-  const bool closed = std::fclose(f) == 0;
-  if (!wrote || !closed) {
-    std::remove(tmp.c_str());
-    return Status(StatusCode::kIoError, "cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status(StatusCode::kIoError, "cannot rename " + tmp + " to " + path);
-  }
-  return Status::ok();
 }
 
 }  // namespace f8net::rt

@@ -7,9 +7,9 @@
 #include <iostream>
 
 #include "commands.h"
-#include "f8net/qat/checkpoint-io.h"
 #include "f8net/qat/config.h"
 #include "f8net/qat/trainer.h"
+#include "f8net/rt/atomic-file.h"
 #include "progress.h"
 #include "report.h"
 
@@ -24,8 +24,8 @@ std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) {
   int none = 0;
   if (g_stop_signal.compare_exchange_strong(none, sig)) return;
-  if (qat::atomic_write_in_progress()) {
-    qat::request_exit_after_write(128 + sig);
+  if (rt::atomic_write_in_progress()) {
+    rt::request_exit_after_write(128 + sig);
     return;
   }
   _exit(128 + sig);
