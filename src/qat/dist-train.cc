@@ -39,4 +39,36 @@ void DataParallel::sync_state(torch::nn::Module& model) {
   if (group_ && !options_.sync_stats) sync_buffers(*group_, model, /*average=*/false);
 }
 
+void DataParallel::check_identical(torch::nn::Module& model, const std::string& what) {
+  if (!group_) return;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over every tensor's bytes, in module order
+  const auto mix = [&h](const torch::Tensor& t) {
+    const torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
+    const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+    for (size_t i = 0, n = c.numel() * c.element_size(); i < n; ++i) {
+      h = (h ^ p[i]) * 1099511628211ull;
+    }
+  };
+  for (const auto& p : model.parameters()) mix(p);
+  for (const auto& b : model.buffers()) mix(b);
+  agree({static_cast<double>(h >> 32), static_cast<double>(h & 0xffffffffu)},
+        "the model state at " + what + " (parameters and buffers)");
+}
+
+void DataParallel::agree(const std::vector<double>& values, const std::string& what) {
+  if (!group_ || values.empty()) return;
+  std::vector<torch::Tensor> t{torch::tensor(values, torch::kDouble)};
+  group_->broadcast(t, 0, what);
+  const bool same = torch::equal(t[0], torch::tensor(values, torch::kDouble));
+  std::vector<torch::Tensor> differ{torch::full({1}, same ? 0.0 : 1.0, torch::kDouble)};
+  group_->all_reduce_sum(differ, what);
+  const double ranks = differ[0].item<double>();
+  if (ranks > 0) {
+    throw DistError("dist: rank " + std::to_string(env_.rank) + " of " +
+                    std::to_string(env_.world_size) + ": " +
+                    std::to_string(static_cast<int>(ranks)) + " rank(s) disagree with rank 0 on " +
+                    what);
+  }
+}
+
 }  // namespace f8net::qat

@@ -63,6 +63,14 @@ class DataParallel {
     return values;
   }
 
+  // Checks that the parameters and buffers are bit for bit rank 0's on every rank (a hash of
+  // their bytes, agreed): run at every checkpoint, so a checkpoint always stands for every rank.
+  void check_identical(torch::nn::Module& model, const std::string& what);
+
+  // Checks that every rank holds rank 0's `values`; otherwise every rank throws DistError naming
+  // `what` (all of them, so none is left waiting in a collective).
+  void agree(const std::vector<double>& values, const std::string& what);
+
   double communication_seconds() const { return group_ ? group_->communication_seconds() : 0; }
 
  private:
