@@ -120,7 +120,6 @@ class FamilyNetImpl : public NetImpl {
     t = ctx.global_sum_pool(t, fold.shift, "pool");
     ctx.fc_input = t.value;
     t = fc_->exact(ctx, t, fold.into_fc ? a : 1.0, "fc");
-    ctx.view.output = t.node;
     return t.value;
   }
 

@@ -332,7 +332,7 @@ ExactTensor QConvBNImpl::exact(ExactContext& ctx, const ExactTensor& in, double 
                                const std::string& name) const {
   const LayerCodes codes = integer_codes(pool_comp);
   ExactTensor xin = in;
-  const IntegerNode& src = ctx.node(in.node);
+  const ExactValue& src = ctx.node(in.node);
   if (!src.codes) {
     TORCH_CHECK(input_kind() != InputKind::kRaw01, name, ": raw01 layer needs the input codes");
     xin = ctx.requantize(in, codes.input_fl, codes.input_signed, name + ".input", codes.input_bits);

@@ -33,7 +33,7 @@ rt::ModelDef random_runtime_model(const ModelCase& c) {
     meta.preprocessing.mean = {{0.45f, 0.45f, 0.45f}};
     meta.preprocessing.std = {{0.225f, 0.225f, 0.225f}};
   }
-  return qat::to_runtime_model(qat::integer_view(*net), meta);
+  return qat::to_runtime_model(qat::exact_graph(*net), meta);
 }
 
 void check_family(const ModelCase& c) {
@@ -51,6 +51,15 @@ TEST(OnnxQat, Resnet50) { check_family({"resnet50", 3, 32, 0.125, ""}); }
 TEST(OnnxQat, MobilenetV1) { check_family({"mobilenet_v1", 3, 32, 0.25, ""}); }
 TEST(OnnxQat, MobilenetV2) { check_family({"mobilenet_v2", 3, 32, 0.25, ""}); }
 TEST(OnnxQat, MobilenetV2QuantAvgpool) { check_family({"mobilenet_v2", 3, 32, 0.25, "quant_avgpool"}); }
+
+// Word lengths other than 8 (issue 11): 4- and 6-bit weights and activations in 8-bit containers,
+// signed narrow codes (MobileNet-V2's linear bottlenecks), narrow first and last layers.
+TEST(OnnxQat, Resnet20FourBit) { check_family({"resnet20", 1, 28, 0.5, "w4a4"}); }
+TEST(OnnxQat, Resnet20SixBit) { check_family({"resnet20", 1, 28, 0.5, "w6a6"}); }
+TEST(OnnxQat, Resnet20FourBitWeights) { check_family({"resnet20", 1, 28, 0.5, "w4a8"}); }
+TEST(OnnxQat, SmallCnnFourBitEverywhere) { check_family({"small_cnn", 1, 28, 1.0, "w4a4-all"}); }
+TEST(OnnxQat, MobilenetV2FourBit) { check_family({"mobilenet_v2", 3, 32, 0.25, "w4a4"}); }
+TEST(OnnxQat, MobilenetV2SixBit) { check_family({"mobilenet_v2", 3, 32, 0.25, "w6a6"}); }
 
 TEST(OnnxQat, Resnet18OptimizedGraphHasNoFloatConv) {
   const ModelCase c{"resnet18", 3, 72, 0.125, "per_channel"};

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -83,6 +84,76 @@ TEST(OnnxRuntime, ResnetShapedFusesEveryConv) {
     if (type == "QLinearConv") qlinear += n;
   }
   EXPECT_EQ(qlinear, r.qdq_convs) << "every QDQ conv should become a QLinearConv";
+}
+
+// `m` with `weight_bits`-wide weight codes and `act_bits`-wide activation codes (issue 11): the
+// weights clamped to +-(2^(n-1)-1), every requantize's FL capped at what the width allows.
+rt::ModelDef narrowed(rt::ModelDef m, int32_t weight_bits, int32_t act_bits) {
+  for (rt::OpDef& op : m.ops) {
+    if (op.type == rt::OpType::kConv2d || op.type == rt::OpType::kFullyConnected) {
+      const int w_max = (1 << (weight_bits - 1)) - 1;
+      for (int8_t& w : op.weights) w = static_cast<int8_t>(std::clamp<int>(w, -w_max, w_max));
+      op.code_bits = weight_bits;
+    }
+    if (op.type == rt::OpType::kRequantize) {
+      const int32_t fl_max = op.out_signed ? act_bits - 1 : act_bits;
+      op.out_frac_bits = std::min(op.out_frac_bits, fl_max);
+      op.code_bits = act_bits;
+    }
+  }
+  return m;
+}
+
+// The same model with every code 8 bits wide again (weights unchanged).
+rt::ModelDef widened(rt::ModelDef m) {
+  for (rt::OpDef& op : m.ops) op.code_bits = 8;
+  return m;
+}
+
+// 4- and 6-bit activations (unsigned and, after the depthwise conv, signed on the zero-point-128
+// grid) and weights: ORT with all optimizations and none matches f8net bit for bit, on inputs
+// that drive the narrow saturation (f8net's logits differ from the 8-bit container's).
+TEST(OnnxRuntime, NarrowCodesFourAndSixBit) {
+  for (int32_t bits : {4, 6}) {
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      for (bool signed_input : {false, true}) {
+        rt::ModelDef m = narrowed(random_cnn(seed, 3), bits, bits);
+        if (signed_input) {
+          m.input.dtype = rt::DType::kInt8;
+          m.input.frac_bits = 7;
+          m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+          m.metadata.preprocessing.replicate_gray = false;
+        }
+        const std::string name = "narrow-" + std::to_string(bits) + "-" + std::to_string(seed) +
+                                 (signed_input ? "-signed" : "");
+        SCOPED_TRACE(name);
+        const rt::OnnxExportReport r = expect_ort_bit_exact(m, name, 6, seed);
+        EXPECT_GT(r.clips, 0) << "a narrow requantize needs its Clip on the uint8 grid";
+        const std::vector<uint8_t> codes = random_codes(m, 6, seed);
+        EXPECT_NE(f8net_logits(m, codes).values, f8net_logits(widened(m), codes).values)
+            << "the inputs never reach the narrow saturation";
+      }
+    }
+  }
+}
+
+// Narrow codes keep ORT's fusion: every QDQ conv of a 4-bit ResNet-18-shaped model still becomes
+// a QLinearConv (the Clip after its QuantizeLinear is a uint8 op ORT runs as is).
+TEST(OnnxRuntime, NarrowResnetShapedStillFuses) {
+  const rt::ModelDef m = narrowed(resnet18_shaped(6), 4, 4);
+  const rt::OnnxExportReport r = expect_ort_bit_exact(m, "resnet18-shaped-w4a4", 3, 6);
+  EXPECT_GT(r.qdq_convs, 0);
+  const std::string path = temp_dir() + "/resnet18-shaped-w4a4.onnx";
+  const std::string optimized = temp_dir() + "/resnet18-shaped-w4a4.opt.onnx";
+  ort_outputs(path, m, random_codes(m, 1, 2), "all", optimized);
+  int qlinear = 0;
+  for (const auto& [op, n] : op_counts(optimized)) {
+    const std::string type = op.substr(op.find(':') + 1);
+    EXPECT_TRUE(type != "Conv" && type != "FusedConv" && type != "Gemm" && type != "FusedGemm")
+        << "float " << op << " x" << n << " left in ORT's optimized graph";
+    if (type == "QLinearConv") qlinear += n;
+  }
+  EXPECT_EQ(qlinear, r.qdq_convs);
 }
 
 TEST(OnnxRuntime, MetadataCarriesClassesPreprocessingProvenance) {

@@ -130,7 +130,7 @@ void check_agreement(const testing::ModelCase &c) {
   torch::NoGradGuard no_grad;
   const torch::Tensor sim = net->forward(x).to(torch::kDouble);
   const torch::Tensor f = net->pooled_features(x).to(torch::kDouble);
-  const ExactResult ex = exact_eval_with_view(*net, x);
+  const ExactResult ex = exact_eval_with_graph(*net, x);
   const NetImpl::PoolFold fold = net->pool_fold(c.size);
   const double a = fold.a;
   const double a_fc = fold.into_fc ? a : 1.0;

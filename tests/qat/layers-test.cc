@@ -125,9 +125,12 @@ TEST(Layers, TV8IntegerExecutionAndFloatSimulation) {
   EXPECT_EQ(codes[0][1][0][0].item<float>(), 75.0f);
 }
 
-// An int32 node holding `code` at FL `fl`: a 1x1 conv with weight 0 and bias `code`.
+// An int32 node holding `code` at FL `fl`: a 1x1 conv of the graph's one input (a single code
+// at FL 0) with weight 0 and bias `code`.
 ExactTensor int32_node(ExactContext& ctx, int32_t code, int fl) {
-  const ExactTensor in = ctx.input_codes(torch::ones({1, 1, 1, 1}), 0, false);
+  const ExactTensor in =
+      ctx.graph.values.empty() ? ctx.input_codes(torch::ones({1, 1, 1, 1}), 0, false)
+                               : ExactTensor{torch::ones({1, 1, 1, 1}, torch::kDouble), 0};
   LayerCodes c;
   c.weight = {0};
   c.weight_shape = {1, 1, 1, 1};

@@ -1,4 +1,4 @@
-// Random, warmed-up fixed-point models for the parity tests (the QAT integer-view parity and the
+// Random, warmed-up fixed-point models for the parity tests (the QAT exact-graph parity and the
 // runtime export parity): one case = family, input shape, width and a quantization variant.
 #pragma once
 

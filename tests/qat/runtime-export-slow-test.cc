@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "f8net/qat/export.h"
@@ -47,7 +48,7 @@ void check_runtime_parity(const Case& c) {
                                       [&](int64_t n) { return to_float(pixels(n)); });
 
   const torch::Tensor px = pixels(3);
-  const ExactResult exact = exact_eval_with_view(*net, to_float(px));
+  const ExactResult exact = exact_eval_with_graph(*net, to_float(px));
 
   rt::Metadata meta;
   meta.name = c.arch;
@@ -58,7 +59,7 @@ void check_runtime_parity(const Case& c) {
       meta.preprocessing.std[k] = kStd;
     }
   }
-  const rt::ModelDef model = to_runtime_model(exact.view, meta);
+  const rt::ModelDef model = to_runtime_model(exact.graph, meta);
   std::vector<uint8_t> bytes;
   ASSERT_TRUE(rt::write_model(model, &bytes).is_ok());
 
@@ -123,18 +124,82 @@ TEST(RuntimeExport, MobilenetV2FourBit) {
   check_runtime_parity({"mobilenet_v2", 3, 32, 0.25, "w4a4"});
 }
 
+// The .f8 bytes of seeded models, pinned: the export path may be restructured, its output may not
+// change. No forward pass warms these models up (a float convolution's rounding may depend on the
+// CPU's vector width); their parameters come from torch's CPU generator through uniform_ and
+// random_ and fold into codes by elementwise operations only, so the bytes are the same on any
+// x86-64 machine with this LibTorch. The constants are the bytes main wrote before the exact
+// evaluation recorded into rt::ModelDef directly; a deliberate format or exporter change updates
+// them (the failure message prints the new hash).
+uint64_t pinned_export_hash(const Case& c) {
+  torch::manual_seed(20261202);
+  Net net = make_model(testing::fixed_model_options(c));
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->named_parameters()) {
+    const std::string& k = p.key();
+    const auto ends = [&](const std::string& s) {
+      return k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends("bn_weight")) p.value().uniform_(0.5, 4.0);
+    if (ends("bn_bias")) p.value().uniform_(-0.3, 0.3);
+    if (ends("alpha")) p.value().uniform_(4.0, 12.0);
+    if (ends("fc.bias")) p.value().uniform_(-0.1, 0.1);
+  }
+  for (auto& b : net->named_buffers()) {
+    const std::string& k = b.key();
+    const auto ends = [&](const std::string& s) {
+      return k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends("running_mean")) b.value().uniform_(-0.2, 0.2);
+    if (ends("running_var")) b.value().uniform_(0.25, 2.0);
+    if (ends("input_fraclen")) b.value().random_(2, 5);
+  }
+  net->eval();
+  rt::Metadata meta;
+  meta.name = c.arch + "-" + c.variant;
+  if (c.variant == "normalize") meta.preprocessing.mode = rt::Preprocess::kNormalized;
+  const rt::ModelDef model = to_runtime_model(exact_graph(*net), meta);
+  std::vector<uint8_t> bytes;
+  EXPECT_TRUE(rt::write_model(model, &bytes).is_ok());
+  return rt::fnv1a64(bytes.data(), bytes.size());
+}
+
+TEST(RuntimeExport, BytesArePinned) {
+  torch::set_num_threads(1);
+  const std::vector<std::pair<Case, uint64_t>> pinned = {
+      {{"small_cnn", 1, 28, 1.0, ""}, 0xa93d9a6a0cf6580bULL},
+      {{"small_cnn", 1, 28, 1.0, "quant_avgpool"}, 0x69a3982e0a59bb54ULL},
+      {{"resnet20", 1, 28, 0.5, "per_channel"}, 0x5e9bfe27d67caa59ULL},
+      {{"resnet20", 3, 32, 0.5, "normalize"}, 0x49014f80495f798fULL},
+      {{"resnet20", 1, 28, 0.5, "w4a4"}, 0xdd2d22a25f55dc81ULL},
+      {{"resnet18", 3, 72, 0.125, "grid_search"}, 0xe4c1f9fb73db6bfcULL},
+      {{"mobilenet_v2", 3, 32, 0.25, "w6a6"}, 0x8486d8880bff0c6cULL},
+  };
+  for (const auto& [c, want] : pinned) {
+    const uint64_t got = pinned_export_hash(c);
+    EXPECT_EQ(got, want) << c.arch << " " << c.variant << ": 0x" << std::hex << got;
+  }
+}
+
 TEST(RuntimeExport, MetadataMustAgreeWithInput) {
   torch::manual_seed(3);
   ModelOptions o;
   o.quant.mode = Mode::kFixed;
   Net net = make_model(o);
   net->eval();
-  const IntegerView view = integer_view(*net);
+  const ExactGraph graph = exact_graph(*net);
+  EXPECT_NO_THROW(to_runtime_model(graph, rt::Metadata{}));
   rt::Metadata meta;
   meta.preprocessing.mode = rt::Preprocess::kNormalized;  // but small_cnn takes raw images
-  EXPECT_THROW(to_runtime_model(view, meta), std::runtime_error);
-  IntegerView broken = view;
-  broken.nodes.back().fl[0] += 1;  // a training-side FL the runtime would not derive
+  EXPECT_THROW(to_runtime_model(graph, meta), std::runtime_error);
+  ExactGraph broken = graph;
+  broken.values.back().fl[0] += 1;  // a training-side FL the runtime would not derive
+  EXPECT_THROW(to_runtime_model(broken, rt::Metadata{}), std::runtime_error);
+  broken = graph;
+  broken.values[1].shape[1] += 1;  // a conv output shape the runtime would not derive
+  EXPECT_THROW(to_runtime_model(broken, rt::Metadata{}), std::runtime_error);
+  broken = graph;
+  broken.problem = "layer 'stem' has weight FL 9";
   EXPECT_THROW(to_runtime_model(broken, rt::Metadata{}), std::runtime_error);
 }
 

@@ -3,6 +3,7 @@
 // --model on generated IDX .gz files (top-1/top-5 equal to what the interpreter computes here),
 // and bad inputs: exit code 1 (2 for usage) with exactly one line on stderr.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <zlib.h>
 
@@ -177,7 +178,11 @@ TEST_F(Cli, RunReportsEveryImageAndFailsAtTheEndWhenOneIsBad) {
   ASSERT_EQ(err.size(), 2u) << r.err;
   EXPECT_NE(err[0].find("missing.png"), std::string::npos) << r.err;
   EXPECT_NE(err[1].find("1 of 2 images"), std::string::npos) << r.err;
-  EXPECT_NE(lines(r.out).back().find("\"failed\":1}"), std::string::npos) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(lines(r.out).back());
+  EXPECT_EQ(j.at("failed"), 1) << r.out;
+  ASSERT_EQ(j.at("results").size(), 2u) << r.out;
+  EXPECT_NE(j["results"][0].at("error").get<std::string>().find("missing.png"), std::string::npos);
+  EXPECT_EQ(j["results"][1].at("top").size(), 2u) << r.out;
 }
 
 TEST_F(Cli, InspectEscapesControlCharactersFromTheFile) {

@@ -41,6 +41,10 @@ std::string printable(const std::string& s) {
   return out;
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (const char ch : s) {

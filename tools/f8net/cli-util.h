@@ -2,6 +2,7 @@
 // errors turned into cli::Error, JSON string escaping and terminal-safe printing.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,9 @@ namespace f8net::cli {
 // Loads and prepares `path`; throws Error("<path>: <reason>") on failure.
 void load_interpreter(const std::string& path, int threads, rt::Interpreter* it);
 
+// The one-line JSON a --json command prints (nlohmann's writer, the only JSON writer of the CLI);
+// bytes that are not UTF-8 (a file name, say) become U+FFFD instead of failing the command.
+std::string json_text(const nlohmann::json& j);
 // `s` as a JSON string literal, quotes included.
 std::string json_string(const std::string& s);
 // `s` safe to print on a terminal: control bytes (below 0x20, and 0x7f) become \xNN, so text

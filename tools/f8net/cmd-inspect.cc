@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cli-util.h"
 #include "commands.h"
@@ -105,7 +106,7 @@ void run_inspect(const InspectArgs& a) {
   std::cout << line;
   int64_t macs = 0, wide = 0, params = 0, worst_bound = 0;
   std::vector<int32_t> weight_bits, act_bits;
-  std::string ops_json;
+  nlohmann::json ops_json = nlohmann::json::array();
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const rt::OpDef& op = m.ops[i];
     const rt::ValueInfo& v = g.values[i + 1];
@@ -126,16 +127,18 @@ void run_inspect(const InspectArgs& a) {
       weight_bits.push_back(op.code_bits);
     }
     if (op.type == rt::OpType::kRequantize) act_bits.push_back(op.code_bits);
-    if (!ops_json.empty()) ops_json += ",";
-    ops_json += "{\"index\":" + std::to_string(i) +
-                ",\"op\":" + json_string(rt::op_type_name(op.type)) + ",\"inputs\":[" + inputs +
-                "],\"shape\":[" + std::to_string(v.shape.c) + "," + std::to_string(v.shape.h) +
-                "," + std::to_string(v.shape.w) +
-                "],\"dtype\":" + json_string(rt::dtype_name(v.dtype)) +
-                ",\"fl\":" + json_string(fl_range(v.frac_bits)) +
-                ",\"shifts\":" + json_string(shifts) + ",\"code_bits\":" +
-                std::to_string(op.code_bits) + ",\"macs\":" + std::to_string(info.macs) +
-                ",\"wide_multiplications\":" + std::to_string(info.wide_multiplications) + "}";
+    nlohmann::json op_inputs = {op.inputs[0]};
+    if (op.type == rt::OpType::kAdd) op_inputs.push_back(op.inputs[1]);
+    ops_json.push_back({{"index", i},
+                        {"op", rt::op_type_name(op.type)},
+                        {"inputs", op_inputs},
+                        {"shape", {v.shape.c, v.shape.h, v.shape.w}},
+                        {"dtype", rt::dtype_name(v.dtype)},
+                        {"fl", fl_range(v.frac_bits)},
+                        {"shifts", shifts},
+                        {"code_bits", op.code_bits},
+                        {"macs", info.macs},
+                        {"wide_multiplications", info.wide_multiplications}});
   }
   const rt::TensorView out = it.output();
   std::snprintf(line, sizeof(line),
@@ -147,19 +150,20 @@ void run_inspect(const InspectArgs& a) {
                 it.packed_bytes(), it.isa(), shape_str(out.shape).c_str(),
                 fl_range(g.values.back().frac_bits).c_str());
   std::cout << line;
-  std::cout << "word lengths: weight codes " << fl_range(weight_bits)
-            << " bits, activation codes " << fl_range(act_bits) << " bits (input "
-            << g.values[0].code_bits << ")\n";
+  std::cout << "word lengths: weight codes " << fl_range(weight_bits) << " bits, activation codes "
+            << fl_range(act_bits) << " bits (input " << g.values[0].code_bits << ")\n";
   if (a.json) {
-    std::cout << "{\"model\":" << json_string(md.name) << ",\"ops\":[" << ops_json
-              << "],\"totals\":{\"ops\":" << m.ops.size() << ",\"parameters\":" << params
-              << ",\"macs\":" << macs << ",\"wide_multiplications\":" << wide
-              << ",\"max_accumulator_bound\":" << worst_bound
-              << ",\"weight_bits\":" << json_string(fl_range(weight_bits))
-              << ",\"activation_bits\":" << json_string(fl_range(act_bits))
-              << ",\"arena_bytes\":" << it.arena_bytes()
-              << ",\"packed_bytes\":" << it.packed_bytes() << ",\"isa\":" << json_string(it.isa())
-              << "}}\n";
+    const nlohmann::json totals = {{"ops", m.ops.size()},
+                                   {"parameters", params},
+                                   {"macs", macs},
+                                   {"wide_multiplications", wide},
+                                   {"max_accumulator_bound", worst_bound},
+                                   {"weight_bits", fl_range(weight_bits)},
+                                   {"activation_bits", fl_range(act_bits)},
+                                   {"arena_bytes", it.arena_bytes()},
+                                   {"packed_bytes", it.packed_bytes()},
+                                   {"isa", it.isa()}};
+    std::cout << json_text({{"model", md.name}, {"ops", ops_json}, {"totals", totals}}) << "\n";
   }
 }
 

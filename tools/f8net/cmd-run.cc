@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cli-util.h"
 #include "commands.h"
@@ -31,10 +32,9 @@ void run_run(const RunArgs& a) {
     throw Error("run: " + a.model + " takes input codes, not images");
   }
   const rt::Shape in = m.input.shape;
-  std::string json = "[";
+  nlohmann::json results = nlohmann::json::array();
   int failed = 0;
   for (const std::string& path : a.inputs) {
-    if (json.size() > 1) json += ",";
     // One bad image is reported on its own line and does not hide the results of the others.
     std::string error;
     try {
@@ -51,12 +51,12 @@ void run_run(const RunArgs& a) {
       if (a.inputs.size() == 1) throw Error("run: " + path + ": " + error);
       ++failed;
       std::cerr << "f8net: error: run: " << printable(path) << ": " << printable(error) << "\n";
-      json += "{\"input\":" + json_string(path) + ",\"error\":" + json_string(error) + "}";
+      results.push_back({{"input", path}, {"error", error}});
       continue;
     }
     const rt::TensorView out = it.output();
     std::cout << printable(path) << ":\n";
-    json += "{\"input\":" + json_string(path) + ",\"top\":[";
+    nlohmann::json top = nlohmann::json::array();
     int rank = 0;
     for (int c : top_k(out, a.top)) {
       const std::string name = static_cast<size_t>(c) < m.metadata.class_names.size()
@@ -67,15 +67,12 @@ void run_run(const RunArgs& a) {
                     ++rank, printable(name).c_str(), logit_value(out, c), out.s32()[c],
                     out.frac_bits[c], c);
       std::cout << line;
-      char item[128];
-      std::snprintf(item, sizeof(item),
-                    "%s{\"class\":%d,\"logit\":%d,\"frac_bits\":%d,\"name\":", rank > 1 ? "," : "",
-                    c, out.s32()[c], out.frac_bits[c]);
-      json += item + json_string(name) + "}";
+      top.push_back(
+          {{"class", c}, {"logit", out.s32()[c]}, {"frac_bits", out.frac_bits[c]}, {"name", name}});
     }
-    json += "]}";
+    results.push_back({{"input", path}, {"top", top}});
   }
-  if (a.json) std::cout << "{\"results\":" << json << "],\"failed\":" << failed << "}\n";
+  if (a.json) std::cout << json_text({{"results", results}, {"failed", failed}}) << "\n";
   if (failed > 0) {
     throw Error("run: " + std::to_string(failed) + " of " + std::to_string(a.inputs.size()) +
                 " images could not be classified");

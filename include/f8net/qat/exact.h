@@ -1,19 +1,43 @@
 // The exact (float64) evaluation machinery behind export.h: every op of the integer runtime,
-// computed on float64 tensors holding dyadic values (every fixed-point sum exact), recording one
-// IntegerView node per op. Layers call these helpers, so the float64 result and the recorded
-// integer graph come from one computation with the same codes.
+// computed on float64 tensors holding dyadic values (every fixed-point sum exact), recording each
+// op straight into the runtime's own graph (rt::ModelDef, the project's one IR) together with what
+// the evaluation expects of the value it produced. Layers call these helpers, so the float64
+// result and the recorded integer graph come from one computation with the same codes.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "f8net/qat/integer-view.h"
+#include "f8net/rt/model.h"
 
 namespace f8net::qat {
 
-// A float64 activation (N x C x H x W, or N x C after pooling) and the view node producing it.
+// What the exact evaluation computed for one runtime value. The runtime infers the same facts
+// from the ops alone (rt::validate_model); to_runtime_model compares both, so a semantic mismatch
+// between training and runtime is an error at export rather than a wrong number later.
+struct ExactValue {
+  std::string name;            // module path or role, for diagnostics
+  std::vector<int64_t> shape;  // without batch: {C, H, W}, or {C} after the global pool / FC
+  bool codes = false;          // 8-bit containers (the input, a requantize) or int32
+  bool is_signed = true;       // codes only
+  int32_t word_bits = 8;       // codes only: their word length (2..8)
+  std::vector<int32_t> fl;     // codes: one FL; int32: one FL per channel
+};
+
+// The integer graph an exact evaluation recorded: the runtime model (without metadata, which the
+// exporter supplies) and, per value, the evaluation's expectations.
+struct ExactGraph {
+  rt::ModelDef model;
+  bool raw01 = false;              // the input is a raw [0,1] image: code = rne(255 x), FL 8
+  std::vector<ExactValue> values;  // values[0]: the input; values[i + 1]: the output of op i
+  std::string problem;             // non-empty: the first thing the runtime format cannot hold
+};
+
+// A float64 activation (N x C x H x W, or N x C after pooling) and the id of the runtime value
+// holding it.
 struct ExactTensor {
   torch::Tensor value;
   int node = -1;
@@ -24,24 +48,24 @@ struct LayerCodes {
   std::vector<int8_t> weight;
   std::vector<int64_t> weight_shape;
   std::vector<int32_t> bias;
-  std::vector<int> weight_fl;  // per output channel
-  int input_fl = 0;
+  std::vector<int32_t> weight_fl;  // per output channel
+  int32_t input_fl = 0;
   bool input_signed = false;
-  int weight_bits = 8;  // weight codes in +-(2^(weight_bits-1)-1)
-  int input_bits = 8;   // the input codes' word length
+  int32_t weight_bits = 8;  // weight codes in +-(2^(weight_bits-1)-1)
+  int32_t input_bits = 8;   // the input codes' word length
 };
 
 class ExactContext {
  public:
-  IntegerView view;
+  ExactGraph graph;
   // The pooled tensor the classifier requantizes (float64, N x C, value = sum * 2^-k), set by
   // NetImpl::exact_forward for the agreement tests.
   torch::Tensor fc_input;
 
-  const IntegerNode& node(int id) const { return view.nodes.at(static_cast<size_t>(id)); }
+  const ExactValue& node(int id) const { return graph.values.at(static_cast<size_t>(id)); }
 
-  // Graph inputs. raw01: code = rne(255 x) in [0,255], FL 8. Otherwise codes at one FL:
-  // clamp(rne(x 2^fl)) (the models use signed inputs: int8 normalised images).
+  // The graph input (called once, first). raw01: code = rne(255 x) in [0,255], FL 8. Otherwise
+  // codes at one FL: clamp(rne(x 2^fl)) (the models use signed inputs: int8 normalised images).
   ExactTensor input_raw01(const torch::Tensor& x);
   ExactTensor input_codes(const torch::Tensor& x, int fl, bool is_signed);
 
@@ -63,7 +87,12 @@ class ExactContext {
   ExactTensor global_sum_pool(const ExactTensor& in, int shift, const std::string& name);
 
  private:
-  int push(IntegerNode node);
+  ExactTensor input(const torch::Tensor& v, int fl, bool is_signed, bool raw01);
+  // Records the value op `id` (the value rt::add_* just returned) produced.
+  ExactTensor record(int32_t id, const torch::Tensor& v, ExactValue value);
+  const ExactValue& source(const ExactTensor& in) const;
+  int32_t conv_like(const ExactTensor& in, const LayerCodes& codes, const std::string& name,
+                    const rt::Conv2dParams* conv);
 };
 
 // k = rne(log2(H*W)) of the shift-based global pool (7x7 -> 6, §13.1).

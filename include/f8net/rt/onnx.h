@@ -37,7 +37,8 @@ struct OnnxExportReport {
   int32_t nodes = 0;
   int32_t qdq_convs = 0;      // Conv/Gemm in QDQ form (ORT fuses them into QLinearConv/QGemm)
   int32_t integer_convs = 0;  // ConvInteger/MatMulInteger (outputs that stay int32 in f8net)
-  int32_t clips = 0;          // Clip(1, 255) after a signed requantize that can reach -128
+  int32_t clips = 0;          // Clips on the uint8 grid after a requantize whose codes can leave
+                              // f8net's range: signed -128, or codes narrower than 8 bits
   std::string input_name, input_type, output_name;
 };
 

@@ -136,14 +136,18 @@ std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g) {
   return v;
 }
 
-int64_t requantize_min_code(const ValueBounds& src, const std::vector<int32_t>& src_fl,
-                            int32_t out_fl) {
-  int64_t lowest = 0;
+CodeRange requantize_code_range(const ValueBounds& src, const std::vector<int32_t>& src_fl,
+                                int32_t out_fl) {
+  CodeRange r;
   for (size_t c = 0; c < src.lo.size(); ++c) {
-    // lo is within +-(2^31-1) and the shift within [-8, 31] (FLs 0..31 in, 0..8 out): no overflow.
-    lowest = std::min(lowest, fixed::shift_round_half_even(src.lo[c], src_fl[c] - out_fl));
+    // lo/hi are within +-(2^31-1) and the shift within [-8, 31] (FLs 0..31 in, 0..8 out): no
+    // overflow. Rounding is monotonic, so the range ends map to the code range's ends.
+    const int64_t lo = fixed::shift_round_half_even(src.lo[c], src_fl[c] - out_fl);
+    const int64_t hi = fixed::shift_round_half_even(src.hi[c], src_fl[c] - out_fl);
+    r.lo = c == 0 ? lo : std::min(r.lo, lo);
+    r.hi = c == 0 ? hi : std::max(r.hi, hi);
   }
-  return lowest;
+  return r;
 }
 
 bool integer_pool(const ModelDef& m, const GraphInfo& g, const std::vector<ValueBounds>& bounds,

@@ -21,10 +21,14 @@ struct ValueBounds {
 // One entry per value (input first), for a model that passed validate_model() into `g`.
 std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g);
 
-// The smallest code a signed requantize of `src` can produce before its saturation (so a result
-// below -127 means ONNX's int8/uint8 grid needs a clip to f8net's symmetric range).
-int64_t requantize_min_code(const ValueBounds& src, const std::vector<int32_t>& src_fl,
-                            int32_t out_fl);
+// The smallest and largest code a requantize of `src` to FL `out_fl` can produce before its
+// saturation: what decides whether ONNX's uint8 QuantizeLinear (which saturates to [0, 255]) needs
+// a Clip to f8net's code range (symmetric signed, or narrower than 8 bits).
+struct CodeRange {
+  int64_t lo = 0, hi = 0;
+};
+CodeRange requantize_code_range(const ValueBounds& src, const std::vector<int32_t>& src_fl,
+                                int32_t out_fl);
 
 // True when GlobalSumPool op `i` is written in int32 (Cast, ReduceSum, then a rounding shift in
 // integer ops for each requantize): its input is never negative, every consumer is a requantize

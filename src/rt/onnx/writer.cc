@@ -1,6 +1,7 @@
 // build_graph(): each runtime op as standard ONNX (opset 13). An int32 value at FL f[c] is a
 // float tensor holding value * 2^-f[c]; 8-bit codes are a uint8 tensor on ORT's fusable grid
-// (unsigned: zero point 0; signed: zero point 128, clipped to [1, 255] = f8net's [-127, 127]).
+// (unsigned: zero point 0; signed: zero point 128, clipped to [1, 255] = f8net's [-127, 127];
+// codes narrower than 8 bits clipped to their range on that grid).
 // A conv/FC whose output feeds only requantizes (optionally through one ReLU into unsigned
 // codes) is written as DQ -> Conv/Gemm -> Q (ORT fuses it into QLinearConv/QGemm); any other is
 // ConvInteger/MatMulInteger + int32 bias + DequantizeLinear, so no float Conv is left.
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "builder.h"
+#include "f8net/fixed/format.h"
 #include "writer.h"
 
 namespace f8net::rt::onnx_export {
@@ -30,7 +32,7 @@ struct Writer {
   std::vector<std::string> quant;  // code values: the uint8 grid tensor
   std::vector<std::string> ints;   // int32 tensors (an integer global sum pool's output)
   std::vector<int> rank;           // 4 ([N,C,H,W]) or 2 ([N,C], after Gemm)
-  std::map<std::tuple<int32_t, int32_t, bool>, int32_t> requant_seen;
+  std::map<std::tuple<int32_t, int32_t, bool, int32_t>, int32_t> requant_seen;
 
   Writer(const ModelDef& model, const GraphInfo& info, const std::vector<ValueBounds>& bnd,
          const OnnxOptions& o, onnx::GraphProto* graph, OnnxExportReport* r)
@@ -61,7 +63,8 @@ struct Writer {
     for (int32_t k : list) {
       const OpDef& op = m.ops[static_cast<size_t>(k)];
       if (op.type != OpType::kRequantize || op.out_frac_bits != first.out_frac_bits ||
-          op.out_signed != first.out_signed || (need_unsigned && op.out_signed)) {
+          op.out_signed != first.out_signed || op.code_bits != first.code_bits ||
+          (need_unsigned && op.out_signed)) {
         return false;
       }
     }
@@ -234,7 +237,7 @@ struct Writer {
     const OpDef& op = m.ops[i];
     const int32_t src = op.inputs[0], v = static_cast<int32_t>(i) + 1;
     rank[v] = rank[src];
-    const auto key = std::make_tuple(src, op.out_frac_bits, op.out_signed);
+    const auto key = std::make_tuple(src, op.out_frac_bits, op.out_signed, op.code_bits);
     auto seen = requant_seen.find(key);
     if (seen != requant_seen.end()) {  // the same codes again: share one Q
       real[v] = real[seen->second];
@@ -244,10 +247,11 @@ struct Writer {
     requant_seen[key] = v;
     const float s = pow2(-op.out_frac_bits);
     const std::string out = "v" + std::to_string(v);
+    const fixed::Format f = code_format(op);
     if (opt.float_reference) {
       real[v] = b.node("Clip",
-                       {real[src], b.scalar_f32(op.out_signed ? -127 * s : 0.f),
-                        b.scalar_f32((op.out_signed ? 127 : 255) * s)},
+                       {real[src], b.scalar_f32(static_cast<float>(f.qmin()) * s),
+                        b.scalar_f32(static_cast<float>(f.qmax()) * s)},
                        out);
       return;
     }
@@ -255,18 +259,34 @@ struct Writer {
       quant[v] = integer_requantize(src, op);
       return;
     }
+    const int64_t zero = op.out_signed ? 128 : 0;
     std::string q = b.node("QuantizeLinear",
-                           {real[src], b.scalar_f32(s), b.scalar_u8(op.out_signed ? 128 : 0)},
+                           {real[src], b.scalar_f32(s), b.scalar_u8(static_cast<uint8_t>(zero))},
                            out + "_q");
-    if (op.out_signed && requantize_min_code(bounds[static_cast<size_t>(src)], info(src).frac_bits,
-                                             op.out_frac_bits) < -127) {
-      q = b.node("Clip", {q, b.scalar_u8(1), b.scalar_u8(255)}, out + "_q");
+    // QuantizeLinear rounds half to even and saturates to the uint8 grid, codes [-zero,
+    // 255-zero]; f8net then saturates to [qmin, qmax] (symmetric when signed, 2^n-1 wide when
+    // n < 8). Saturating twice to nested ranges is saturating once to the inner one, so a Clip
+    // on the grid makes ORT's codes f8net's; the bounds omit it where no code can reach it.
+    const CodeRange r =
+        requantize_code_range(bounds[static_cast<size_t>(src)], info(src).frac_bits, op.out_frac_bits);
+    const bool low = r.lo < f.qmin() && f.qmin() > -zero;
+    const bool high = r.hi > f.qmax() && f.qmax() < 255 - zero;
+    if (low || high) {
+      q = b.node("Clip",
+                 {q, b.scalar_u8(static_cast<uint8_t>(f.qmin() + zero)),
+                  b.scalar_u8(static_cast<uint8_t>(f.qmax() + zero))},
+                 out + "_q");
       ++rep->clips;
     }
     quant[v] = q;
   }
 
   std::vector<int64_t> channel_dims(int32_t v) const { return {1, info(v).shape.c, 1, 1}; }
+
+  // A requantize's output codes: code_bits wide (2..8) in 8-bit containers.
+  static fixed::Format code_format(const OpDef& op) {
+    return fixed::Format{op.code_bits, op.out_frac_bits, op.out_signed};
+  }
 
   // code = saturate(rne(sum >> sh[c])) in int32 ops, for a never-negative sum and sh[c] >= 0:
   // q = sum / 2^sh, r = sum % 2^sh, q += r > 2^(sh-1) || (r == 2^(sh-1) && q odd).
@@ -291,7 +311,7 @@ struct Writer {
     const std::string up_i = b.node("Cast", {up}, out + "_upi");
     b.attr_int("to", onnx::TensorProto::INT32);
     const std::string rounded = b.node("Add", {q, up_i}, out + "_rne");
-    const int32_t hi = op.out_signed ? 127 : 255;
+    const int32_t hi = static_cast<int32_t>(code_format(op).qmax());
     std::string codes =
         b.node("Clip", {rounded, b.scalar_i32(0), b.scalar_i32(hi)}, out + "_sat");
     if (op.out_signed) codes = b.node("Add", {codes, b.scalar_i32(128)}, out + "_grid");

@@ -59,7 +59,7 @@ void run_export(const ExportArgs& args) {
   }
   rt::ModelDef model;
   try {
-    model = qat::to_runtime_model(qat::integer_view(*cm.model),
+    model = qat::to_runtime_model(qat::exact_graph(*cm.model),
                                   qat::runtime_metadata(cm, args.checkpoint));
   } catch (const std::exception& e) {
     throw Error(std::string("export: ") + e.what());

@@ -4,6 +4,7 @@
 // The command only parses and prints; nothing is written unless every tensor checked out.
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,6 @@ struct ImportArgs {
   std::string strict = "true";
   bool json = false;
 };
-
-std::string json_list(const std::vector<std::string>& v) {
-  std::string s = "[";
-  for (size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + json_string(v[k]);
-  return s + "]";
-}
 
 void run_import(ImportArgs& args) {
   if (args.strict != "true" && args.strict != "false") {
@@ -49,13 +44,14 @@ void run_import(ImportArgs& args) {
     std::cerr << "  kept f8net's initialization: " << printable(k) << "\n";
   for (const auto& n : r.notes) std::cerr << "  note: " << n << "\n";
   if (args.json) {
-    std::cout << "{\"checkpoint\": " << json_string(args.o.out)
-              << ", \"arch\": " << json_string(r.model.arch)
-              << ", \"num_classes\": " << r.model.num_classes
-              << ", \"input_size\": " << r.model.input_size
-              << ", \"tensors\": " << r.tensors_imported
-              << ", \"skipped\": " << json_list(r.skipped)
-              << ", \"kept_init\": " << json_list(r.kept_init) << "}\n";
+    std::cout << json_text({{"checkpoint", args.o.out},
+                            {"arch", r.model.arch},
+                            {"num_classes", r.model.num_classes},
+                            {"input_size", r.model.input_size},
+                            {"tensors", r.tensors_imported},
+                            {"skipped", r.skipped},
+                            {"kept_init", r.kept_init}})
+              << "\n";
   }
 }
 
