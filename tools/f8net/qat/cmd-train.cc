@@ -54,7 +54,8 @@ class StopSignals {
   }
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
 
 struct TrainArgs {
@@ -77,8 +78,9 @@ std::string self_executable() {
 // an equal share of the cores unless threads are set.
 void launch_ranks(const TrainArgs& a, const qat::TrainConfig& config) {
   if (qat::read_dist_env().distributed()) {
-    throw UsageError("train: --nproc inside a job that WORLD_SIZE already describes (torchrun): "
-                     "use one or the other");
+    throw UsageError(
+        "train: --nproc inside a job that WORLD_SIZE already describes (torchrun): "
+        "use one or the other");
   }
   std::vector<std::string> argv = {self_executable(), "train", "--out", a.out};
   if (!a.config.empty()) argv.insert(argv.end(), {"--config", a.config});
@@ -160,10 +162,14 @@ void run_train(const TrainArgs& a) {
     nlohmann::json stages = nlohmann::json::array();
     for (const auto& s : result.stages) {
       if (!s.ran) continue;
-      stages.push_back({{"stage", s.name}, {"mode", s.mode}, {"epochs", s.epochs},
+      stages.push_back({{"stage", s.name},
+                        {"mode", s.mode},
+                        {"epochs", s.epochs},
                         {"resumed_iterations", s.resumed_iterations},
-                        {"top1", s.best_top1}, {"top5", s.best_top5},
-                        {"final_top1", s.final_top1}, {"checkpoint", s.best_checkpoint}});
+                        {"top1", s.best_top1},
+                        {"top5", s.best_top5},
+                        {"final_top1", s.final_top1},
+                        {"checkpoint", s.best_checkpoint}});
       if (s.name == "pretrain") j["pretrain_top1"] = s.best_top1;
     }
     j["stages"] = stages;
@@ -183,8 +189,9 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--resume", args->resume, "Continue the run in --out where it stopped");
   cmd->add_option("--threads", args->threads, "LibTorch threads (default: config, 0 = all cores)")
       ->check(CLI::Range(0, kMaxThreads));
-  cmd->add_option("--nproc", args->nproc,
-                  "Data-parallel ranks on this machine (Gloo; train.batch_size is the global batch)")
+  cmd->add_option(
+         "--nproc", args->nproc,
+         "Data-parallel ranks on this machine (Gloo; train.batch_size is the global batch)")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", args->json, "Print the result as one JSON object on the last line");
   cmd->callback([args] { run_train(*args); });
