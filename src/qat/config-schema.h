@@ -72,10 +72,14 @@ void visit_schema(Config& c, Visitor&& v) {
     v(p + "init", stage->init);
     v(p + "drop_last", stage->drop_last);
     v(p + "bn_calib_batches", stage->bn_calib_batches);
+    v(p + "device", stage->device);
   }
 
   v("checkpoint.every_iterations", c.checkpoint.every_iterations);
   v("checkpoint.every_seconds", c.checkpoint.every_seconds);
+
+  v("dist.sync_stats", c.dist.sync_stats);
+  v("dist.timeout_seconds", c.dist.timeout_seconds);
 
   v("seed", c.seed);
   v("threads", c.threads);

@@ -28,6 +28,7 @@ void validate_stage(const StageConfig& s, const std::string& p) {
     fail("config", "key '" + p + key + "': " + why);
   };
   if (!kModes.count(s.mode)) bad("mode", "'" + s.mode + "' is not one of float, fp_pact, fixed");
+  if (s.device != "cpu" && s.device != "cuda") bad("device", "'" + s.device + "' is not cpu or cuda");
   // Upper limits keep every iteration count far from int64 overflow (epochs near 2^63 used to
   // wrap to a negative iteration count and write an untrained "best" checkpoint).
   if (s.epochs < 0 || s.epochs > kMaxEpochs) {
@@ -147,6 +148,9 @@ void validate_config(const TrainConfig& c) {
   if (!c.train.enabled) bad("train.enabled", "the train stage cannot be disabled");
   if (c.pretrain.enabled && c.pretrain.mode == "fixed") {
     bad("pretrain.mode", "the pretrain stage trains float or fp_pact");
+  }
+  if (!(c.dist.timeout_seconds >= 1 && c.dist.timeout_seconds <= 86400)) {
+    bad("dist.timeout_seconds", "must be in [1, 86400]");
   }
   if (c.seed < 0) bad("seed", "must be >= 0");
   if (c.threads < 0 || c.threads > 256) bad("threads", "must be in [0, 256]");

@@ -7,6 +7,15 @@
 #include "run-data.h"
 
 namespace f8net::qat::detail {
+namespace {
+
+// Where the model's tensors live (train.device): batches are moved there.
+torch::Device model_device(NetImpl& model) {
+  const auto params = model.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+}  // namespace
 
 int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const data::Dataset>& train,
                      const data::TransformOptions& transform, const DataConfig& data,
@@ -25,7 +34,7 @@ int64_t calibrate_bn(NetImpl& model, const std::shared_ptr<const data::Dataset>&
   data::Batch batch;
   int64_t images = 0;
   for (int64_t b = 0; b < batches && loader.next(batch); ++b) {
-    model.forward(batch_images(batch));
+    model.forward(batch_images(batch).to(model_device(model)));
     images += batch.n;
   }
   for (QConvBNImpl* c : convs) c->end_bn_calibration();
@@ -49,8 +58,10 @@ EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const data::Dataset>& 
       t.interrupted = true;
       return t;
     }
-    const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
-    const torch::Tensor logits = model.forward(batch_images(batch)).to(torch::kFloat);
+    const torch::Device device = model_device(model);
+    const torch::Tensor y =
+        torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong).to(device);
+    const torch::Tensor logits = model.forward(batch_images(batch).to(device)).to(torch::kFloat);
     // The loss on training-scale logits (fixed mode: times s_fc ws, F8NET.md decision 2).
     const auto sum = torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum);
     loss_sum +=

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "f8net/qat/dist-stats.h"
 #include "f8net/qat/quantize.h"
 
 namespace f8net::qat {
@@ -182,7 +183,11 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   }
   if (kind_ == InputKind::kRaw01) return quantize_raw01(x);
   if (!is_training()) return quantize_ste(x, {input_fl_used()}, sg, 1, false, bits);
-  const int64_t fb = activation_fl(x, sg, quant_.metric, quant_.grid_search, bits);
+  // dist.sync_stats: the FL of the global batch of a data-parallel step (dist-stats.h).
+  DistGroup* const sync = stats_sync_group();
+  const int64_t fb =
+      sync ? global_activation_fl(*sync, x, sg, quant_.metric, quant_.grid_search, bits)
+           : activation_fl(x, sg, quant_.metric, quant_.grid_search, bits);
   last_batch_fl_ = fb;
   {
     torch::NoGradGuard no_grad;  // the stored FL is a buffer in any dtype; the EMA runs in float32
@@ -218,6 +223,19 @@ torch::Tensor QConvBNImpl::forward_float(const torch::Tensor& x) {
   const double m = is_training() && calib_batches_ >= 0
                        ? 1.0 / static_cast<double>(++calib_batches_)
                        : kBnMomentum;  // calibration: cumulative average
+  if (DistGroup* const sync = is_training() ? stats_sync_group() : nullptr) {
+    // dist.sync_stats: torch::batch_norm with the global batch's statistics (dist-stats.h).
+    const GlobalBatchStats g = global_batch_stats(*sync, y);
+    {
+      torch::NoGradGuard no_grad;
+      const double n = static_cast<double>(g.count);
+      running_mean.mul_(1.0 - m).add_(g.mean.detach() * m);
+      running_var.mul_(1.0 - m).add_(g.var.detach() * (m * n / std::max(n - 1.0, 1.0)));
+    }
+    const std::vector<int64_t> shape{1, y.size(1), 1, 1};
+    return (y - g.mean.view(shape)) * (bn_weight / torch::sqrt(g.var + kBnEps)).view(shape) +
+           bn_bias.view(shape);
+  }
   return torch::batch_norm(y, bn_weight, bn_bias, running_mean, running_var, is_training(), m,
                            kBnEps, /*cudnn_enabled=*/false);
 }
@@ -233,10 +251,20 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
     // y0 = conv(s_self * xq, W) = s_self * conv(xq, W): its statistics are s * mean, s^2 * var.
     const torch::Tensor y0 = torch::conv2d(xq, weight, {}, options_.stride(), options_.padding(),
                                            options_.dilation(), groups());
-    const auto [mean0, var0] = batch_stats(y0);
+    // dist.sync_stats: the statistics of the global batch of a data-parallel step.
+    DistGroup* const sync = stats_sync_group();
+    torch::Tensor mean0, var0;
+    int64_t n = y0.numel() / y0.size(1);
+    if (sync) {
+      const GlobalBatchStats g = global_batch_stats(*sync, y0);
+      mean0 = g.mean;
+      var0 = g.var;
+      n = g.count;
+    } else {
+      std::tie(mean0, var0) = batch_stats(y0);
+    }
     mu = mean0 * s_self;
     const torch::Tensor var_b = var0 * (s_self * s_self);
-    const int64_t n = y0.numel() / y0.size(1);
     TORCH_CHECK(n > 1, "QConvBN: batch statistics need more than one value per channel");
     {
       torch::NoGradGuard no_grad;

@@ -70,7 +70,7 @@ TrainResult run_training(const TrainConfig& config, const RunOptions& options) {
     if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
       throw std::runtime_error(options.out_dir + ": exists and is not a directory");
     }
-    if (fs::is_directory(out, ec) && dir_has_run(options.out_dir)) {
+    if (options.dist.rank == 0 && fs::is_directory(out, ec) && dir_has_run(options.out_dir)) {
       throw std::runtime_error(
           options.out_dir +
           ": already holds a run (use --resume to continue it, or another --out)");
@@ -79,11 +79,23 @@ TrainResult run_training(const TrainConfig& config, const RunOptions& options) {
   validate_config(c);
   // Open the data and build the model before creating anything, so bad data or a model that
   // does not fit leaves no directory behind.
+  for (const StageConfig* st : {&c.pretrain, &c.train}) {
+    if (st->enabled && st->device == "cuda" && !torch::cuda::is_available()) {
+      throw ConfigError(std::string("config: key '") + (st == &c.train ? "train" : "pretrain") +
+                        ".device': cuda, but this LibTorch has no CUDA device (Debian's is "
+                        "CPU-only: build f8net against a CUDA LibTorch, or use cpu)");
+    }
+  }
   detail::one_line_errors([&] {
     const detail::RunData data = detail::open_run_data(c.data);
     detail::build_model(detail::run_model_options(c, data, c.train.mode));
     return 0;
   });
+  if (options.dist.rank != 0) {
+    // Another rank of a data-parallel job: rank 0 owns the directory (training-run.cc).
+    detail::TrainingRun run(c, options);
+    return detail::one_line_errors([&] { return run.run(); });
+  }
   if (!options.resume) {
     fs::create_directories(out, ec);
     if (ec)

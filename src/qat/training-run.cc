@@ -14,6 +14,7 @@
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/schedule.h"
 #include "state-io.h"
+#include "f8net/qat/dist-stats.h"
 #include "model-options.h"
 
 namespace f8net::qat::detail {
@@ -59,6 +60,11 @@ TrainResult TrainingRun::run() {
   const auto start = Clock::now();
   const int64_t threads = resolve_threads(o_.threads > 0 ? o_.threads : c_.threads);
   torch::set_num_threads(static_cast<int>(threads));
+  // Every rank joins before any stage starts: a rank that cannot start fails the rendezvous
+  // (one line), not a later step.
+  dp_ = std::make_unique<DataParallel>(
+      o_.dist, DistOptions{c_.dist.sync_stats, c_.dist.timeout_seconds});
+  if (!dp_->writes()) o_.observer = nullptr;  // rank 0 reports progress
   data_ = open_run_data(c_.data);
   TrainResult result;
   std::string previous_best;
@@ -82,6 +88,10 @@ TrainResult TrainingRun::run() {
       return result;
     }
   }
+  if (!dp_->writes()) {  // the best checkpoint is rank 0's file
+    result.seconds = seconds_since(start);
+    return result;
+  }
   // The formats of the final model, as evaluated.
   const StageResult& last = result.stages.back();
   Net model = build_model(model_options(c_.train.mode));
@@ -101,6 +111,7 @@ std::string TrainingRun::path(const std::string& file) const {
 }
 
 void TrainingRun::write_metrics(const std::vector<EpochRecord>& current) const {
+  if (!dp_->writes()) return;
   std::string text;
   for (const auto& r : finished_history_) text += to_json(r).dump() + "\n";
   for (const auto& r : current) text += to_json(r).dump() + "\n";
@@ -109,6 +120,11 @@ void TrainingRun::write_metrics(const std::vector<EpochRecord>& current) const {
 
 void TrainingRun::save(const std::string& file, const Stage& stage, const StageState& s,
                        NetImpl& model, const torch::optim::Optimizer& opt) const {
+  // Every rank reaches every save (the decisions to save are agreed): equal buffers everywhere,
+  // then rank 0 writes.
+  dp_->sync_state(model);
+  dp_->check_identical(model, file);
+  if (!dp_->writes()) return;
   const json meta = {{"format", "f8net-checkpoint"},
                      {"version", kCheckpointVersion},
                      {"stage", stage.name},
@@ -125,6 +141,11 @@ void TrainingRun::note(const std::string& text) const {
 
 bool TrainingRun::stopping() const { return o_.stop && o_.stop->load() != 0; }
 
+bool TrainingRun::stop_agreed() const {
+  if (!dp_->distributed()) return stopping();
+  return dp_->sum<1>({stopping() ? 1.0 : 0.0}, "the stop request")[0] > 0;
+}
+
 TrainingRun::Stage TrainingRun::plan_stage(const std::string& name, const StageConfig& st) const {
   Stage stage;
   stage.name = name;
@@ -139,6 +160,14 @@ TrainingRun::Stage TrainingRun::plan_stage(const std::string& name, const StageC
                       " exceeds the " + std::to_string(data_.train->size()) + " training images");
   }
   const int64_t ipe = stage.iters_per_epoch;
+  const int64_t last_batch = st.drop_last ? st.batch_size : data_.train->size() % st.batch_size;
+  if (dp_->distributed() && std::min(st.batch_size, last_batch > 0 ? last_batch : st.batch_size) <
+                                2 * static_cast<int64_t>(dp_->world_size())) {
+    throw ConfigError("config: key '" + name + ".batch_size' (the global batch): " +
+                      std::to_string(st.batch_size) + " leaves a batch of fewer than 2 images " +
+                      "per rank on " + std::to_string(dp_->world_size()) +
+                      " ranks (BN statistics need 2)");
+  }
   stage.total = st.iterations > 0 ? st.iterations : st.epochs * ipe;
   stage.num_epochs = (stage.total + ipe - 1) / ipe;
   stage.warmup = std::llround(st.warmup_epochs * static_cast<double>(ipe));
@@ -175,7 +204,7 @@ StageState TrainingRun::resume_or_initialize(const Stage& stage, const std::stri
       note("resuming " + name + " at epoch " + std::to_string(s.epoch + 1) + ", batch " +
            std::to_string(s.batch) + " (iteration " + std::to_string(s.iteration) + ")");
     }
-  } else if (!init.empty()) {
+  } else if (!init.empty() && dp_->writes()) {  // other ranks get rank 0's tensors (run_stage)
     std::error_code init_ec;
     if (!fs::is_regular_file(init, init_ec)) {
       throw std::runtime_error(name + ".init: " + init + ": no such checkpoint");
@@ -201,6 +230,15 @@ bool TrainingRun::run_stage(const std::string& name, const StageConfig& st, cons
   Net model = build_model(stage.model_options);
   const std::unique_ptr<torch::optim::SGD> opt = make_optimizer(*model, st);
   StageState s = resume_or_initialize(stage, init, *model, *opt, sr);
+  model->to(device_ = torch::Device(st.device == "cuda" ? torch::kCUDA : torch::kCPU));
+  if (dp_->distributed()) {
+    // One starting point: rank 0's tensors, and every rank at rank 0's place in the stage (a
+    // rank that resumed from other files would train another run).
+    dp_->share_initial_state(*model);
+    dp_->agree({static_cast<double>(s.iteration), static_cast<double>(s.epoch),
+                static_cast<double>(s.batch), s.done ? 1.0 : 0.0},
+               name + "'s resume point (--resume needs rank 0's run directory on every machine)");
+  }
 
   const ModelOptions& mo = stage.model_options;
   std::ostringstream summary;
@@ -259,30 +297,49 @@ bool TrainingRun::train_epoch(const Stage& stage, StageState& s, NetImpl& model,
     for (auto& g : opt.param_groups()) {
       static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
     }
-    const torch::Tensor x = batch_images(batch);
-    const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
+    // This rank's slice of the global batch (the whole batch in a single process).
+    const Slice part = dp_->slice(batch.n);
+    const torch::Tensor x = batch_images(batch).narrow(0, part.begin, part.size()).to(device_);
+    const torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong)
+                                .narrow(0, part.begin, part.size())
+                                .to(device_);
+    dp_->begin_step(model);
     opt.zero_grad();
-    const torch::Tensor logits = model.forward(x);
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(
-        logits, y,
-        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(st.label_smoothing));
-    loss.backward();
+    torch::Tensor logits, loss;
+    {
+      StatsSyncScope sync(dp_->sync_group());  // dist.sync_stats: global statistics
+      logits = model.forward(x);
+      loss = torch::nn::functional::cross_entropy(
+          logits, y,
+          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(st.label_smoothing));
+      (dp_->distributed() ? loss * dp_->loss_weight(part.size(), batch.n) : loss).backward();
+    }
+    dp_->finish_backward(model);
     opt.step();
-    const double l = loss.item<double>();
+    // The global batch's figures, and the decisions every rank must take alike: stop, and a
+    // time-based save (rank 0's clock).
+    const CheckpointConfig& every = c_.checkpoint;
+    const bool save_due = every.every_seconds > 0 && seconds_since(last_save) >= every.every_seconds;
+    const auto step = dp_->sum<5>(
+        {loss.item<double>() * static_cast<double>(part.size()),
+         static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>()),
+         static_cast<double>(part.size()), stopping() ? 1.0 : 0.0,
+         save_due && dp_->writes() ? 1.0 : 0.0},
+        "the step's loss and decisions");
+    const double l = dp_->distributed() ? step[0] / step[2] : loss.item<double>();
     if (!std::isfinite(l)) {
       throw std::runtime_error(stage.name + ": training diverged (loss " + std::to_string(l) +
                                ") at iteration " + std::to_string(s.iteration + 1) + ": lower " +
                                stage.name + ".lr");
     }
-    s.loss_sum += l * static_cast<double>(batch.n);
-    s.correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+    s.loss_sum += dp_->distributed() ? step[0] : l * static_cast<double>(batch.n);
+    s.correct += static_cast<int64_t>(step[1]);
     s.seen += batch.n;
     ++s.batch;
     ++s.iteration;
-    const CheckpointConfig& every = c_.checkpoint;
     if (s.batch < batches &&
         ((every.every_iterations > 0 && s.iteration % every.every_iterations == 0) ||
-         (every.every_seconds > 0 && seconds_since(last_save) >= every.every_seconds))) {
+         (dp_->distributed() ? step[4] > 0 : save_due))) {
       // A mid-epoch resume point: the loader restarts at s.batch with the same order.
       s.epoch_seconds = before + seconds_since(epoch_start);
       save(stage.last_path, stage, s, model, opt);
@@ -303,7 +360,7 @@ bool TrainingRun::train_epoch(const Stage& stage, StageState& s, NetImpl& model,
       info.lr = lr;
       o_.observer->iteration(info);
     }
-    if (stopping()) {
+    if (dp_->distributed() ? step[3] > 0 : stopping()) {
       s.epoch_seconds = before + seconds_since(epoch_start);
       save(stage.last_path, stage, s, model, opt);
       note("interrupted: state saved to " + stage.last_path);
@@ -317,12 +374,15 @@ bool TrainingRun::finish_epoch(const Stage& stage, StageState& s, NetImpl& model
                                const torch::optim::Optimizer& opt, Clock::time_point epoch_start,
                                double seconds_before, double lr, Clock::time_point& last_save) {
   const StageConfig& st = *stage.config;
+  dp_->sync_state(model);  // every rank evaluates the same model (rank 0's running buffers)
   if (st.bn_calib_batches > 0) {
     calibrate_bn(model, data_.train, data_.val_transform, c_.data, st.batch_size,
                  st.bn_calib_batches);
   }
+  // Ranks evaluate the whole validation set alike (same model, same order: same figures); a stop
+  // request is agreed after it rather than polled inside, where ranks could disagree.
   const EvalTotals ev = evaluate(model, data_.val, data_.val_transform, c_.data, st.batch_size,
-                                 stage.name, o_.observer, o_.stop);
+                                 stage.name, o_.observer, dp_->distributed() ? nullptr : o_.stop);
   if (ev.interrupted) {
     s.epoch_seconds = seconds_before + seconds_since(epoch_start);
     save(stage.last_path, stage, s, model, opt);
@@ -362,7 +422,7 @@ bool TrainingRun::finish_epoch(const Stage& stage, StageState& s, NetImpl& model
   last_save = Clock::now();
   write_metrics(s.history);
   if (o_.observer) o_.observer->epoch_done(r);
-  if (stopping() && !s.done) {
+  if (stop_agreed() && !s.done) {
     note("interrupted: state saved to " + stage.last_path);
     return false;
   }

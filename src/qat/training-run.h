@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "f8net/qat/config.h"
+#include "f8net/qat/dist-train.h"
 #include "f8net/qat/models.h"
 #include "f8net/qat/trainer.h"
 #include "run-data.h"
@@ -45,6 +46,8 @@ class TrainingRun {
             const torch::optim::Optimizer& opt) const;
   void note(const std::string& text) const;
   bool stopping() const;
+  // stopping() agreed by every rank (one all-reduce when distributed): all stop at one point.
+  bool stop_agreed() const;
 
   // Runs (or resumes, or skips when finished) one stage; false when interrupted.
   bool run_stage(const std::string& name, const StageConfig& st, const std::string& init,
@@ -66,6 +69,9 @@ class TrainingRun {
   RunOptions o_;
   RunData data_;
   std::vector<EpochRecord> finished_history_;
+  // Data parallelism (dist-train.h); a world of one when RunOptions::dist is a single process.
+  std::unique_ptr<DataParallel> dp_;
+  torch::Device device_ = torch::kCPU;
 };
 
 // The SGD optimizer of a stage: momentum/Nesterov, with weight decay only on the parameters the

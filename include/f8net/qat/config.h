@@ -96,6 +96,9 @@ struct StageConfig {
   // bn_calib_before_test: before each validation, re-estimate every conv's BN statistics (and
   // input FL averages) as the cumulative average over this many training batches (0 = off).
   int64_t bn_calib_batches = 0;
+  // Where the stage trains: "cpu" (the fused quantize kernels) or "cuda" (the ATen quantizer;
+  // refused with one line when LibTorch has no CUDA, as Debian's has not).
+  std::string device = "cpu";
 };
 
 // When the resume point (<stage>-last.pt) is written besides epoch ends and Ctrl-C: every N
@@ -106,8 +109,18 @@ struct CheckpointConfig {
   double every_seconds = 300.0;
 };
 
+// Data-parallel training (several processes: `f8net train --nproc N` or torchrun's environment;
+// dist.h). sync_stats false: each rank's BN batch statistics and activation FLs are its own, the
+// running buffers rank 0's (the reference's DistributedDataParallel); true: those of the global
+// batch, so N ranks compute what one process with the same (global) batch_size computes.
+struct DistConfig {
+  bool sync_stats = false;
+  double timeout_seconds = 300;  // every collective (and the rendezvous) fails after this long
+};
+
 struct TrainConfig {
   ModelConfig model;
+  DistConfig dist;
   CheckpointConfig checkpoint;
   QuantConfig quant;
   DataConfig data;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "f8net/qat/config.h"
+#include "f8net/qat/dist.h"
 #include "f8net/qat/evaluation.h"
 #include "f8net/qat/progress.h"
 
@@ -48,6 +49,10 @@ struct RunOptions {
   TrainObserver* observer = nullptr;
   // Polled between iterations: non-zero stops training, saving the resume state first.
   const std::atomic<int>* stop = nullptr;
+  // This process's place in a data-parallel job (read_dist_env(); default: a single process).
+  // Every rank trains; only rank 0 creates out_dir, holds its lock and writes to it (the others
+  // read it on --resume: a shared file system, or the same files, on every machine).
+  DistEnv dist;
 };
 
 // Runs the pipeline. Without `resume`, out_dir must be absent or empty (created if absent); with
