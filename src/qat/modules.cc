@@ -1,80 +1,26 @@
-// QConvBN, QLinear and Block (F8NET.md §6-§12). Training forward of QConvBN is the double forward
-// of §8.1 (batch statistics from conv(s_self * xq, W), running variance unbiased, folding with the
-// biased one); evaluation folds the running statistics (§8.2). Weight and bias codes for the exact
-// evaluation come from the same fold as the evaluation forward.
+// QConvBN (F8NET.md §6-§9; QLinear and Block are in linear-block.cc). Training forward of QConvBN
+// is the double forward of §8.1 (batch statistics from conv(s_self * xq, W), running variance
+// unbiased, folding with the biased one); evaluation folds the running statistics (§8.2). Weight
+// and bias codes for the exact evaluation come from the same fold as the evaluation forward.
 #include "f8net/qat/modules.h"
 
 #include <cmath>
 
 #include "f8net/qat/dist-stats.h"
 #include "f8net/qat/quantize.h"
+#include "layer-codes.h"
 
 namespace f8net::qat {
+
+using detail::bias_codes;
+using detail::floating_weight_fl;
+using detail::fold;
+using detail::quantized_bias;
+using detail::scalar_one;
+using detail::to_int;
+using detail::weight_codes;
+
 namespace {
-
-torch::Tensor scalar_one() { return torch::ones({1}); }
-
-// Fused weight and bias of §8: Wf = gamma/sd * W * s_self/s_next, bf = (beta - gamma mu/sd)/s_next.
-std::pair<torch::Tensor, torch::Tensor> fold(const torch::Tensor& w, const torch::Tensor& gamma,
-                                             const torch::Tensor& beta, const torch::Tensor& mu,
-                                             const torch::Tensor& sd, const torch::Tensor& s_self,
-                                             const torch::Tensor& s_next) {
-  const torch::Tensor g = gamma / sd;
-  torch::Tensor wf = w * (g * (s_self / s_next)).view({-1, 1, 1, 1});
-  torch::Tensor bf = (beta - g * mu) / s_next;
-  return {wf, bf};
-}
-
-// 32-bit bias codes at FL input_fl + wfl[o] (§9, TV12), computed in double.
-std::vector<int32_t> bias_codes(const torch::Tensor& b, const std::vector<int64_t>& wfl,
-                                int input_fl) {
-  const torch::Tensor bd = b.detach().to(torch::kDouble).contiguous();
-  const double* p = bd.data_ptr<double>();
-  std::vector<int32_t> codes(static_cast<size_t>(bd.numel()));
-  for (size_t o = 0; o < codes.size(); ++o) {
-    codes[o] = fixed::quantize_bias(p[o], input_fl + static_cast<int>(wfl[o]));
-  }
-  return codes;
-}
-
-// The quantized bias of the quant_bias evaluation: codes * 2^-(fx + wfl[o]) in b's dtype.
-torch::Tensor quantized_bias(const torch::Tensor& b, const std::vector<int64_t>& wfl,
-                             int input_fl) {
-  const std::vector<int32_t> codes = bias_codes(b, wfl, input_fl);
-  torch::Tensor out = torch::empty({static_cast<int64_t>(codes.size())}, torch::kDouble);
-  double* p = out.data_ptr<double>();
-  for (size_t o = 0; o < codes.size(); ++o) {
-    p[o] = std::ldexp(static_cast<double>(codes[o]), -(input_fl + static_cast<int>(wfl[o])));
-  }
-  return out.to(b.scalar_type());
-}
-
-// Signed weight codes of w (output channels on dim 0) at per-output FLs, word_bits wide
-// (+-(2^(n-1)-1), stored in int8).
-std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64_t>& wfl,
-                                 int word_bits) {
-  const torch::Tensor wd = w.detach().to(torch::kDouble).contiguous();
-  const double* p = wd.data_ptr<double>();
-  const int64_t out = wd.size(0);
-  const int64_t inner = out ? wd.numel() / out : 0;
-  std::vector<int8_t> codes(static_cast<size_t>(wd.numel()));
-  for (int64_t o = 0; o < out; ++o) {
-    const fixed::Format fmt =
-        fixed::Format::signed_int(word_bits, static_cast<int>(wfl[static_cast<size_t>(o)]));
-    for (int64_t i = 0; i < inner; ++i) {
-      codes[static_cast<size_t>(o * inner + i)] =
-          static_cast<int8_t>(fixed::quantize(p[o * inner + i], fmt));
-    }
-  }
-  return codes;
-}
-
-std::vector<int> to_int(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
-
-// fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, n - 1).
-std::vector<int64_t> floating_weight_fl(const QuantOptions& q, int word_bits) {
-  return {fixed::ema_fl_used(q.initial_weight_fl, /*is_signed=*/true, word_bits)};
-}
 
 // Per-channel mean and BIASED variance of an N x C x H x W tensor over (N, H, W), with gradient
 // (§8.1: gradients flow through the batch statistics). Forward uses ATen's batch-norm statistics
@@ -119,8 +65,7 @@ torch::Tensor float_relu(const torch::Tensor& x, const QuantOptions& quant) {
 // ---------------------------------------------------------------------------------------------
 // QLayerImpl
 
-QLayerImpl::QLayerImpl(const QuantOptions& quant, InputKind kind)
-    : quant_(quant), kind_(kind) {
+QLayerImpl::QLayerImpl(const QuantOptions& quant, InputKind kind) : quant_(quant), kind_(kind) {
   alpha = register_parameter("alpha", torch::full({1}, quant.alpha_init));
   input_fraclen = register_buffer("input_fraclen", torch::full({1}, quant.initial_input_fl));
 }
@@ -154,8 +99,7 @@ torch::Tensor QLayerImpl::fix_scale() const {
   if (quant_.mode == Mode::kFloat || quant_.no_clipping || kind_ == InputKind::kRaw01) {
     return scalar_one();
   }
-  const double factor =
-      fixed::fix_scaling(1.0, input_fl_used(), input_signed(), activation_bits());
+  const double factor = fixed::fix_scaling(1.0, input_fl_used(), input_signed(), activation_bits());
   return effective_alpha().abs() * factor;
 }
 
@@ -191,8 +135,8 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   last_batch_fl_ = fb;
   {
     torch::NoGradGuard no_grad;  // the stored FL is a buffer in any dtype; the EMA runs in float32
-    input_fraclen.fill_(fixed::ema_update(input_fraclen.item<float>(), static_cast<int>(fb),
-                                          quant_.fl_momentum));
+    input_fraclen.fill_(
+        fixed::ema_update(input_fraclen.item<float>(), static_cast<int>(fb), quant_.fl_momentum));
   }
   return quantize_ste(x, {fb}, sg, 1, false, bits);
 }
@@ -201,15 +145,14 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
 // QConvBNImpl
 
 QConvBNImpl::QConvBNImpl(const QConvBNOptions& options)
-    : QLayerImpl(options.quant(), options.input_kind()),
-      options_(options) {
+    : QLayerImpl(options.quant(), options.input_kind()), options_(options) {
   const int64_t in = options.in_channels(), out = options.out_channels(), k = options.kernel_size();
   TORCH_CHECK(in > 0 && out > 0 && k > 0 && options.stride() > 0, "QConvBN: bad shape");
   TORCH_CHECK(!options.depthwise() || in == out, "QConvBN: depthwise needs in == out channels");
   const int64_t in_per_group = options.depthwise() ? 1 : in;
   // Reference init (§17): N(0, sqrt(2 / (k k C_out))), gamma 1, beta 0.
-  weight = register_parameter(
-      "weight", torch::randn({out, in_per_group, k, k}) * std::sqrt(2.0 / static_cast<double>(k * k * out)));
+  weight = register_parameter("weight", torch::randn({out, in_per_group, k, k}) *
+                                            std::sqrt(2.0 / static_cast<double>(k * k * out)));
   bn_weight = register_parameter("bn_weight", torch::ones({out}));
   bn_bias = register_parameter("bn_bias", torch::zeros({out}));
   running_mean = register_buffer("running_mean", torch::zeros({out}));
@@ -281,8 +224,8 @@ torch::Tensor QConvBNImpl::forward(const torch::Tensor& x) {
   }
   auto [wf, bf] = fold(weight, bn_weight, bn_bias, mu, sd, s_self, s_next);
   last_weight_fl_ = floating ? floating_weight_fl(quant_, weight_bits_)
-                             : weight_fls(wf, quant_.per_channel, quant_.metric,
-                                          quant_.grid_search, weight_bits_);
+                             : weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search,
+                                          weight_bits_);
   const torch::Tensor wq =
       quantize_ste(wf, last_weight_fl_, /*is_signed=*/true, 0, floating, weight_bits_);
   if (!is_training() && quant_.quant_bias && !floating) {
@@ -302,7 +245,8 @@ void QConvBNImpl::begin_bn_calibration() {
 std::pair<torch::Tensor, torch::Tensor> QConvBNImpl::fused_eval(double pool_comp) const {
   torch::NoGradGuard no_grad;
   const torch::Tensor sd = torch::sqrt(running_var + kBnEps);
-  auto [wf, bf] = fold(weight, bn_weight, bn_bias, running_mean, sd, fix_scale(), following_scale());
+  auto [wf, bf] =
+      fold(weight, bn_weight, bn_bias, running_mean, sd, fix_scale(), following_scale());
   if (pool_comp != 1.0) {
     wf = wf * pool_comp;
     bf = bf * pool_comp;
@@ -345,145 +289,6 @@ ExactTensor QConvBNImpl::exact(ExactContext& ctx, const ExactTensor& in, double 
   return ctx.conv2d(xin, codes, static_cast<int>(options_.stride()),
                     static_cast<int>(options_.padding()), static_cast<int>(options_.dilation()),
                     static_cast<int>(groups()), name);
-}
-
-// ---------------------------------------------------------------------------------------------
-// QLinearImpl
-
-QLinearImpl::QLinearImpl(const QLinearOptions& options)
-    : QLayerImpl(options.quant(), InputKind::kUnsigned), options_(options) {
-  TORCH_CHECK(options.in_features() > 0 && options.out_features() > 0, "QLinear: bad shape");
-  // Reference init (§17): N(0, 0.01), bias 0.
-  weight = register_parameter("weight",
-                              torch::randn({options.out_features(), options.in_features()}) * 0.01);
-  bias = register_parameter("bias", torch::zeros({options.out_features()}));
-}
-
-QLinearImpl::Quantized QLinearImpl::quantize_weight(double pool_comp) const {
-  const bool floating = quant_.mode == Mode::kFpPact;
-  const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
-  Quantized q;
-  q.fl = floating ? floating_weight_fl(quant_, weight_bits_)
-                  : weight_fls(w, quant_.per_channel, quant_.metric, quant_.grid_search,
-                               weight_bits_);
-  q.wq = quantize_ste(w, q.fl, /*is_signed=*/true, 0, floating, weight_bits_);
-  if (quant_.rescale_forward) {
-    torch::NoGradGuard no_grad;
-    q.ws = (1.0 / std::sqrt(static_cast<double>(options_.out_features()))) / q.wq.detach().std();
-  } else {
-    q.ws = scalar_one();
-  }
-  return q;
-}
-
-torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
-  if (quant_.mode == Mode::kFloat) {
-    // floating_wo_clip keeps the rescaling, ws from the unquantized weight (detached).
-    const torch::Tensor xin = float_relu(x, quant_);
-    if (!quant_.rescale_forward) return torch::linear(xin, weight, bias);
-    torch::Tensor ws;
-    {
-      torch::NoGradGuard no_grad;
-      ws = (1.0 / std::sqrt(static_cast<double>(options_.out_features()))) / weight.detach().std();
-    }
-    return torch::linear(xin, weight * ws, bias);
-  }
-  const torch::Tensor xq = quantize_input(x);
-  const Quantized q = quantize_weight(1.0);
-  const torch::Tensor s = fix_scale();
-  if (is_training()) return torch::linear(xq, q.wq) * (q.ws * s) + bias;
-  torch::Tensor b = bias / (s * q.ws);
-  if (quant_.quant_bias && quant_.mode == Mode::kFixed) {
-    b = quantized_bias(b, per_output(q.fl, options_.out_features()), input_fl_used());
-  }
-  return torch::linear(xq, q.wq, b);
-}
-
-double QLinearImpl::logit_scale() const {
-  if (quant_.mode == Mode::kFloat) return 1.0;
-  torch::NoGradGuard no_grad;
-  const Quantized q = quantize_weight(1.0);
-  return (fix_scale() * q.ws).item<double>();
-}
-
-LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
-  TORCH_CHECK(quant_.mode == Mode::kFixed, "integer codes need a fixed-mode model");
-  torch::NoGradGuard no_grad;
-  const Quantized q = quantize_weight(pool_comp);
-  // ws of the evaluation forward (uncompensated weights): the compensated product
-  // Q(aW) (sum / 2^k) approximates Wq mean, so the bias keeps the forward's scale.
-  const torch::Tensor ws = pool_comp != 1.0 ? quantize_weight(1.0).ws : q.ws;
-  const torch::Tensor b = bias / (fix_scale() * ws);
-  const std::vector<int64_t> fl = per_output(q.fl, options_.out_features());
-  const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
-  LayerCodes codes;
-  codes.input_fl = input_fl_used();
-  codes.input_signed = false;
-  codes.weight_bits = weight_bits_;
-  codes.input_bits = activation_bits();
-  codes.weight = weight_codes(w, fl, weight_bits_);
-  codes.weight_shape = w.sizes().vec();
-  codes.bias = bias_codes(b, fl, codes.input_fl);
-  codes.weight_fl = to_int(fl);
-  return codes;
-}
-
-ExactTensor QLinearImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
-                               const std::string& name) const {
-  const LayerCodes codes = integer_codes(pool_comp);
-  const ExactTensor xin =
-      ctx.requantize(in, codes.input_fl, false, name + ".input", codes.input_bits);
-  return ctx.fully_connected(xin, codes, name);
-}
-
-// ---------------------------------------------------------------------------------------------
-// BlockImpl
-
-BlockImpl::BlockImpl(std::vector<QConvBN> convs, QConvBN shortcut, const BlockOptions& options)
-    : convs_(std::move(convs)), shortcut_(std::move(shortcut)), options_(options) {
-  TORCH_CHECK(!convs_.empty(), "Block: needs at least one conv");
-  TORCH_CHECK(options_.residual() || shortcut_.is_empty(), "Block: a shortcut needs residual");
-  torch::nn::ModuleList list;
-  for (const QConvBN& c : convs_) list->push_back(c);
-  register_module("convs", list);
-  if (!shortcut_.is_empty()) register_module("shortcut", shortcut_);
-}
-
-void BlockImpl::set_following(QLayerImpl* next) {
-  for (size_t i = 0; i + 1 < convs_.size(); ++i) convs_[i]->set_following(convs_[i + 1].get());
-  convs_.back()->set_following(next);
-  if (!shortcut_.is_empty()) shortcut_->set_following(next);
-}
-
-void BlockImpl::set_master(QLayerImpl* master) {
-  convs_.front()->set_master(master);
-  if (!shortcut_.is_empty()) shortcut_->set_master(master);
-}
-
-torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor t = x;
-  for (QConvBN& c : convs_) t = c->forward(t);
-  if (options_.residual()) t = t + (shortcut_.is_empty() ? x : shortcut_->forward(x));
-  if (options_.relu_after()) t = float_relu(t, convs_.front()->quant());
-  return t;
-}
-
-ExactTensor BlockImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
-                             const std::string& name) const {
-  TORCH_CHECK(pool_comp == 1.0 || !options_.residual(), name,
-              ": pool compensation never goes into one branch of a residual sum (§13.1)");
-  ExactTensor t = in;
-  for (size_t i = 0; i < convs_.size(); ++i) {
-    t = convs_[i]->exact(ctx, t, i + 1 == convs_.size() ? pool_comp : 1.0,
-                         name + ".convs." + std::to_string(i));
-  }
-  if (options_.residual()) {
-    const ExactTensor skip =
-        shortcut_.is_empty() ? in : shortcut_->exact(ctx, in, 1.0, name + ".shortcut");
-    t = ctx.add(t, skip, name + ".add");
-  }
-  if (options_.relu_after()) t = ctx.relu(t, name + ".relu");
-  return t;
 }
 
 }  // namespace f8net::qat

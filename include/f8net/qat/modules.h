@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "f8net/qat/exact.h"
-#include "f8net/qat/models.h"
+#include "f8net/qat/quant-options.h"
 
 namespace f8net::qat {
 
@@ -33,9 +33,10 @@ torch::Tensor float_relu(const torch::Tensor& x, const QuantOptions& quant);
 // The part shared by QConvBN and QLinear: alpha, the stored input FL (EMA) and its quantizer.
 class QLayerImpl : public torch::nn::Module {
  public:
-  // fix_scaling s = 2^{f_x} |alpha| / (2^{n-sg} - 1) (n = activation_bits()) as a [1] tensor with gradient to the
-  // (master-resolved) alpha; 1 for float mode, no_clipping and the raw-image (weight-only) first
-  // layer. A normalised (signed) first layer uses its alpha like any layer (§7.1).
+  // fix_scaling s = 2^{f_x} |alpha| / (2^{n-sg} - 1) (n = activation_bits()) as a [1] tensor with
+  // gradient to the (master-resolved) alpha; 1 for float mode, no_clipping and the raw-image
+  // (weight-only) first layer. A normalised (signed) first layer uses its alpha like any layer
+  // (§7.1).
   torch::Tensor fix_scale() const;
   double fix_scale_value() const;
   // The FL the layer quantizes its input with at evaluation: clamp(rne(F)); 8 for raw01 input;
@@ -85,7 +86,9 @@ class QLayerImpl : public torch::nn::Module {
 
 struct QConvBNOptions {
   QConvBNOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
-      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size),
+      : in_channels_(in_channels),
+        out_channels_(out_channels),
+        kernel_size_(kernel_size),
         padding_(kernel_size / 2) {}
   TORCH_ARG(int64_t, in_channels);
   TORCH_ARG(int64_t, out_channels);
