@@ -95,7 +95,9 @@ void paired(benchmark::State& state, const char* arch, int64_t channels, int64_t
 // `stages`: 1 = batch FL only, 2 = + quantize forward, 3 = + backward (the whole machinery).
 void machinery(benchmark::State& state, bool grid, int stages) {
   torch::set_num_threads(threads());
-  struct Shape { int64_t c, hw, count; };
+  struct Shape {
+    int64_t c, hw, count;
+  };
   const std::vector<Shape> shapes = {{16, 28, 8}, {32, 14, 7}, {64, 7, 5}};
   std::vector<torch::Tensor> xs;
   for (const Shape& s : shapes) {
@@ -116,33 +118,44 @@ void machinery(benchmark::State& state, bool grid, int stages) {
 }
 
 BENCHMARK_CAPTURE(train_step, resnet20_28_float, "resnet20", 1, 28, Mode::kFloat, false)
-    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
 BENCHMARK_CAPTURE(train_step, resnet20_28_fixed_metric, "resnet20", 1, 28, Mode::kFixed, false)
-    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
 BENCHMARK_CAPTURE(train_step, resnet20_28_fixed_grid, "resnet20", 1, 28, Mode::kFixed, true)
-    ->Unit(benchmark::kMillisecond)->MinTime(3.0);
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
 BENCHMARK_CAPTURE(train_step, resnet18_32_float, "resnet18", 3, 32, Mode::kFloat, false)
-    ->Unit(benchmark::kMillisecond)->MinTime(5.0);
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(5.0);
 BENCHMARK_CAPTURE(train_step, resnet18_32_fixed_metric, "resnet18", 3, 32, Mode::kFixed, false)
-    ->Unit(benchmark::kMillisecond)->MinTime(5.0);
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(5.0);
 BENCHMARK_CAPTURE(train_step, resnet18_32_fixed_grid, "resnet18", 3, 32, Mode::kFixed, true)
-    ->Unit(benchmark::kMillisecond)->MinTime(5.0);
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(5.0);
 // a = float, b = fixed (metric); a = fixed metric, b = fixed grid search.
 BENCHMARK_CAPTURE(paired, resnet20_28_float_vs_fixed, "resnet20", 1, 28, Mode::kFloat, false,
                   Mode::kFixed, false)
-    ->Unit(benchmark::kMillisecond)->Iterations(12);
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(12);
 BENCHMARK_CAPTURE(paired, resnet20_28_metric_vs_grid, "resnet20", 1, 28, Mode::kFixed, false,
                   Mode::kFixed, true)
-    ->Unit(benchmark::kMillisecond)->Iterations(12);
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(12);
 BENCHMARK_CAPTURE(paired, resnet18_32_float_vs_fixed, "resnet18", 3, 32, Mode::kFloat, false,
                   Mode::kFixed, false)
-    ->Unit(benchmark::kMillisecond)->Iterations(6);
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(6);
 BENCHMARK_CAPTURE(paired, resnet18_32_metric_vs_grid, "resnet18", 3, 32, Mode::kFixed, false,
                   Mode::kFixed, true)
-    ->Unit(benchmark::kMillisecond)->Iterations(6);
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(6);
 BENCHMARK_CAPTURE(machinery, resnet20_28_metric_fl, false, 1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(machinery, resnet20_28_grid_fl, true, 1)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(machinery, resnet20_28_metric_fl_forward, false, 2)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(machinery, resnet20_28_metric_fl_forward, false, 2)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(machinery, resnet20_28_metric, false, 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(machinery, resnet20_28_grid, true, 3)->Unit(benchmark::kMillisecond);
 

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
     }
     rt::Metadata meta;
     meta.name = o.arch + "-" + std::to_string(o.input_size) + "-random";
-    meta.provenance = {{"tool", "bench/peers/make-random-model"}, {"weights", "random (speed only)"}};
+    meta.provenance = {{"tool", "bench/peers/make-random-model"},
+                       {"weights", "random (speed only)"}};
     const rt::ModelDef model = qat::to_runtime_model(qat::exact_graph(*net), meta);
     const std::string prefix = argv[3];
     rt::Status st = rt::write_model_file(model, prefix + ".f8");

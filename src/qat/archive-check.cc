@@ -3,8 +3,6 @@
 // an element inside the storage, strides non-negative.
 #include "archive-check.h"
 
-#include "zip-check.h"
-
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -12,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <vector>
+
+#include "zip-check.h"
 
 namespace f8net::qat::detail {
 namespace {

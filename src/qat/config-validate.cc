@@ -28,7 +28,8 @@ void validate_stage(const StageConfig& s, const std::string& p) {
     fail("config", "key '" + p + key + "': " + why);
   };
   if (!kModes.count(s.mode)) bad("mode", "'" + s.mode + "' is not one of float, fp_pact, fixed");
-  if (s.device != "cpu" && s.device != "cuda") bad("device", "'" + s.device + "' is not cpu or cuda");
+  if (s.device != "cpu" && s.device != "cuda")
+    bad("device", "'" + s.device + "' is not cpu or cuda");
   // Upper limits keep every iteration count far from int64 overflow (epochs near 2^63 used to
   // wrap to a negative iteration count and write an untrained "best" checkpoint).
   if (s.epochs < 0 || s.epochs > kMaxEpochs) {

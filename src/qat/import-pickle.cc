@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "file-io.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/import.h"
+#include "file-io.h"
 #include "zip-check.h"
 
 namespace f8net::qat {

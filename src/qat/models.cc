@@ -20,7 +20,9 @@ class FamilyNetImpl : public NetImpl {
  public:
   FamilyNetImpl(const ModelOptions& options, QConvBN stem, bool stem_maxpool,
                 std::vector<Block> blocks, int64_t features, bool use_masters)
-      : options_(options), stem_(std::move(stem)), stem_maxpool_(stem_maxpool),
+      : options_(options),
+        stem_(std::move(stem)),
+        stem_maxpool_(stem_maxpool),
         blocks_(std::move(blocks)) {
     register_module("stem", stem_);
     torch::nn::ModuleList list;
@@ -82,8 +84,8 @@ class FamilyNetImpl : public NetImpl {
   }
 
   torch::Tensor pooled_features(const torch::Tensor& x) override {
-    TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, options_.arch,
-                ": expected N x ", options_.in_channels, " x H x W input, got ", x.sizes());
+    TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, options_.arch, ": expected N x ",
+                options_.in_channels, " x H x W input, got ", x.sizes());
     torch::Tensor t = float_relu(stem_->forward(x), options_.quant);
     if (stem_maxpool_) t = torch::max_pool2d(t, 3, 2, 1);
     for (Block& b : blocks_) t = b->forward(t);
@@ -113,8 +115,7 @@ class FamilyNetImpl : public NetImpl {
     const double a = fold.a;
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const bool last = i + 1 == blocks_.size();
-      t = blocks_[i]->exact(ctx, t, last && !fold.into_fc ? a : 1.0,
-                            "blocks." + std::to_string(i));
+      t = blocks_[i]->exact(ctx, t, last && !fold.into_fc ? a : 1.0, "blocks." + std::to_string(i));
     }
     TORCH_CHECK(!blocks_.empty(), "exact evaluation needs at least one block");
     t = ctx.global_sum_pool(t, fold.shift, "pool");
@@ -123,9 +124,7 @@ class FamilyNetImpl : public NetImpl {
     return t.value;
   }
 
-  double logit_scale() const override {
-    return is_training() ? 1.0 : fc_->logit_scale();
-  }
+  double logit_scale() const override { return is_training() ? 1.0 : fc_->logit_scale(); }
 
   const ModelOptions& options() const override { return options_; }
 
@@ -142,9 +141,7 @@ class FamilyNetImpl : public NetImpl {
 struct Builder {
   const ModelOptions& o;
 
-  int64_t ch(double c) const {
-    return std::max<int64_t>(1, std::llround(c * o.width_mult));
-  }
+  int64_t ch(double c) const { return std::max<int64_t>(1, std::llround(c * o.width_mult)); }
   QConvBN conv(int64_t in, int64_t out, int64_t k, int64_t stride,
                InputKind kind = InputKind::kUnsigned, bool depthwise = false) const {
     QConvBNOptions co(in, out, k);
@@ -165,8 +162,8 @@ struct Builder {
   }
   Net net(QConvBN stem, bool maxpool, std::vector<Block> blocks, int64_t features,
           bool masters) const {
-    return std::make_shared<FamilyNetImpl>(o, std::move(stem), maxpool, std::move(blocks),
-                                           features, masters);
+    return std::make_shared<FamilyNetImpl>(o, std::move(stem), maxpool, std::move(blocks), features,
+                                           masters);
   }
   // The CIFAR-style stem (ModelOptions::stem).
   bool small() const { return o.stem == "cifar" || (o.stem == "auto" && o.input_size <= 64); }
@@ -237,7 +234,9 @@ Net build_imagenet_resnet(const Builder& b, bool bottle, const std::vector<int>&
 }
 
 Net build_mobilenet_v1(const Builder& b) {
-  struct Setting { int c, n, s; };
+  struct Setting {
+    int c, n, s;
+  };
   const Setting settings[] = {{64, 1, 1}, {128, 2, 2}, {256, 2, 2}, {512, 6, 2}, {1024, 2, 2}};
   std::vector<Block> blocks;
   int64_t in = b.ch(32);
@@ -245,9 +244,9 @@ Net build_mobilenet_v1(const Builder& b) {
     const int64_t out = b.ch(st.c);
     for (int i = 0; i < st.n; ++i) {
       const int64_t stride = i == 0 ? st.s : 1;
-      blocks.push_back(b.block({b.conv(in, in, 3, stride, InputKind::kUnsigned, true),
-                                b.conv(in, out, 1, 1)},
-                               nullptr, false, true));
+      blocks.push_back(
+          b.block({b.conv(in, in, 3, stride, InputKind::kUnsigned, true), b.conv(in, out, 1, 1)},
+                  nullptr, false, true));
       in = out;
     }
   }
@@ -255,9 +254,11 @@ Net build_mobilenet_v1(const Builder& b) {
 }
 
 Net build_mobilenet_v2(const Builder& b) {
-  struct Setting { int t, c, n, s; };
-  const Setting settings[] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                              {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+  struct Setting {
+    int t, c, n, s;
+  };
+  const Setting settings[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                              {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   std::vector<Block> blocks;
   int64_t in = b.ch(32);
   for (size_t si = 0; si < std::size(settings); ++si) {
@@ -265,7 +266,8 @@ Net build_mobilenet_v2(const Builder& b) {
     const int64_t out = b.ch(st.c);
     for (int i = 0; i < st.n; ++i) {
       int64_t stride = i == 0 ? st.s : 1;
-      if (b.small() && si == 1 && i == 0) stride = 1;  // small inputs: keep 24-ch stage at full size
+      if (b.small() && si == 1 && i == 0)
+        stride = 1;  // small inputs: keep 24-ch stage at full size
       const int64_t hidden = in * st.t;
       std::vector<QConvBN> convs;
       if (st.t != 1) convs.push_back(b.conv(in, hidden, 1, 1, InputKind::kSigned));
@@ -291,16 +293,19 @@ Mode parse_mode(const std::string& name) {
 
 std::string mode_name(Mode mode) {
   switch (mode) {
-    case Mode::kFloat: return "float";
-    case Mode::kFpPact: return "fp_pact";
-    case Mode::kFixed: return "fixed";
+    case Mode::kFloat:
+      return "float";
+    case Mode::kFpPact:
+      return "fp_pact";
+    case Mode::kFixed:
+      return "fixed";
   }
   return "unknown";
 }
 
 std::vector<std::string> model_names() {
-  return {"small_cnn", "resnet20",  "resnet56",     "resnet18",    "resnet34",   "resnet50",
-          "resnet101", "resnet152", "mobilenet_v1", "mobilenet_v2"};
+  return {"small_cnn", "resnet20",  "resnet56",  "resnet18",     "resnet34",
+          "resnet50",  "resnet101", "resnet152", "mobilenet_v1", "mobilenet_v2"};
 }
 
 namespace {

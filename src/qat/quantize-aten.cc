@@ -67,7 +67,8 @@ torch::Tensor ste_gradient_aten(const torch::Tensor& x, const torch::Tensor& gra
                                 bool floating, int word_bits) {
   TORCH_CHECK(grad.sizes() == x.sizes(), "ste_gradient: gradient shape ", grad.sizes(),
               " differs from the input's ", x.sizes());
-  return grad.to(x.scalar_type()) * quantize_codes(x, fl, is_signed, axis, floating, word_bits).mask;
+  return grad.to(x.scalar_type()) *
+         quantize_codes(x, fl, is_signed, axis, floating, word_bits).mask;
 }
 
 }  // namespace f8net::qat

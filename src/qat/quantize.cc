@@ -44,8 +44,8 @@ void quantize_loop(const T* x, T* out, T* mask, const T* grad, int64_t n, T scal
 }
 
 template <typename T>
-void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t fl,
-                  bool is_signed, bool floating, int word_bits) {
+void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t fl, bool is_signed,
+                  bool floating, int word_bits) {
   const fixed::Format fmt{word_bits, static_cast<int>(fl), is_signed};
   const T hi = static_cast<T>(fmt.qmax());
   const T lo = static_cast<T>(fmt.qmin());
@@ -95,8 +95,8 @@ void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool
   at::parallel_for(0, blocks, grain, [&](int64_t b, int64_t e) {
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t off = blk * inner;
-      quantize_run<T>(px + off, at(po, off), at(pm, off), at(pg, off), inner,
-                      fl[blk % channels], is_signed, floating, word_bits);
+      quantize_run<T>(px + off, at(po, off), at(pm, off), at(pg, off), inner, fl[blk % channels],
+                      is_signed, floating, word_bits);
     }
   });
 }
@@ -154,13 +154,11 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
                                                  torch::autograd::variable_list grad) {
     const torch::Tensor x = ctx->get_saved_variables()[0];
     const auto gradient = x.device().is_cpu() ? ste_gradient : ste_gradient_aten;
-    const torch::Tensor g = gradient(x, grad[0], ctx->saved_data["fl"].toIntVector(),
-                                     ctx->saved_data["is_signed"].toBool(),
-                                     ctx->saved_data["axis"].toInt(),
-                                     ctx->saved_data["floating"].toBool(),
-                                     static_cast<int>(ctx->saved_data["word_bits"].toInt()));
-    return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    const torch::Tensor g = gradient(
+        x, grad[0], ctx->saved_data["fl"].toIntVector(), ctx->saved_data["is_signed"].toBool(),
+        ctx->saved_data["axis"].toInt(), ctx->saved_data["floating"].toBool(),
+        static_cast<int>(ctx->saved_data["word_bits"].toInt()));
+    return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -187,8 +185,7 @@ torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
 
 torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
                            int64_t axis, bool floating, int word_bits) {
-  return QuantizeFunction::apply(x, fl, is_signed, axis, floating,
-                                 static_cast<int64_t>(word_bits));
+  return QuantizeFunction::apply(x, fl, is_signed, axis, floating, static_cast<int64_t>(word_bits));
 }
 
 torch::Tensor quantize_raw01(const torch::Tensor& x) {

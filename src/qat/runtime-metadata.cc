@@ -1,5 +1,5 @@
-// Implementation of f8net/qat/runtime-metadata.h. The preprocessing written here must be what training fed the model:
-// raw [0,1] images (code = pixel) or (pixel/255 - mean) / std per channel.
+// Implementation of f8net/qat/runtime-metadata.h. The preprocessing written here must be what
+// training fed the model: raw [0,1] images (code = pixel) or (pixel/255 - mean) / std per channel.
 #include "f8net/qat/runtime-metadata.h"
 
 #include <ctime>

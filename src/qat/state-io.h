@@ -15,8 +15,8 @@ namespace f8net::qat {
 void save_state(const torch::nn::Module& module, const std::string& path);
 
 struct LoadReport {
-  std::vector<std::string> loaded;   // names copied from the file
-  std::vector<std::string> missing;  // module names absent from the file (left unchanged)
+  std::vector<std::string> loaded;          // names copied from the file
+  std::vector<std::string> missing;         // module names absent from the file (left unchanged)
   std::vector<std::string> shape_mismatch;  // present with another shape (left unchanged)
 };
 

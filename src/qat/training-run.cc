@@ -10,12 +10,12 @@
 #include <sstream>
 
 #include "evaluation-loop.h"
-#include "file-io.h"
 #include "f8net/qat/checkpoint.h"
-#include "f8net/qat/schedule.h"
-#include "state-io.h"
 #include "f8net/qat/dist-stats.h"
+#include "f8net/qat/schedule.h"
+#include "file-io.h"
 #include "model-options.h"
+#include "state-io.h"
 
 namespace f8net::qat::detail {
 namespace {
@@ -62,8 +62,8 @@ TrainResult TrainingRun::run() {
   torch::set_num_threads(static_cast<int>(threads));
   // Every rank joins before any stage starts: a rank that cannot start fails the rendezvous
   // (one line), not a later step.
-  dp_ = std::make_unique<DataParallel>(
-      o_.dist, DistOptions{c_.dist.sync_stats, c_.dist.timeout_seconds});
+  dp_ = std::make_unique<DataParallel>(o_.dist,
+                                       DistOptions{c_.dist.sync_stats, c_.dist.timeout_seconds});
   if (!dp_->writes()) o_.observer = nullptr;  // rank 0 reports progress
   data_ = open_run_data(c_.data);
   TrainResult result;
@@ -163,10 +163,10 @@ TrainingRun::Stage TrainingRun::plan_stage(const std::string& name, const StageC
   const int64_t last_batch = st.drop_last ? st.batch_size : data_.train->size() % st.batch_size;
   if (dp_->distributed() && std::min(st.batch_size, last_batch > 0 ? last_batch : st.batch_size) <
                                 2 * static_cast<int64_t>(dp_->world_size())) {
-    throw ConfigError("config: key '" + name + ".batch_size' (the global batch): " +
-                      std::to_string(st.batch_size) + " leaves a batch of fewer than 2 images " +
-                      "per rank on " + std::to_string(dp_->world_size()) +
-                      " ranks (BN statistics need 2)");
+    throw ConfigError("config: key '" + name +
+                      ".batch_size' (the global batch): " + std::to_string(st.batch_size) +
+                      " leaves a batch of fewer than 2 images " + "per rank on " +
+                      std::to_string(dp_->world_size()) + " ranks (BN statistics need 2)");
   }
   stage.total = st.iterations > 0 ? st.iterations : st.epochs * ipe;
   stage.num_epochs = (stage.total + ipe - 1) / ipe;
@@ -319,13 +319,14 @@ bool TrainingRun::train_epoch(const Stage& stage, StageState& s, NetImpl& model,
     // The global batch's figures, and the decisions every rank must take alike: stop, and a
     // time-based save (rank 0's clock).
     const CheckpointConfig& every = c_.checkpoint;
-    const bool save_due = every.every_seconds > 0 && seconds_since(last_save) >= every.every_seconds;
-    const auto step = dp_->sum<5>(
-        {loss.item<double>() * static_cast<double>(part.size()),
-         static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>()),
-         static_cast<double>(part.size()), stopping() ? 1.0 : 0.0,
-         save_due && dp_->writes() ? 1.0 : 0.0},
-        "the step's loss and decisions");
+    const bool save_due =
+        every.every_seconds > 0 && seconds_since(last_save) >= every.every_seconds;
+    const auto step =
+        dp_->sum<5>({loss.item<double>() * static_cast<double>(part.size()),
+                     static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>()),
+                     static_cast<double>(part.size()), stopping() ? 1.0 : 0.0,
+                     save_due && dp_->writes() ? 1.0 : 0.0},
+                    "the step's loss and decisions");
     const double l = dp_->distributed() ? step[0] / step[2] : loss.item<double>();
     if (!std::isfinite(l)) {
       throw std::runtime_error(stage.name + ": training diverged (loss " + std::to_string(l) +

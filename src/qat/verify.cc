@@ -53,8 +53,8 @@ VerifyReport verify_runtime(const CheckpointModel& cm, rt::Interpreter& runtime,
   const rt::InputDef& in = runtime.model().input;
   const int64_t channels = cm.options.in_channels, size = cm.options.input_size;
   if (in.shape.c != channels || in.shape.h != size || in.shape.w != size) {
-    fail("the model takes " + std::to_string(in.shape.c) + "x" + std::to_string(in.shape.h) +
-         "x" + std::to_string(in.shape.w) + " input but the checkpoint's model takes " +
+    fail("the model takes " + std::to_string(in.shape.c) + "x" + std::to_string(in.shape.h) + "x" +
+         std::to_string(in.shape.w) + " input but the checkpoint's model takes " +
          std::to_string(channels) + "x" + std::to_string(size) + "x" + std::to_string(size));
   }
   const bool raw01 = runtime.model().metadata.preprocessing.mode == rt::Preprocess::kRaw01;
@@ -74,8 +74,7 @@ VerifyReport verify_runtime(const CheckpointModel& cm, rt::Interpreter& runtime,
   const int64_t per_image = channels * size * size;
   std::vector<double> got(static_cast<size_t>(classes));
   while ((options.limit == 0 || n.images < options.limit) && loader.next(batch)) {
-    const int64_t take =
-        options.limit > 0 ? std::min(batch.n, options.limit - n.images) : batch.n;
+    const int64_t take = options.limit > 0 ? std::min(batch.n, options.limit - n.images) : batch.n;
     const torch::Tensor x =
         torch::from_blob(batch.images.data(), {batch.n, batch.c, batch.h, batch.w}, torch::kFloat)
             .narrow(0, 0, take);

@@ -3,9 +3,9 @@
 // multiplication wider than 8 bits, and evaluates to the same top-1; bad inputs give one line,
 // a non-zero exit and no file.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli-runner.h"
@@ -23,12 +23,15 @@ using f8net::testing::TempDir;
 std::string train_tiny(const TempDir& dir, const std::string& name, int seed,
                        const std::string& quant = "") {
   const std::string recipe = dir / (name + ".yaml");
-  f8net::testing::write_text(
-      recipe, "model: {arch: small_cnn, width_mult: 0.5}\n"
-              "data: {dataset: fashion-mnist, dir: " + (dir / "data") + "}\n"
-              "pretrain: {mode: fp_pact, epochs: 1, batch_size: 16, lr: 0.05}\n"
-              "train: {mode: fixed, epochs: 1, batch_size: 16, lr: 0.01}\n"
-              "threads: 1\nseed: " + std::to_string(seed) + "\n" + quant);
+  f8net::testing::write_text(recipe,
+                             "model: {arch: small_cnn, width_mult: 0.5}\n"
+                             "data: {dataset: fashion-mnist, dir: " +
+                                 (dir / "data") +
+                                 "}\n"
+                                 "pretrain: {mode: fp_pact, epochs: 1, batch_size: 16, lr: 0.05}\n"
+                                 "train: {mode: fixed, epochs: 1, batch_size: 16, lr: 0.01}\n"
+                                 "threads: 1\nseed: " +
+                                 std::to_string(seed) + "\n" + quant);
   const CliResult t = run_cli("train --config " + recipe + " --out " + (dir / name), dir);
   EXPECT_EQ(t.code, 0) << t.err;
   return dir / (name + "/train-best.pt");
@@ -47,12 +50,10 @@ TEST(ExportVerifyCli, ExportedModelIsBitExactAndEvaluates) {
 
   const CliResult in = run_cli("inspect " + model, dir);
   ASSERT_EQ(in.code, 0) << in.err;
-  EXPECT_NE(in.out.find("wide multiplications (> 8-bit operands): 0"), std::string::npos)
-      << in.out;
+  EXPECT_NE(in.out.find("wide multiplications (> 8-bit operands): 0"), std::string::npos) << in.out;
 
-  const CliResult v = run_cli("verify --checkpoint " + ckpt + " --model " + model +
-                                  " --json --threads 1",
-                              dir);
+  const CliResult v =
+      run_cli("verify --checkpoint " + ckpt + " --model " + model + " --json --threads 1", dir);
   ASSERT_EQ(v.code, 0) << v.err << v.out;
   const auto vj = nlohmann::json::parse(last_line(v.out));
   EXPECT_EQ(vj.at("images").get<int>(), 32);
@@ -61,9 +62,8 @@ TEST(ExportVerifyCli, ExportedModelIsBitExactAndEvaluates) {
   EXPECT_LE(vj.at("top1_agree_float32").get<int>(), 32);
 
   // The runtime's own evaluation (from raw pixels) gives the verified top-1.
-  const CliResult e = run_cli("eval --model " + model + " --data " + (dir / "data") +
-                                  " --json --threads 1",
-                              dir);
+  const CliResult e =
+      run_cli("eval --model " + model + " --data " + (dir / "data") + " --json --threads 1", dir);
   ASSERT_EQ(e.code, 0) << e.err;
   const auto ej = nlohmann::json::parse(last_line(e.out));
   EXPECT_EQ(ej.at("images").get<int>(), 32);
@@ -89,10 +89,9 @@ TEST(ExportVerifyCli, NarrowWordLengthsExportAndVerifyBitExact) {
   for (const auto& [w, a] : {std::pair<int, int>{4, 4}, {6, 6}, {4, 8}}) {
     const std::string name = "w" + std::to_string(w) + "a" + std::to_string(a);
     SCOPED_TRACE(name);
-    const std::string ckpt =
-        train_tiny(dir, name, 1995,
-                   "quant: {weight_bits: " + std::to_string(w) +
-                       ", activation_bits: " + std::to_string(a) + "}\n");
+    const std::string ckpt = train_tiny(dir, name, 1995,
+                                        "quant: {weight_bits: " + std::to_string(w) +
+                                            ", activation_bits: " + std::to_string(a) + "}\n");
     const std::string model = dir / (name + ".f8");
     ASSERT_EQ(run_cli("export --checkpoint " + ckpt + " -o " + model, dir).code, 0);
     const CliResult in = run_cli("inspect " + model, dir);
@@ -104,8 +103,8 @@ TEST(ExportVerifyCli, NarrowWordLengthsExportAndVerifyBitExact) {
         << in.out;
     EXPECT_NE(in.out.find("wfl"), std::string::npos);
     EXPECT_NE(in.out.find(" " + std::to_string(w) + "-bit"), std::string::npos) << in.out;
-    const CliResult v = run_cli(
-        "verify --checkpoint " + ckpt + " --model " + model + " --json --threads 1", dir);
+    const CliResult v =
+        run_cli("verify --checkpoint " + ckpt + " --model " + model + " --json --threads 1", dir);
     ASSERT_EQ(v.code, 0) << v.err << v.out;
     const auto vj = nlohmann::json::parse(last_line(v.out));
     EXPECT_EQ(vj.at("bit_exact").get<int>(), 32);
@@ -143,8 +142,8 @@ TEST(ExportVerifyCli, BadInputsGiveOneLineAndNoFile) {
   EXPECT_EQ(w.code, 1);
   EXPECT_EQ(count_lines(w.err), 1) << w.err;
   f8net::testing::write_text(dir / "junk.pt", "not a checkpoint");
-  const CliResult j = run_cli("export --checkpoint " + (dir / "junk.pt") + " -o " + (dir / "c.f8"),
-                              dir);
+  const CliResult j =
+      run_cli("export --checkpoint " + (dir / "junk.pt") + " -o " + (dir / "c.f8"), dir);
   EXPECT_EQ(j.code, 1);
   EXPECT_EQ(count_lines(j.err), 1) << j.err;
   EXPECT_FALSE(fs::exists(dir / "c.f8"));

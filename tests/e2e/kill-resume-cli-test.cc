@@ -59,16 +59,15 @@ TEST(KillResume, SigkillAtRandomMomentsThenResumeReproducesTheMetrics) {
   TempDir d;
   f8net::testing::write_fashion_dir(d / "data", 480, 32);
   // Float pre-training then fixed-point training, a checkpoint every 2 iterations (15 per epoch).
-  f8net::testing::write_text(
-      d / "run.yaml",
-      "model: {arch: small_cnn, width_mult: 0.5}\n"
-      "data: {dataset: fashion-mnist, dir: " +
-          (d / "data") +
-          "}\n"
-          "pretrain: {mode: float, epochs: 1, batch_size: 16, lr: 0.05}\n"
-          "train: {mode: fixed, epochs: 2, batch_size: 16, lr: 0.01}\n"
-          "checkpoint: {every_iterations: 2, every_seconds: 0}\n"
-          "threads: 1\nseed: 7\n");
+  f8net::testing::write_text(d / "run.yaml",
+                             "model: {arch: small_cnn, width_mult: 0.5}\n"
+                             "data: {dataset: fashion-mnist, dir: " +
+                                 (d / "data") +
+                                 "}\n"
+                                 "pretrain: {mode: float, epochs: 1, batch_size: 16, lr: 0.05}\n"
+                                 "train: {mode: fixed, epochs: 2, batch_size: 16, lr: 0.01}\n"
+                                 "checkpoint: {every_iterations: 2, every_seconds: 0}\n"
+                                 "threads: 1\nseed: 7\n");
   const std::string train = "train --config " + (d / "run.yaml") + " --out ";
 
   const auto t0 = Clock::now();

@@ -2,9 +2,9 @@
 // a tiny two-stage run and its evaluation with --json on generated data, and bad inputs giving
 // one line on stderr, a non-zero exit and no clobbered files.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli-runner.h"
@@ -26,7 +26,9 @@ Result run(const std::string& args, const TempDir& dir) {
 // A tiny recipe on generated data: fp_pact 1 epoch, fixed 1 epoch.
 std::string tiny_recipe(const std::string& data_dir) {
   return "model: {arch: small_cnn, width_mult: 0.5}\n"
-         "data: {dataset: fashion-mnist, dir: " + data_dir + "}\n"
+         "data: {dataset: fashion-mnist, dir: " +
+         data_dir +
+         "}\n"
          "pretrain: {mode: fp_pact, epochs: 1, batch_size: 16, lr: 0.05}\n"
          "train: {mode: fixed, epochs: 1, batch_size: 16, lr: 0.01}\n"
          "threads: 1\n";
@@ -45,8 +47,8 @@ TEST(TrainCli, UsageErrorsExitWithTwo) {
   TempDir dir;
   write_text(dir / "r.yaml", tiny_recipe(dir / "data"));
   for (const std::string& args :
-       {"train --config " + (dir / "r.yaml"),                       // no --out
-        "train --out " + (dir / "o"),                               // no --config
+       {"train --config " + (dir / "r.yaml"),  // no --out
+        "train --out " + (dir / "o"),          // no --config
         "train --config " + (dir / "r.yaml") + " --out " + (dir / "o") + " --resume",
         "train --config " + (dir / "r.yaml") + " --out " + (dir / "o") + " --bogus"}) {
     const Result r = run(args, dir);
@@ -87,9 +89,8 @@ TEST(TrainCli, TinyTrainThenEvalWithJson) {
 
   // The run directory is not overwritten by a second train.
   const std::string before = slurp(dir / "run/config.yaml");
-  const Result again = run("train --config " + (dir / "r.yaml") + " --set train.lr=0.5 --out " +
-                               (dir / "run"),
-                           dir);
+  const Result again =
+      run("train --config " + (dir / "r.yaml") + " --set train.lr=0.5 --out " + (dir / "run"), dir);
   EXPECT_EQ(again.code, 1);
   EXPECT_EQ(count_lines(again.err), 1) << again.err;
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
@@ -141,7 +142,8 @@ TEST(TrainCli, UnwritableOutputAndCorruptCheckpointGiveOneLine) {
   write_text(dir / "r.yaml", tiny_recipe(dir / "data"));
   // An output directory that cannot be created (its parent is a file).
   {
-    const Result r = run("train --config " + (dir / "r.yaml") + " --out " + (dir / "r.yaml/run"), dir);
+    const Result r =
+        run("train --config " + (dir / "r.yaml") + " --out " + (dir / "r.yaml/run"), dir);
     EXPECT_EQ(r.code, 1) << r.err;
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_NE(r.err.find("r.yaml/run"), std::string::npos) << r.err;

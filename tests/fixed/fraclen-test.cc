@@ -175,11 +175,11 @@ TEST(GridSearch, OnePassEdgeCases) {
   std::vector<std::vector<float>> cases = {
       {},
       std::vector<float>(64, 0.0f),
-      std::vector<float>(64, 0.75f),                 // constant
-      std::vector<float>(64, -3.0f),                 // constant negative
-      {1e30f, -1e30f, 3.4e38f, -3.4e38f},            // huge: every FL saturates
-      {1e-30f, -1e-30f, 1e-40f, 1e-45f},             // tiny and denormal: every FL rounds to 0
-      {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.25f, 0.75f}, // exact rounding ties
+      std::vector<float>(64, 0.75f),                   // constant
+      std::vector<float>(64, -3.0f),                   // constant negative
+      {1e30f, -1e30f, 3.4e38f, -3.4e38f},              // huge: every FL saturates
+      {1e-30f, -1e-30f, 1e-40f, 1e-45f},               // tiny and denormal: every FL rounds to 0
+      {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.25f, 0.75f},  // exact rounding ties
       {INFINITY, 1.0f, -INFINITY},
       {std::nanf(""), 1.0f},
   };
@@ -201,7 +201,8 @@ double blocked_sum_oracle(const std::vector<double>& terms) {
   double sum = 0.0;
   for (size_t begin = 0; begin < terms.size(); begin += 4096) {
     double p[8] = {};
-    for (size_t i = begin; i < terms.size() && i < begin + 4096; ++i) p[(i - begin) % 8] += terms[i];
+    for (size_t i = begin; i < terms.size() && i < begin + 4096; ++i)
+      p[(i - begin) % 8] += terms[i];
     sum += ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]));
   }
   return sum;
@@ -215,7 +216,8 @@ TEST(BlockedSum, FollowsTheDefinedOrderSeriallyAndThreaded) {
   for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{5}, fx::kSumBlock - 1,
                    fx::kSumBlock, fx::kSumBlock + 3, 5 * fx::kSumBlock + 2}) {
     std::vector<float> x(n);
-    for (float& v : x) v = static_cast<float>(std::ldexp(mant(rng), static_cast<int>(rng() % 60) - 30));
+    for (float& v : x)
+      v = static_cast<float>(std::ldexp(mant(rng), static_cast<int>(rng() % 60) - 30));
     std::vector<double> squares(n);
     for (size_t i = 0; i < n; ++i) squares[i] = static_cast<double>(x[i]) * x[i];
     const auto square = [](float v) { return static_cast<double>(v) * v; };
@@ -225,11 +227,14 @@ TEST(BlockedSum, FollowsTheDefinedOrderSeriallyAndThreaded) {
     EXPECT_EQ(fx::blocked_sum(x.data(), n, square, ThreadedBlocks{4}), want) << n;
     // compute_metric is that sum, whichever way the blocks run.
     EXPECT_EQ(fx::compute_metric(x.data(), n, Metric::kRms, ThreadedBlocks{3}),
-              n ? std::sqrt(want / static_cast<double>(n)) : 0.0) << n;
+              n ? std::sqrt(want / static_cast<double>(n)) : 0.0)
+        << n;
     EXPECT_EQ(fx::compute_metric(x.data(), n, Metric::kStd, ThreadedBlocks{3}),
-              fx::compute_metric(x.data(), n, Metric::kStd)) << n;
+              fx::compute_metric(x.data(), n, Metric::kStd))
+        << n;
     EXPECT_EQ(fx::compute_metric(x.data(), n, Metric::kMae, ThreadedBlocks{2}),
-              fx::compute_metric(x.data(), n, Metric::kMae)) << n;
+              fx::compute_metric(x.data(), n, Metric::kMae))
+        << n;
   }
 }
 

@@ -75,9 +75,14 @@ TEST(ShiftRoundHalfEven, RandomInt32AndInt64) {
 }
 
 TEST(ShiftRoundHalfEven, Extremes) {
-  const int64_t values[] = {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(),
-                            std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
-                            std::numeric_limits<int64_t>::min() + 1, -1, 0, 1};
+  const int64_t values[] = {std::numeric_limits<int32_t>::min(),
+                            std::numeric_limits<int32_t>::max(),
+                            std::numeric_limits<int64_t>::min(),
+                            std::numeric_limits<int64_t>::max(),
+                            std::numeric_limits<int64_t>::min() + 1,
+                            -1,
+                            0,
+                            1};
   for (int64_t a : values) {
     for (int d = 0; d <= 62; ++d) {
       EXPECT_EQ(fx::shift_round_half_even(a, d), oracle_rne(a, d)) << "a=" << a << " d=" << d;
@@ -89,7 +94,7 @@ TEST(ShiftRoundHalfEven, TiesGoToEven) {
   // shift 1: x.5 ties.
   EXPECT_EQ(fx::shift_round_half_even(1, 1), 0);
   EXPECT_EQ(fx::shift_round_half_even(3, 1), 2);
-  EXPECT_EQ(fx::shift_round_half_even(5, 1), 2);   // half-up would give 3
+  EXPECT_EQ(fx::shift_round_half_even(5, 1), 2);  // half-up would give 3
   EXPECT_EQ(fx::shift_round_half_even(-1, 1), 0);
   EXPECT_EQ(fx::shift_round_half_even(-3, 1), -2);  // half-up would give -1
   EXPECT_EQ(fx::shift_round_half_even(-5, 1), -2);
@@ -148,7 +153,8 @@ TEST(RoundHalfEven, EqualsNearbyint) {
       }
     }
   }
-  for (double v : {0.0, -0.0, 0.5, -0.5, 1e-320, double{INFINITY}, -double{INFINITY}, std::nan("")}) {
+  for (double v :
+       {0.0, -0.0, 0.5, -0.5, 1e-320, double{INFINITY}, -double{INFINITY}, std::nan("")}) {
     ASSERT_TRUE(same(v)) << v;
   }
   std::uniform_int_distribution<uint64_t> bits;
@@ -166,6 +172,7 @@ TEST(Exp2i, EqualsLdexp) {
   for (int e = -1022; e <= 1023; ++e) ASSERT_EQ(fx::exp2i(e), std::ldexp(1.0, e)) << e;
   // Scaling by exp2i is correctly rounded like ldexp, also into the denormal range.
   for (double x : {1.0, 3.0, 1.7976931348623157e308, 4.9e-324, 1.2345678901234567e-300}) {
-    for (int e : {-60, -8, 0, 8, 60}) ASSERT_EQ(x * fx::exp2i(e), std::ldexp(x, e)) << x << " " << e;
+    for (int e : {-60, -8, 0, 8, 60})
+      ASSERT_EQ(x * fx::exp2i(e), std::ldexp(x, e)) << x << " " << e;
   }
 }

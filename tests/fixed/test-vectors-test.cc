@@ -58,10 +58,10 @@ TEST(TestVectors, TV3Requantize12To5) {
     int64_t acc;
     int s, u;
   };
-  const Row rows[] = {{64, 0, 0},          {63, 0, 0},          {65, 1, 1},     {192, 2, 2},
-                      {320, 2, 2},         {-64, 0, 0},         {-192, -2, 0},  {-320, -2, 0},
-                      {-65, -1, 0},        {16320, 127, 128},   {16384, 127, 128},
-                      {-16384, -127, 0},   {1000000, 127, 255}, {-1000000, -127, 0}};
+  const Row rows[] = {{64, 0, 0},          {63, 0, 0},         {65, 1, 1},        {192, 2, 2},
+                      {320, 2, 2},         {-64, 0, 0},        {-192, -2, 0},     {-320, -2, 0},
+                      {-65, -1, 0},        {16320, 127, 128},  {16384, 127, 128}, {-16384, -127, 0},
+                      {1000000, 127, 255}, {-1000000, -127, 0}};
   for (const Row& r : rows) {
     EXPECT_EQ(fx::requantize(r.acc, 12, fx::activation_format(5, true)), r.s) << r.acc;
     EXPECT_EQ(fx::requantize(r.acc, 12, fx::activation_format(5, false)), r.u) << r.acc;
@@ -85,7 +85,7 @@ TEST(TestVectors, TV7PactEquivalence) {
 }
 
 TEST(TestVectors, TV9ResidualAlignment) {
-  const int64_t body = 5000;  // FL 11
+  const int64_t body = 5000;                                     // FL 11
   const int64_t skip = fx::shift_round_half_even(-700, 9 - 11);  // FL 9 -> 11: left shift by 2
   EXPECT_EQ(skip, -2800);
   int64_t sum = body + skip;

@@ -133,17 +133,26 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
   const uint64_t seed = t::test_seed(77);
   std::mt19937_64 rng(seed);
   const Geo geos[] = {
-      {1, 5, 5, 1, 1, 1, 0, 1, false},   {3, 11, 9, 16, 7, 2, 3, 1, false},
-      {4, 6, 7, 64, 1, 1, 0, 1, false},  {5, 7, 6, 65, 3, 1, 1, 1, false},
-      {64, 4, 5, 63, 1, 1, 0, 1, false}, {67, 5, 5, 130, 3, 2, 1, 1, false},
-      {8, 9, 9, 17, 3, 1, 2, 2, false},  {16, 3, 3, 200, 3, 1, 1, 1, false},
-      {12, 13, 1, 6, 1, 2, 0, 1, false}, {3, 8, 8, 24, 5, 2, 2, 1, false},
-      {1, 6, 6, 1, 3, 1, 1, 1, true},    {17, 7, 8, 0, 3, 1, 1, 1, true},
-      {32, 9, 9, 0, 3, 2, 1, 1, true},   {40, 8, 7, 0, 5, 1, 2, 1, true},
-      {5, 9, 9, 0, 3, 1, 2, 2, true},    {16, 4, 4, 0, 7, 2, 3, 1, true},
+      {1, 5, 5, 1, 1, 1, 0, 1, false},
+      {3, 11, 9, 16, 7, 2, 3, 1, false},
+      {4, 6, 7, 64, 1, 1, 0, 1, false},
+      {5, 7, 6, 65, 3, 1, 1, 1, false},
+      {64, 4, 5, 63, 1, 1, 0, 1, false},
+      {67, 5, 5, 130, 3, 2, 1, 1, false},
+      {8, 9, 9, 17, 3, 1, 2, 2, false},
+      {16, 3, 3, 200, 3, 1, 1, 1, false},
+      {12, 13, 1, 6, 1, 2, 0, 1, false},
+      {3, 8, 8, 24, 5, 2, 2, 1, false},
+      {1, 6, 6, 1, 3, 1, 1, 1, true},
+      {17, 7, 8, 0, 3, 1, 1, 1, true},
+      {32, 9, 9, 0, 3, 2, 1, 1, true},
+      {40, 8, 7, 0, 5, 1, 2, 1, true},
+      {5, 9, 9, 0, 3, 1, 2, 2, true},
+      {16, 4, 4, 0, 7, 2, 3, 1, true},
       // Depthwise with several 16-channel groups split across threads (few output rows), and a
       // wide 5x5 whose interior runs the fixed-tap path.
-      {48, 7, 7, 0, 3, 2, 1, 1, true},   {33, 12, 20, 0, 5, 1, 2, 1, true},
+      {48, 7, 7, 0, 3, 2, 1, 1, true},
+      {33, 12, 20, 0, 5, 1, 2, 1, true},
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {

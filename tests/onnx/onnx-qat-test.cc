@@ -22,7 +22,8 @@ rt::ModelDef random_runtime_model(const ModelCase& c) {
   torch::manual_seed(7);
   const bool normalize = c.variant == "normalize";
   auto images = [&](int64_t n) {
-    torch::Tensor x = torch::randint(0, 256, {n, c.channels, c.size, c.size}).to(torch::kFloat) / 255.0f;
+    torch::Tensor x =
+        torch::randint(0, 256, {n, c.channels, c.size, c.size}).to(torch::kFloat) / 255.0f;
     return normalize ? (x - 0.45f) / 0.225f : x;
   };
   qat::Net net = warm_random_model(c, Randomization{}, images);
@@ -37,7 +38,8 @@ rt::ModelDef random_runtime_model(const ModelCase& c) {
 }
 
 void check_family(const ModelCase& c) {
-  const std::string name = c.arch + "-" + std::to_string(c.size) + (c.variant.empty() ? "" : "-") + c.variant;
+  const std::string name =
+      c.arch + "-" + std::to_string(c.size) + (c.variant.empty() ? "" : "-") + c.variant;
   SCOPED_TRACE(name);
   expect_ort_bit_exact(random_runtime_model(c), name, 4, 3);
 }
@@ -50,7 +52,9 @@ TEST(OnnxQat, Resnet56GridSearch) { check_family({"resnet56", 3, 32, 0.25, "grid
 TEST(OnnxQat, Resnet50) { check_family({"resnet50", 3, 32, 0.125, ""}); }
 TEST(OnnxQat, MobilenetV1) { check_family({"mobilenet_v1", 3, 32, 0.25, ""}); }
 TEST(OnnxQat, MobilenetV2) { check_family({"mobilenet_v2", 3, 32, 0.25, ""}); }
-TEST(OnnxQat, MobilenetV2QuantAvgpool) { check_family({"mobilenet_v2", 3, 32, 0.25, "quant_avgpool"}); }
+TEST(OnnxQat, MobilenetV2QuantAvgpool) {
+  check_family({"mobilenet_v2", 3, 32, 0.25, "quant_avgpool"});
+}
 
 // Word lengths other than 8 (issue 11): 4- and 6-bit weights and activations in 8-bit containers,
 // signed narrow codes (MobileNet-V2's linear bottlenecks), narrow first and last layers.

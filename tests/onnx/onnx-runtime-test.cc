@@ -49,8 +49,8 @@ TEST(OnnxRuntime, RandomCnnEveryOp) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     for (int32_t channels : {1, 3}) {
       const rt::OnnxExportReport r = expect_ort_bit_exact(
-          random_cnn(seed, channels), "random-cnn-" + std::to_string(seed) + "-" +
-                                          std::to_string(channels), 6, seed);
+          random_cnn(seed, channels),
+          "random-cnn-" + std::to_string(seed) + "-" + std::to_string(channels), 6, seed);
       EXPECT_GT(r.integer_convs, 0);
     }
   }

@@ -61,11 +61,12 @@ inline int run_command(const std::string& cmd, std::string* log) {
 // onnx.checker.check_model(full_check=True) on `path`.
 inline void expect_checker_accepts(const std::string& path) {
   std::string log;
-  const int rc = run_command(std::string(F8NET_PYTHON_ONNX) +
-                                 " -c 'import onnx, sys; "
-                                 "onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)' " +
-                                 shell_quote(path),
-                             &log);
+  const int rc =
+      run_command(std::string(F8NET_PYTHON_ONNX) +
+                      " -c 'import onnx, sys; "
+                      "onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)' " +
+                      shell_quote(path),
+                  &log);
   EXPECT_EQ(rc, 0) << "onnx.checker rejects " << path << ":\n" << log;
 }
 
@@ -110,7 +111,8 @@ inline Logits f8net_logits(const rt::ModelDef& m, const std::vector<uint8_t>& co
     out.channels = static_cast<int32_t>(y.shape.elements());
     const int64_t hw = int64_t{y.shape.h} * y.shape.w;
     out.fl.resize(static_cast<size_t>(y.shape.elements()));
-    for (int64_t k = 0; k < y.shape.elements(); ++k) out.fl[static_cast<size_t>(k)] = y.frac_bits[k / hw];
+    for (int64_t k = 0; k < y.shape.elements(); ++k)
+      out.fl[static_cast<size_t>(k)] = y.frac_bits[k / hw];
     for (int64_t k = 0; k < y.shape.elements(); ++k) out.values.push_back(y.s32()[k]);
   }
   return out;
@@ -122,7 +124,8 @@ inline std::vector<float> ort_outputs(const std::string& onnx_path, const rt::Mo
                                       const std::string& optimized_path = "") {
   const std::string in = onnx_path + ".in", out = onnx_path + "." + opt + ".out";
   std::ofstream(in, std::ios::binary)
-      .write(reinterpret_cast<const char*>(codes.data()), static_cast<std::streamsize>(codes.size()));
+      .write(reinterpret_cast<const char*>(codes.data()),
+             static_cast<std::streamsize>(codes.size()));
   const int64_t per = m.input.shape.elements();
   const std::string shape = std::to_string(static_cast<int64_t>(codes.size()) / per) + "," +
                             std::to_string(m.input.shape.c) + "," +

@@ -24,13 +24,14 @@ struct ShapedBuilder {
   int32_t requant(int32_t v, bool is_signed) {
     // Aim the typical magnitude at ~40 codes.
     const double s = std::max(spread[static_cast<size_t>(v)], 1e-6);
-    const int fl = std::clamp(static_cast<int>(std::floor(std::log2(40.0 / s))), 0, is_signed ? 7 : 8);
+    const int fl =
+        std::clamp(static_cast<int>(std::floor(std::log2(40.0 / s))), 0, is_signed ? 7 : 8);
     const int32_t out = rt::add_requantize(&m, v, fl, is_signed);
     spread.push_back(40.0 * std::ldexp(1.0, -fl) * (is_signed ? 1.0 : 0.6));
     return out;
   }
-  int32_t conv(int32_t codes, int32_t in_c, int32_t out_c, int32_t k, int32_t stride, int wfl_lo = 5,
-               int wfl_hi = 6) {
+  int32_t conv(int32_t codes, int32_t in_c, int32_t out_c, int32_t k, int32_t stride,
+               int wfl_lo = 5, int wfl_hi = 6) {
     rt::Conv2dParams p;
     p.out_channels = out_c;
     p.kernel_h = p.kernel_w = k;
@@ -50,7 +51,8 @@ struct ShapedBuilder {
     for (int8_t& f : wfl) f = static_cast<int8_t>(fd(rng));
     const int32_t v = rt::add_conv2d(&m, codes, p, std::move(w), std::move(b), std::move(wfl));
     const double x = spread[static_cast<size_t>(codes)];
-    spread.push_back(std::sqrt(static_cast<double>(taps)) * x * (limit / 2.0) * std::ldexp(1.0, -wfl_lo));
+    spread.push_back(std::sqrt(static_cast<double>(taps)) * x * (limit / 2.0) *
+                     std::ldexp(1.0, -wfl_lo));
     return v;
   }
   int32_t relu(int32_t v) {

@@ -21,7 +21,7 @@
 namespace f8net::qat {
 namespace {
 
-constexpr double kU = 0x1.0p-24; // float32 unit roundoff
+constexpr double kU = 0x1.0p-24;  // float32 unit roundoff
 // Sums of independent, zero-mean rounding errors t_i with |t_i| <= m_i: by
 // Hoeffding, P(|sum t_i| > z ||m||_2) <= 2 exp(-z^2 / 2), 3e-8 for z = 6.
 // Worst-case sums (||m||_1) would be sqrt(terms) times looser and could not
@@ -40,8 +40,7 @@ std::pair<torch::Tensor, torch::Tensor> dequantized(const LayerCodes &c) {
     for (int64_t i = 0; i < inner; ++i) {
       w[o][i] = std::ldexp(c.weight[static_cast<size_t>(o * inner + i)], -fl);
     }
-    b[o] = std::ldexp(static_cast<double>(c.bias[static_cast<size_t>(o)]),
-                      -(c.input_fl + fl));
+    b[o] = std::ldexp(static_cast<double>(c.bias[static_cast<size_t>(o)]), -(c.input_fl + fl));
   }
   return {w.view(c.weight_shape), b};
 }
@@ -62,8 +61,7 @@ torch::Tensor conv_fold_bound(NetImpl &net, const torch::Tensor &x, double a) {
   auto stem = module<QConvBNImpl>(net, "stem");
   torch::Tensor t = torch::relu(stem->forward(x));
   int64_t nblocks = 0;
-  while (net.named_modules().contains("blocks." + std::to_string(nblocks)))
-    ++nblocks;
+  while (net.named_modules().contains("blocks." + std::to_string(nblocks))) ++nblocks;
   for (int64_t i = 0; i + 1 < nblocks; ++i) {
     t = module<BlockImpl>(net, "blocks." + std::to_string(i))->forward(t);
   }
@@ -77,16 +75,13 @@ torch::Tensor conv_fold_bound(NetImpl &net, const torch::Tensor &x, double a) {
   const auto [w1, b1] = dequantized(c1);
   const auto [wa, ba] = dequantized(ca);
   const torch::Tensor xq =
-      quantize_ste(t.to(torch::kDouble), {c1.input_fl}, c1.input_signed, 1)
-          .abs();
+      quantize_ste(t.to(torch::kDouble), {c1.input_fl}, c1.input_signed, 1).abs();
   const auto &o = conv.options();
   // Per position: the bias difference (worst case) plus z ||dW x||_2 over the
   // fan-in.
-  const torch::Tensor e2 =
-      torch::conv2d(xq * xq, (wa - a * w1).pow(2), {}, o.stride(), o.padding(),
-                    o.dilation(), conv.groups());
-  const torch::Tensor e =
-      kZ * e2.sqrt() + (ba - a * b1).abs().view({1, -1, 1, 1});
+  const torch::Tensor e2 = torch::conv2d(xq * xq, (wa - a * w1).pow(2), {}, o.stride(), o.padding(),
+                                         o.dilation(), conv.groups());
+  const torch::Tensor e = kZ * e2.sqrt() + (ba - a * b1).abs().view({1, -1, 1, 1});
   return e.mean({2, 3}) / a;
 }
 
@@ -96,8 +91,7 @@ struct Check {
 };
 
 // Returns true when `y` stays within `bound` of `sim` everywhere.
-bool within(const torch::Tensor &y, const torch::Tensor &sim,
-            const torch::Tensor &bound) {
+bool within(const torch::Tensor &y, const torch::Tensor &sim, const torch::Tensor &bound) {
   return ((y - sim).abs() <= bound).all().item<bool>();
 }
 
@@ -106,9 +100,8 @@ void check_agreement(const testing::ModelCase &c) {
   torch::set_num_threads(2);
   const ModelOptions o = testing::fixed_model_options(c);
   const auto images = [&](int64_t n) {
-    return c.variant == "normalize"
-               ? torch::randn({n, c.channels, c.size, c.size})
-               : torch::rand({n, c.channels, c.size, c.size});
+    return c.variant == "normalize" ? torch::randn({n, c.channels, c.size, c.size})
+                                    : torch::rand({n, c.channels, c.size, c.size});
   };
   testing::Randomization r;
   r.bn_weight_max = 4.0;
@@ -140,12 +133,11 @@ void check_agreement(const testing::ModelCase &c) {
   // a sum of
   //    non-negative terms, plus the final division), plus the conv-fold bound.
   torch::Tensor body = (hw + 1) * kU * f.abs() + 1e-300;
-  if (a != 1.0 && !fold.into_fc)
-    body = body + conv_fold_bound(*net, x, a);
+  if (a != 1.0 && !fold.into_fc) body = body + conv_fold_bound(*net, x, a);
   const torch::Tensor body_diff = (a_fc * ex.fc_input - f).abs();
   EXPECT_TRUE((body_diff <= body).all().item<bool>())
-      << "pooled features: max diff " << body_diff.max().item<double>()
-      << " vs bound " << body.max().item<double>();
+      << "pooled features: max diff " << body_diff.max().item<double>() << " vs bound "
+      << body.max().item<double>();
 
   // 2. The FC: the simulation computes Wq Q(f) + bq, the integer path Q(a_fc W)
   // Q(P) + ba.
@@ -158,13 +150,10 @@ void check_agreement(const testing::ModelCase &c) {
   // monotone, so a_fc Q(P) lies between a_fc Q at both ends: the input-grid
   // term, exactly where no code boundary lies inside the interval (then it is
   // a_fc Q(f / a_fc) - Q(f), 0 when a_fc = 1).
-  const torch::Tensor qlo =
-      a_fc * quantize_ste((f - body) / a_fc, {fx}, false, 1);
-  const torch::Tensor qhi =
-      a_fc * quantize_ste((f + body) / a_fc, {fx}, false, 1);
+  const torch::Tensor qlo = a_fc * quantize_ste((f - body) / a_fc, {fx}, false, 1);
+  const torch::Tensor qhi = a_fc * quantize_ste((f + body) / a_fc, {fx}, false, 1);
   const torch::Tensor dx = torch::max((qlo - xs).abs(), (qhi - xs).abs());
-  torch::Tensor var =
-      torch::matmul(dx * dx, (w1 * w1).t()); // sum of squared term bounds
+  torch::Tensor var = torch::matmul(dx * dx, (w1 * w1).t());  // sum of squared term bounds
   torch::Tensor bound = torch::zeros_like(sim);
   if (a_fc != 1.0) {
     // |Q(aW) - a Q(W)| <= |Q(aW) - aW| + a |W - Q(W)|: each weight's rounding
@@ -177,12 +166,9 @@ void check_agreement(const testing::ModelCase &c) {
     const torch::Tensor xmax = torch::max(qlo, qhi) / a_fc;
     var = var + torch::matmul(xmax * xmax, (ew * ew).t());
     // The same bias b / (s ws) rounded at two FLs: half a step of each.
-    const torch::Tensor fw1 =
-        torch::tensor(std::vector<double>(fl1.begin(), fl1.end()));
-    const torch::Tensor fwa =
-        torch::tensor(std::vector<double>(fla.begin(), fla.end()));
-    bound = bound + (torch::pow(2.0, -(fx + fw1) - 1) +
-                     torch::pow(2.0, -(fx + fwa) - 1));
+    const torch::Tensor fw1 = torch::tensor(std::vector<double>(fl1.begin(), fl1.end()));
+    const torch::Tensor fwa = torch::tensor(std::vector<double>(fla.begin(), fla.end()));
+    bound = bound + (torch::pow(2.0, -(fx + fw1) - 1) + torch::pow(2.0, -(fx + fwa) - 1));
   }
   bound = bound + kZ * var.sqrt();
   // float32 slack of the simulation's FC sum.
@@ -197,55 +183,34 @@ void check_agreement(const testing::ModelCase &c) {
   //    compensation (issue 11 deviation 1: bias codes a times too large).
   EXPECT_FALSE(within(ex.logits * 2.0, sim, bound)) << "an FL error would pass";
   const double k = a != 1.0 ? a : 64.0 / 49.0;
-  EXPECT_FALSE(within(ex.logits + (k - 1.0) * b1, sim, bound))
-      << "a mis-scaled bias would pass";
-  std::cout << "[agreement] " << c.arch << " " << c.channels << "x" << c.size
-            << " " << c.variant << ": a " << a
+  EXPECT_FALSE(within(ex.logits + (k - 1.0) * b1, sim, bound)) << "a mis-scaled bias would pass";
+  std::cout << "[agreement] " << c.arch << " " << c.channels << "x" << c.size << " " << c.variant
+            << ": a " << a
             << (fold.into_fc ? " (FC)"
                 : a != 1.0   ? " (conv)"
                              : "")
-            << ", max |exact - sim| " << diff.max().item<double>()
-            << ", max bound " << bound.max().item<double>() << ", max |logit| "
-            << sim.abs().max().item<double>() << "\n";
+            << ", max |exact - sim| " << diff.max().item<double>() << ", max bound "
+            << bound.max().item<double>() << ", max |logit| " << sim.abs().max().item<double>()
+            << "\n";
 }
 
-TEST(Agreement, SmallCnnConvFold) {
-  check_agreement({"small_cnn", 1, 28, 1.0, ""});
-}
+TEST(Agreement, SmallCnnConvFold) { check_agreement({"small_cnn", 1, 28, 1.0, ""}); }
 TEST(Agreement, SmallCnnQuantAvgpool) {
   check_agreement({"small_cnn", 1, 28, 1.0, "quant_avgpool"});
 }
-TEST(Agreement, SmallCnnPerChannel) {
-  check_agreement({"small_cnn", 1, 28, 1.0, "per_channel"});
-}
-TEST(Agreement, Resnet20FcFold) {
-  check_agreement({"resnet20", 1, 28, 1.0, ""});
-}
+TEST(Agreement, SmallCnnPerChannel) { check_agreement({"small_cnn", 1, 28, 1.0, "per_channel"}); }
+TEST(Agreement, Resnet20FcFold) { check_agreement({"resnet20", 1, 28, 1.0, ""}); }
 TEST(Agreement, Resnet20) { check_agreement({"resnet20", 3, 32, 1.0, ""}); }
-TEST(Agreement, Resnet20Normalized) {
-  check_agreement({"resnet20", 3, 32, 1.0, "normalize"});
-}
+TEST(Agreement, Resnet20Normalized) { check_agreement({"resnet20", 3, 32, 1.0, "normalize"}); }
 TEST(Agreement, Resnet56) { check_agreement({"resnet56", 3, 32, 0.5, ""}); }
 TEST(Agreement, Resnet18) { check_agreement({"resnet18", 3, 32, 0.25, ""}); }
-TEST(Agreement, Resnet18LargeStemFcFold) {
-  check_agreement({"resnet18", 3, 72, 0.125, ""});
-}
+TEST(Agreement, Resnet18LargeStemFcFold) { check_agreement({"resnet18", 3, 72, 0.125, ""}); }
 TEST(Agreement, Resnet50) { check_agreement({"resnet50", 3, 32, 0.125, ""}); }
-TEST(Agreement, Resnet50FcFold) {
-  check_agreement({"resnet50", 3, 24, 0.125, ""});
-}
-TEST(Agreement, MobilenetV1) {
-  check_agreement({"mobilenet_v1", 3, 32, 0.25, ""});
-}
-TEST(Agreement, MobilenetV1ConvFold) {
-  check_agreement({"mobilenet_v1", 1, 40, 0.25, ""});
-}
-TEST(Agreement, MobilenetV2) {
-  check_agreement({"mobilenet_v2", 3, 32, 0.25, ""});
-}
-TEST(Agreement, MobilenetV2ConvFold) {
-  check_agreement({"mobilenet_v2", 1, 24, 0.25, ""});
-}
+TEST(Agreement, Resnet50FcFold) { check_agreement({"resnet50", 3, 24, 0.125, ""}); }
+TEST(Agreement, MobilenetV1) { check_agreement({"mobilenet_v1", 3, 32, 0.25, ""}); }
+TEST(Agreement, MobilenetV1ConvFold) { check_agreement({"mobilenet_v1", 1, 40, 0.25, ""}); }
+TEST(Agreement, MobilenetV2) { check_agreement({"mobilenet_v2", 3, 32, 0.25, ""}); }
+TEST(Agreement, MobilenetV2ConvFold) { check_agreement({"mobilenet_v2", 1, 24, 0.25, ""}); }
 
-} // namespace
-} // namespace f8net::qat
+}  // namespace
+}  // namespace f8net::qat

@@ -1,10 +1,10 @@
 // The allocator tuning must really reach glibc: its settings are applied only where the C library
 // is glibc, and a missing feature macro once made it a silent no-op.
+#include "f8net/qat/allocator.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-
-#include "f8net/qat/allocator.h"
 
 TEST(Allocator, GlibcTakesEverySetting) {
 #if defined(__GLIBC__)

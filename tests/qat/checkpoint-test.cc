@@ -2,11 +2,11 @@
 // readability by load_state_by_intersection, and one-line errors for corrupt or foreign files.
 #include "f8net/qat/checkpoint.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 #include <torch/torch.h>
-#include <caffe2/serialize/inline_container.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -14,11 +14,11 @@
 #include <sstream>
 #include <thread>
 
+#include "f8net/qat/models.h"
 #include "f8net/rt/atomic-file.h"
 #include "file-io.h"
-#include "f8net/qat/models.h"
-#include "state-io.h"
 #include "qat/data-fixtures.h"
+#include "state-io.h"
 
 namespace f8net::qat {
 namespace {
@@ -346,32 +346,33 @@ TEST(Checkpoint, ArchivesWithCodeOrCompressedRecordsAreRefusedBeforeLibTorchOpen
   EXPECT_EQ(load(rewrite_archive(good, [](const std::string&, std::string*, bool*) {})), "ok");
 
   for (const bool deflate : {false, true}) {
-    const std::string with_method = rewrite_archive(good, [&](const std::string& name,
-                                                              std::string* data, bool* compress) {
-      if (name == "code/__torch__.py") {
-        *data += "  def __setstate__(self, state: Tuple[str, str]) -> None:\n"
-                 "    while True:\n      pass\n";
-        *compress = deflate;
-      }
-    });
+    const std::string with_method =
+        rewrite_archive(good, [&](const std::string& name, std::string* data, bool* compress) {
+          if (name == "code/__torch__.py") {
+            *data +=
+                "  def __setstate__(self, state: Tuple[str, str]) -> None:\n"
+                "    while True:\n      pass\n";
+            *compress = deflate;
+          }
+        });
     const std::string msg = load(with_method);
     EXPECT_NE(msg.find("holds code"), std::string::npos) << deflate << ": " << msg;
     EXPECT_NE(msg.find("edited.pt"), std::string::npos) << msg;
   }
   // 80 MiB of zeros deflate to ~80 KB.
-  std::string msg = load(rewrite_archive(good, [](const std::string& name, std::string* data,
-                                                  bool* compress) {
-    if (name == "data.pkl") {
-      *data += std::string(size_t{80} << 20, '\0');
-      *compress = true;
-    }
-  }));
+  std::string msg =
+      load(rewrite_archive(good, [](const std::string& name, std::string* data, bool* compress) {
+        if (name == "data.pkl") {
+          *data += std::string(size_t{80} << 20, '\0');
+          *compress = true;
+        }
+      }));
   EXPECT_NE(msg.find("more than 64 MiB"), std::string::npos) << msg;
   // A deflated record that claims to be larger than it inflates to.
-  std::string lying = rewrite_archive(good, [](const std::string& name, std::string*,
-                                               bool* compress) {
-    *compress = name == "code/__torch__.py";
-  });
+  std::string lying =
+      rewrite_archive(good, [](const std::string& name, std::string*, bool* compress) {
+        *compress = name == "code/__torch__.py";
+      });
   ASSERT_EQ(load(lying), "ok");
   const size_t entry = lying.find("PK\x01\x02");
   ASSERT_NE(entry, std::string::npos);

@@ -1,11 +1,11 @@
 // Training configs: defaults, YAML and --set overrides, errors that name the key (unknown keys,
 // wrong types, bad values), the effective-config round trip, and every recipe in configs/.
+#include "f8net/qat/config.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
-
-#include "f8net/qat/config.h"
 
 namespace f8net::qat {
 namespace {
@@ -56,12 +56,14 @@ TEST(Config, UnknownKeysAreRejectedWithASuggestion) {
 }
 
 TEST(Config, WrongTypesNameTheKey) {
-  EXPECT_NE(error_of("train:\n  epochs: 2.5\n").find("key 'train.epochs': expected an integer, got '2.5'"),
+  EXPECT_NE(error_of("train:\n  epochs: 2.5\n")
+                .find("key 'train.epochs': expected an integer, got '2.5'"),
             std::string::npos);
   EXPECT_NE(error_of("train:\n  lr: fast\n").find("key 'train.lr': expected a number"),
             std::string::npos);
-  EXPECT_NE(error_of("", {"train.nesterov=maybe"}).find("key 'train.nesterov': expected true or false"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("", {"train.nesterov=maybe"}).find("key 'train.nesterov': expected true or false"),
+      std::string::npos);
   EXPECT_NE(error_of("model:\n  arch: [a, b]\n").find("key 'model.arch': expected a string"),
             std::string::npos);
   EXPECT_NE(error_of("data:\n  mean: [a]\n").find("key 'data.mean': expected a list of numbers"),
@@ -76,7 +78,8 @@ TEST(Config, BadValuesNameTheKey) {
   EXPECT_NE(error_of("", {"pretrain.mode=fixed"}).find("key 'pretrain.mode'"), std::string::npos);
   EXPECT_NE(error_of("", {"train.batch_size=0"}).find("key 'train.batch_size'"), std::string::npos);
   EXPECT_NE(error_of("", {"train.momentum=1.5"}).find("key 'train.momentum'"), std::string::npos);
-  EXPECT_NE(error_of("", {"train.wd_scheme=no_bn"}).find("key 'train.wd_scheme'"), std::string::npos);
+  EXPECT_NE(error_of("", {"train.wd_scheme=no_bn"}).find("key 'train.wd_scheme'"),
+            std::string::npos);
   EXPECT_NE(error_of("", {"data.dataset=svhn"}).find("key 'data.dataset'"), std::string::npos);
   EXPECT_NE(error_of("", {"train.epochs=0"}).find("key 'train.epochs'"), std::string::npos);
   EXPECT_EQ(error_of("", {"train.epochs=0", "train.iterations=100", "train.lr=0"}), "");
@@ -105,7 +108,8 @@ TEST(Config, ValuesThatWouldOverflowOrNeverReachTheLrAreRejected) {
 TEST(Config, AliasBombsAndHugeTextAreRefusedQuickly) {
   // Ten levels of ten-key mappings, each key aliasing the level below: flattening it into dotted
   // keys would visit 10^10 leaves.
-  std::string bomb = "a: &a {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}\n";
+  std::string bomb =
+      "a: &a {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}\n";
   for (char c = 'b'; c <= 'j'; ++c) {
     bomb += std::string(1, c) + ": &" + c + " {";
     for (int i = 0; i < 10; ++i) {
@@ -196,7 +200,8 @@ TEST(Config, WordLengthsAndPerLayerOverrides) {
     EXPECT_NE(e.find("[2, 8]"), std::string::npos) << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << "one line: " << e;
   }
-  EXPECT_NE(error_of("", {"quant.weight_bits=four"}).find("expected an integer"), std::string::npos);
+  EXPECT_NE(error_of("", {"quant.weight_bits=four"}).find("expected an integer"),
+            std::string::npos);
   EXPECT_NE(error_of("", {"quant.layer_bits.fc.weight=9"}).find("key 'quant.layer_bits.fc.weight'"),
             std::string::npos);
   EXPECT_NE(error_of("", {"quant.layer_bits.fc.bits=4"}).find("key 'quant.layer_bits.fc.bits'"),
@@ -204,8 +209,9 @@ TEST(Config, WordLengthsAndPerLayerOverrides) {
   EXPECT_NE(error_of("", {"quant.layer_bits.fc=4"}).find("key 'quant.layer_bits.fc'"),
             std::string::npos);
   EXPECT_NE(error_of("", {"quant.layer_bits=4"}).find("key 'quant.layer_bits'"), std::string::npos);
-  EXPECT_NE(error_of("quant: {layer_bits: {fc: {weight: [4]}}}\n").find("quant.layer_bits.fc.weight"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("quant: {layer_bits: {fc: {weight: [4]}}}\n").find("quant.layer_bits.fc.weight"),
+      std::string::npos);
 }
 
 TEST(Config, LoadConfigNamesAMissingFile) {

@@ -48,7 +48,8 @@ inline void write_bytes(const std::string& path, const std::vector<uint8_t>& byt
     return;
   }
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 inline void put_be32(std::vector<uint8_t>& b, uint32_t v) {

@@ -48,8 +48,7 @@ TEST(Fidelity, FcBiasCodesIgnoreThePoolCompensation) {
   torch::Tensor wq = torch::empty({10, 64}, torch::kDouble);
   for (int64_t i = 0; i < wq.numel(); ++i) {
     const int o = static_cast<int>(i / 64);
-    wq.view({-1})[i] =
-        std::ldexp(plain.weight[static_cast<size_t>(i)], -plain.weight_fl[o]);
+    wq.view({-1})[i] = std::ldexp(plain.weight[static_cast<size_t>(i)], -plain.weight_fl[o]);
   }
   const double ws = (1.0 / std::sqrt(10.0)) / wq.std().item<double>();
   const double s = fc->fix_scale_value();
@@ -58,8 +57,7 @@ TEST(Fidelity, FcBiasCodesIgnoreThePoolCompensation) {
     for (int64_t o = 0; o < 10; ++o) {
       const int fl = c.input_fl + c.weight_fl[static_cast<size_t>(o)];
       const double want = fc->bias[o].item<double>() / (s * ws);
-      const double got =
-          std::ldexp(static_cast<double>(c.bias[static_cast<size_t>(o)]), -fl);
+      const double got = std::ldexp(static_cast<double>(c.bias[static_cast<size_t>(o)]), -fl);
       // Half a bias step plus float32 slack in s and ws.
       EXPECT_NEAR(got, want, std::ldexp(0.5, -fl) + 1e-5 * std::abs(want))
           << "a=" << a << " o=" << o;
@@ -79,15 +77,13 @@ TEST(Fidelity, FloatModeFcKeepsTheRescaling) {
   const torch::Tensor want = torch::linear(x, fc->weight * ws, fc->bias);
   for (const bool training : {true, false}) {
     fc->train(training);
-    EXPECT_TRUE(torch::allclose(fc->forward(x), want, 1e-5, 1e-6))
-        << "training=" << training;
+    EXPECT_TRUE(torch::allclose(fc->forward(x), want, 1e-5, 1e-6)) << "training=" << training;
   }
   EXPECT_DOUBLE_EQ(fc->logit_scale(), 1.0);
   QuantOptions q = quant(Mode::kFloat);
   q.rescale_forward = false;
   QLinear plain = random_fc(q, 32, 7);
-  EXPECT_TRUE(torch::allclose(plain->forward(x),
-                              torch::linear(x, plain->weight, plain->bias)));
+  EXPECT_TRUE(torch::allclose(plain->forward(x), torch::linear(x, plain->weight, plain->bias)));
 }
 
 QConvBN raw_stem(const QuantOptions &q) {
@@ -111,10 +107,8 @@ TEST(Fidelity, RawImageIsPreQuantizedInEveryMode) {
   for (const Mode m : {Mode::kFloat, Mode::kFpPact, Mode::kFixed}) {
     QConvBN stem = raw_stem(quant(m));
     torch::NoGradGuard no_grad;
-    EXPECT_TRUE(torch::equal(stem->forward(lo), stem->forward(hi)))
-        << mode_name(m);
-    EXPECT_DOUBLE_EQ(stem->fix_scale_value(), 1.0)
-        << mode_name(m); // weight_only: s = 1
+    EXPECT_TRUE(torch::equal(stem->forward(lo), stem->forward(hi))) << mode_name(m);
+    EXPECT_DOUBLE_EQ(stem->fix_scale_value(), 1.0) << mode_name(m);  // weight_only: s = 1
   }
 }
 
@@ -129,10 +123,9 @@ TEST(Fidelity, NormalizedFirstLayerUsesItsAlpha) {
     o.input_kind(InputKind::kSigned).quant(q);
     QConvBN stem(o);
     stem->alpha.data().fill_(-6.0);
-    stem->input_fraclen.fill_(4.6); // used: 5
+    stem->input_fraclen.fill_(4.6);  // used: 5
     const double want = no_clip ? 1.0 : 32.0 * 6.0 / 127.0;
-    EXPECT_NEAR(stem->fix_scale_value(), want, 1e-6)
-        << "no_clipping=" << no_clip;
+    EXPECT_NEAR(stem->fix_scale_value(), want, 1e-6) << "no_clipping=" << no_clip;
   }
 }
 
@@ -160,8 +153,7 @@ TEST(Fidelity, FpPactUsesTheConfiguredFormats) {
   const torch::Tensor big = torch::full({1, 4}, 100.0);
   const torch::Tensor clipped = torch::full({1, 4}, 255.0 / 16.0);
   EXPECT_TRUE(torch::allclose(fc->forward(big), fc->forward(clipped)));
-  EXPECT_FALSE(
-      torch::allclose(fc->forward(clipped * 0.5), fc->forward(clipped)));
+  EXPECT_FALSE(torch::allclose(fc->forward(clipped * 0.5), fc->forward(clipped)));
   // The defaults stay the reference's floating ymls: input FL 6, weight FL 7.
   QuantOptions d = quant(Mode::kFpPact);
   QConvBN dconv(QConvBNOptions(2, 3, 1).quant(d));
@@ -187,22 +179,20 @@ TEST(Fidelity, LoaderNormalizesExactlyLikeTheRuntime) {
   img.height = 16;
   img.width = 16;
   img.hwc.resize(16 * 16 * 3);
-  for (size_t i = 0; i < img.hwc.size(); ++i)
-    img.hwc[i] = static_cast<uint8_t>(i / 3);
+  for (size_t i = 0; i < img.hwc.size(); ++i) img.hwc[i] = static_cast<uint8_t>(i / 3);
   std::vector<float> out(3 * 16 * 16);
   std::mt19937_64 rng(1);
   transform_image(img, t, rng, out.data());
   int64_t mismatches = 0;
   for (int c = 0; c < 3; ++c) {
     for (int p = 0; p < 256; ++p) {
-      const float want = rt::normalized_pixel(static_cast<uint8_t>(p),
-                                              static_cast<float>(t.mean[c]),
-                                              static_cast<float>(t.std_dev[c]));
+      const float want = rt::normalized_pixel(
+          static_cast<uint8_t>(p), static_cast<float>(t.mean[c]), static_cast<float>(t.std_dev[c]));
       mismatches += out[static_cast<size_t>(c * 256 + p)] != want;
     }
   }
   EXPECT_EQ(mismatches, 0);
 }
 
-} // namespace
-} // namespace f8net::qat
+}  // namespace
+}  // namespace f8net::qat

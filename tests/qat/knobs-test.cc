@@ -47,14 +47,13 @@ TEST(Knobs, ExpDecayingSchedule) {
   s.lr_decay_period = 2;
   const double want[] = {1, 1, 0.5, 0.5, 0.25, 0.25, 0.125};
   for (int e = 0; e < 7; ++e) {
-    EXPECT_DOUBLE_EQ(lr_factor(s, e * 8 + 3, 0, 100, 8), want[e])
-        << "epoch " << e;
+    EXPECT_DOUBLE_EQ(lr_factor(s, e * 8 + 3, 0, 100, 8), want[e]) << "epoch " << e;
   }
 }
 
 TEST(Knobs, WeightDecaySchemes) {
-  const std::vector<int64_t> dw = {8, 1, 3, 3}, conv = {8, 4, 3, 3},
-                             fc = {10, 8}, bn = {8}, alpha = {1};
+  const std::vector<int64_t> dw = {8, 1, 3, 3}, conv = {8, 4, 3, 3}, fc = {10, 8}, bn = {8},
+                             alpha = {1};
   struct Row {
     const char *scheme;
     bool dw, conv, fc, bn;
@@ -68,20 +67,19 @@ TEST(Knobs, WeightDecaySchemes) {
     EXPECT_EQ(weight_decay_applies(r.scheme, conv), r.conv) << r.scheme;
     EXPECT_EQ(weight_decay_applies(r.scheme, fc), r.fc) << r.scheme;
     EXPECT_EQ(weight_decay_applies(r.scheme, bn), r.bn) << r.scheme;
-    EXPECT_EQ(weight_decay_applies(r.scheme, alpha), r.bn)
-        << r.scheme; // alpha: 1-D like BN
+    EXPECT_EQ(weight_decay_applies(r.scheme, alpha), r.bn) << r.scheme;  // alpha: 1-D like BN
   }
 }
 
 TEST(Knobs, ConfigKeysParseAndValidate) {
-  const TrainConfig c =
-      parse_config("model: {stem: cifar}\ntrain: {lr_schedule: multistep, "
-                   "lr_milestones: [30, 60], "
-                   "lr_gamma: 0.2, wd_scheme: only_no_bn, drop_last: false, "
-                   "bn_calib_batches: 5}\n"
-                   "pretrain: {lr_schedule: exp_decaying, lr_decay_period: 3, "
-                   "wd_scheme: only_no_depthwise}",
-                   {});
+  const TrainConfig c = parse_config(
+      "model: {stem: cifar}\ntrain: {lr_schedule: multistep, "
+      "lr_milestones: [30, 60], "
+      "lr_gamma: 0.2, wd_scheme: only_no_bn, drop_last: false, "
+      "bn_calib_batches: 5}\n"
+      "pretrain: {lr_schedule: exp_decaying, lr_decay_period: 3, "
+      "wd_scheme: only_no_depthwise}",
+      {});
   EXPECT_EQ(c.model.stem, "cifar");
   EXPECT_EQ(c.train.lr_milestones, (std::vector<double>{30, 60}));
   EXPECT_DOUBLE_EQ(c.train.lr_gamma, 0.2);
@@ -92,10 +90,9 @@ TEST(Knobs, ConfigKeysParseAndValidate) {
   const TrainConfig back = parse_config(config_to_yaml(c), {});
   EXPECT_EQ(back.train.lr_milestones, c.train.lr_milestones);
   EXPECT_EQ(back.model.stem, "cifar");
-  for (const char *o :
-       {"model.stem=tiny", "train.lr_milestones=[5, 2]", "train.lr_gamma=0",
-        "train.lr_decay_period=0", "train.bn_calib_batches=-1",
-        "train.wd_scheme=no_bias", "train.lr_schedule=poly"}) {
+  for (const char *o : {"model.stem=tiny", "train.lr_milestones=[5, 2]", "train.lr_gamma=0",
+                        "train.lr_decay_period=0", "train.bn_calib_batches=-1",
+                        "train.wd_scheme=no_bias", "train.lr_schedule=poly"}) {
     const std::string key = std::string(o).substr(0, std::string(o).find('='));
     try {
       parse_config("", {o});
@@ -108,8 +105,7 @@ TEST(Knobs, ConfigKeysParseAndValidate) {
 
 int64_t count_convs(NetImpl &net) {
   int64_t n = 0;
-  for (const auto &m : net.modules(false))
-    n += dynamic_cast<QConvBNImpl *>(m.get()) != nullptr;
+  for (const auto &m : net.modules(false)) n += dynamic_cast<QConvBNImpl *>(m.get()) != nullptr;
   return n;
 }
 
@@ -118,9 +114,7 @@ TEST(Knobs, DeeperResnets) {
   // convs: stem + blocks x (2 basic | 3 bottleneck) + 3 or 4 projection
   // shortcuts.
   const std::pair<const char *, int64_t> cases[] = {
-      {"resnet34", 1 + 16 * 2 + 3},
-      {"resnet101", 1 + 33 * 3 + 4},
-      {"resnet152", 1 + 50 * 3 + 4}};
+      {"resnet34", 1 + 16 * 2 + 3}, {"resnet101", 1 + 33 * 3 + 4}, {"resnet152", 1 + 50 * 3 + 4}};
   for (const auto &[arch, convs] : cases) {
     ModelOptions o;
     o.arch = arch;
@@ -132,14 +126,12 @@ TEST(Knobs, DeeperResnets) {
     EXPECT_EQ(count_convs(*net), convs) << arch;
     net->eval();
     torch::NoGradGuard no_grad;
-    EXPECT_EQ(net->forward(torch::rand({2, 3, 32, 32})).sizes(),
-              (std::vector<int64_t>{2, 10}));
+    EXPECT_EQ(net->forward(torch::rand({2, 3, 32, 32})).sizes(), (std::vector<int64_t>{2, 10}));
   }
 }
 
 TEST(Knobs, SelectableStem) {
-  auto stem_of = [](const std::string &arch, int64_t size,
-                    const std::string &stem) {
+  auto stem_of = [](const std::string &arch, int64_t size, const std::string &stem) {
     ModelOptions o;
     o.arch = arch;
     o.in_channels = 3;
@@ -147,15 +139,13 @@ TEST(Knobs, SelectableStem) {
     o.width_mult = 0.125;
     o.stem = stem;
     Net net = make_model(o);
-    auto s =
-        std::dynamic_pointer_cast<QConvBNImpl>(net->named_modules()["stem"]);
+    auto s = std::dynamic_pointer_cast<QConvBNImpl>(net->named_modules()["stem"]);
     return std::make_pair(s->options().kernel_size(), s->options().stride());
   };
   using P = std::pair<int64_t, int64_t>;
   EXPECT_EQ(stem_of("resnet18", 32, "auto"), P(3, 1));
   EXPECT_EQ(stem_of("resnet18", 224, "auto"), P(7, 2));
-  EXPECT_EQ(stem_of("resnet18", 64, "imagenet"),
-            P(7, 2)); // ImageNet-style at a small size
+  EXPECT_EQ(stem_of("resnet18", 64, "imagenet"), P(7, 2));  // ImageNet-style at a small size
   EXPECT_EQ(stem_of("resnet18", 96, "cifar"), P(3, 1));
   EXPECT_EQ(stem_of("mobilenet_v2", 64, "imagenet"), P(3, 2));
   EXPECT_EQ(stem_of("mobilenet_v1", 96, "cifar"), P(3, 1));
@@ -185,33 +175,27 @@ TEST(Knobs, BnCalibrationIsACumulativeAverage) {
     co.quant(q);
     QConvBN conv(co);
     conv->train();
-    conv->forward(torch::randn(
-        {4, 2, 5, 5})); // some ordinary (momentum 0.1) history first
+    conv->forward(torch::randn({4, 2, 5, 5}));  // some ordinary (momentum 0.1) history first
     conv->begin_bn_calibration();
-    torch::Tensor mean_sum = torch::zeros({3}, torch::kDouble),
-                  var_sum = mean_sum.clone();
+    torch::Tensor mean_sum = torch::zeros({3}, torch::kDouble), var_sum = mean_sum.clone();
     for (int b = 0; b < 3; ++b) {
       const torch::Tensor x = torch::randn({4, 2, 5, 5}) * (b + 1) + b;
       conv->forward(x);
       // The batch statistics of this layer's BN input, computed independently.
       torch::NoGradGuard no_grad;
       const torch::Tensor xin =
-          m == Mode::kFixed ? quantize_ste(x, {conv->last_batch_fl()}, false, 1)
-                            : torch::relu(x);
+          m == Mode::kFixed ? quantize_ste(x, {conv->last_batch_fl()}, false, 1) : torch::relu(x);
       const torch::Tensor y =
-          torch::conv2d(xin, conv->weight.detach()).to(torch::kDouble) *
-          conv->fix_scale_value();
+          torch::conv2d(xin, conv->weight.detach()).to(torch::kDouble) * conv->fix_scale_value();
       mean_sum += y.mean({0, 2, 3});
       var_sum += y.transpose(0, 1).reshape({3, -1}).var(1, /*unbiased=*/true);
       EXPECT_TRUE(conv->calibrating());
     }
     conv->end_bn_calibration();
     EXPECT_FALSE(conv->calibrating());
-    EXPECT_TRUE(torch::allclose(conv->running_mean.to(torch::kDouble),
-                                mean_sum / 3, 1e-4, 1e-5))
+    EXPECT_TRUE(torch::allclose(conv->running_mean.to(torch::kDouble), mean_sum / 3, 1e-4, 1e-5))
         << mode_name(m);
-    EXPECT_TRUE(torch::allclose(conv->running_var.to(torch::kDouble),
-                                var_sum / 3, 1e-4, 1e-5))
+    EXPECT_TRUE(torch::allclose(conv->running_var.to(torch::kDouble), var_sum / 3, 1e-4, 1e-5))
         << mode_name(m);
   }
 }
@@ -237,7 +221,7 @@ TEST(Knobs, DropLastFalseTrainsTheLastPartialBatch) {
   o.out_dir = dir / "keep";
   c.train.drop_last = false;
   EXPECT_EQ(run_training(c, o).stages[1].iterations,
-            5); // 4 full batches + 6 images
+            5);  // 4 full batches + 6 images
   c.train.drop_last = true;
   o.out_dir = dir / "drop";
   EXPECT_EQ(run_training(c, o).stages[1].iterations, 4);
@@ -264,8 +248,7 @@ TEST(Knobs, CalibrateCheckpointAndCalibrationBeforeTest) {
   load_checkpoint(co.checkpoint, *before, nullptr, false);
   load_checkpoint(co.out, *after, nullptr, false);
   for (const auto &p : before->named_parameters()) {
-    EXPECT_TRUE(torch::equal(p.value(), after->named_parameters()[p.key()]))
-        << p.key();
+    EXPECT_TRUE(torch::equal(p.value(), after->named_parameters()[p.key()])) << p.key();
   }
   EXPECT_FALSE(torch::equal(before->named_buffers()["stem.running_mean"],
                             after->named_buffers()["stem.running_mean"]));
@@ -280,8 +263,7 @@ TEST(Knobs, CalibrateCheckpointAndCalibrationBeforeTest) {
   Net again = make_model(mo);
   load_checkpoint(co.out, *again, nullptr, false);
   for (const auto &b : after->named_buffers()) {
-    EXPECT_TRUE(torch::equal(b.value(), again->named_buffers()[b.key()]))
-        << b.key();
+    EXPECT_TRUE(torch::equal(b.value(), again->named_buffers()[b.key()])) << b.key();
   }
   // In a run: bn_calib_batches re-estimates before each validation.
   c.train.bn_calib_batches = 2;
@@ -290,5 +272,5 @@ TEST(Knobs, CalibrateCheckpointAndCalibrationBeforeTest) {
   EXPECT_EQ(tc.stages[1].epochs, 1);
 }
 
-} // namespace
-} // namespace f8net::qat
+}  // namespace
+}  // namespace f8net::qat

@@ -33,8 +33,8 @@ TEST(Layers, TV6EmaThroughTheLayer) {
   QConvBN layer = conv1x1(2, 2, fixed_quant());
   layer->train();
   const std::vector<int> batch_fl = {8, 8, 8, 8, 8, 8, 8, 5, 5, 5, 5};
-  const std::vector<double> stored = {6.2, 6.38, 6.542, 6.6878, 6.81902, 6.937118, 7.043406,
-                                      6.839066, 6.655159, 6.489643, 6.340679};
+  const std::vector<double> stored = {6.2,      6.38,     6.542,    6.6878,   6.81902, 6.937118,
+                                      7.043406, 6.839066, 6.655159, 6.489643, 6.340679};
   const std::vector<int> used = {6, 6, 7, 7, 7, 7, 7, 7, 7, 6, 6};
   for (size_t i = 0; i < batch_fl.size(); ++i) {
     // unsigned std rule: std 0.1 -> FL 8 (cap), std 1.5 -> floor(log2(70/1.5)) = 5
@@ -51,7 +51,8 @@ TEST(Layers, TV7PactEquivalence) {
   layer->alpha.data().fill_(6.0);
   layer->input_fraclen.fill_(4.0);
   const double s = layer->fix_scale_value();
-  EXPECT_FLOAT_EQ(static_cast<float>(s), static_cast<float>(16.0 * 6.0 / 255.0));  // alpha is float32
+  EXPECT_FLOAT_EQ(static_cast<float>(s),
+                  static_cast<float>(16.0 * 6.0 / 255.0));  // alpha is float32
   const std::vector<double> z = {-1.0, 0.05, 0.5, 2.0, 5.99, 7.0};
   const std::vector<double> pact = {0, 2, 21, 85, 255, 255};
   for (size_t i = 0; i < z.size(); ++i) {
@@ -128,9 +129,9 @@ TEST(Layers, TV8IntegerExecutionAndFloatSimulation) {
 // An int32 node holding `code` at FL `fl`: a 1x1 conv of the graph's one input (a single code
 // at FL 0) with weight 0 and bias `code`.
 ExactTensor int32_node(ExactContext& ctx, int32_t code, int fl) {
-  const ExactTensor in =
-      ctx.graph.values.empty() ? ctx.input_codes(torch::ones({1, 1, 1, 1}), 0, false)
-                               : ExactTensor{torch::ones({1, 1, 1, 1}, torch::kDouble), 0};
+  const ExactTensor in = ctx.graph.values.empty()
+                             ? ctx.input_codes(torch::ones({1, 1, 1, 1}), 0, false)
+                             : ExactTensor{torch::ones({1, 1, 1, 1}, torch::kDouble), 0};
   LayerCodes c;
   c.weight = {0};
   c.weight_shape = {1, 1, 1, 1};
@@ -151,7 +152,8 @@ TEST(Layers, TV9ResidualAlignment) {
   const ExactTensor q = ctx.requantize(r, 4, false, "next");
   EXPECT_EQ(q.value.item<double>() * 16, 17.0);
   // Saturation at +-(2^31-1) in units of the aligned FL.
-  const ExactTensor big = ctx.add(int32_node(ctx, 2147483647, 11), int32_node(ctx, 2147483647, 9), "sat");
+  const ExactTensor big =
+      ctx.add(int32_node(ctx, 2147483647, 11), int32_node(ctx, 2147483647, 9), "sat");
   EXPECT_EQ(big.value.item<double>(), std::ldexp(2147483647.0, -11));
 }
 
@@ -184,12 +186,14 @@ TEST(Layers, DoubleForwardTrainingStep) {
   const torch::Tensor var_u = y0.var({0, 2, 3}, /*unbiased=*/true);
   EXPECT_TRUE(torch::allclose(a->running_mean, rm0 * 0.9 + mean * 0.1, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(a->running_var, rv0 * 0.9 + var_u * 0.1, 1e-5, 1e-6));
-  EXPECT_FALSE(torch::allclose(a->running_var, rv0 * 0.9 + y0.var({0, 2, 3}, false) * 0.1, 1e-7, 1e-9))
+  EXPECT_FALSE(
+      torch::allclose(a->running_var, rv0 * 0.9 + y0.var({0, 2, 3}, false) * 0.1, 1e-7, 1e-9))
       << "running variance must use the unbiased batch variance";
   // The output is BN(y0) / s_next up to the weight quantization (folding with the biased variance).
   const torch::Tensor bn = (y0 - mean.view({1, 4, 1, 1})) /
                                torch::sqrt(y0.var({0, 2, 3}, false) + 1e-5).view({1, 4, 1, 1}) *
-                               a->bn_weight.view({1, 4, 1, 1}) + a->bn_bias.view({1, 4, 1, 1});
+                               a->bn_weight.view({1, 4, 1, 1}) +
+                           a->bn_bias.view({1, 4, 1, 1});
   const double s_next = b->fix_scale_value();
   const double err = (y.detach() - bn / s_next).abs().max().item<double>();
   const double scale = (bn / s_next).abs().max().item<double>();
@@ -218,8 +222,10 @@ TEST(Layers, DoubleForwardGradientsReachEveryParameter) {
 
 TEST(Layers, BatchStatsMatchVarMeanWithGradients) {
   torch::manual_seed(21);
-  const torch::Tensor y = (torch::randn({5, 3, 4, 6}, torch::kDouble) * 2 + 1).set_requires_grad(true);
-  const torch::Tensor gm = torch::randn({3}, torch::kDouble), gv = torch::randn({3}, torch::kDouble);
+  const torch::Tensor y =
+      (torch::randn({5, 3, 4, 6}, torch::kDouble) * 2 + 1).set_requires_grad(true);
+  const torch::Tensor gm = torch::randn({3}, torch::kDouble),
+                      gv = torch::randn({3}, torch::kDouble);
   auto [mean, var] = batch_stats(y);
   ((mean * gm).sum() + (var * gv).sum()).backward();
   const torch::Tensor grad = y.grad().clone();
@@ -243,7 +249,8 @@ TEST(Layers, MasterSharesAlphaWithPrivateFl) {
     l->input_fraclen.fill_(3.0);
   }
   EXPECT_FLOAT_EQ(static_cast<float>(l->fix_scale_value()), static_cast<float>(8.0 * 10.0 / 255.0));
-  EXPECT_FLOAT_EQ(static_cast<float>(m->fix_scale_value()), static_cast<float>(32.0 * 10.0 / 255.0));
+  EXPECT_FLOAT_EQ(static_cast<float>(m->fix_scale_value()),
+                  static_cast<float>(32.0 * 10.0 / 255.0));
 }
 
 TEST(Layers, LoadByIntersectionAcrossModes) {

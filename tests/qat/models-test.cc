@@ -1,15 +1,15 @@
 // Model factory tests (F8NET.md §17): names, modes, argument errors, and a small_cnn training step
 // in every mode. Whole-family build/run tests live in models-slow-test.cc.
+#include "f8net/qat/models.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <stdexcept>
 
-#include "f8net/qat/models.h"
 #include "f8net/qat/modules.h"
 #include "state-io.h"
-
-#include <cstdio>
 
 namespace f8net::qat {
 namespace {
@@ -114,9 +114,11 @@ TEST(Models, FixedModelLoadsFloatCheckpointByIntersection) {
   EXPECT_TRUE(r.shape_mismatch.empty());
   EXPECT_EQ(r.loaded.size(), dst->named_parameters().size() + dst->named_buffers().size());
   auto sp = src->named_parameters();
-  for (const auto& p : dst->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), sp[p.key()])) << p.key();
+  for (const auto& p : dst->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), sp[p.key()])) << p.key();
   auto sb = src->named_buffers();
-  for (const auto& b : dst->named_buffers()) EXPECT_TRUE(torch::equal(b.value(), sb[b.key()])) << b.key();
+  for (const auto& b : dst->named_buffers())
+    EXPECT_TRUE(torch::equal(b.value(), sb[b.key()])) << b.key();
   std::remove(path.c_str());
 }
 

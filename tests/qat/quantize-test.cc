@@ -1,6 +1,8 @@
 // The quantizer and tensor FL rules (F8NET.md §4-§6, §22 TV1/TV2/TV4/TV5/TV11): forward values and
 // STE masks of the fused kernel, per-channel broadcast, gradients = grad * mask exactly, and
 // agreement with the core's fixed::quantize / fixed::ste_pass on random data.
+#include "f8net/qat/quantize.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,7 +10,6 @@
 #include <cstring>
 
 #include "f8net/fixed.h"
-#include "f8net/qat/quantize.h"
 
 namespace f8net::qat {
 namespace {
@@ -18,7 +19,8 @@ void check_rows(const std::vector<double>& x, int fl, bool is_signed,
                 const std::vector<double>& value, const std::vector<int>& pass,
                 torch::ScalarType dtype) {
   const int64_t n = static_cast<int64_t>(x.size());
-  torch::Tensor xt = torch::tensor(x, torch::kDouble).to(dtype).view({1, n}).set_requires_grad(true);
+  torch::Tensor xt =
+      torch::tensor(x, torch::kDouble).to(dtype).view({1, n}).set_requires_grad(true);
   const torch::Tensor out = quantize_ste(xt, {fl}, is_signed, 1);
   const torch::Tensor g = torch::arange(1, n + 1, torch::kDouble).to(dtype).view({1, n});
   (out * g).sum().backward();
@@ -31,18 +33,18 @@ void check_rows(const std::vector<double>& x, int fl, bool is_signed,
 }
 
 TEST(Quantize, TV1SignedFl7) {
-  const std::vector<double> x = {3.0 / 256, 5.0 / 256, -3.0 / 256, 0.5, 255.0 / 256, 253.0 / 256,
-                                 -1.0, 1.5, 1.0 / 256, -1.0 / 256};
-  const std::vector<double> v = {0.015625, 0.015625, -0.015625, 0.5, 0.9921875, 0.984375,
-                                 -0.9921875, 0.9921875, 0.0, 0.0};
+  const std::vector<double> x = {3.0 / 256,   5.0 / 256, -3.0 / 256, 0.5,       255.0 / 256,
+                                 253.0 / 256, -1.0,      1.5,        1.0 / 256, -1.0 / 256};
+  const std::vector<double> v = {0.015625, 0.015625,   -0.015625, 0.5, 0.9921875,
+                                 0.984375, -0.9921875, 0.9921875, 0.0, 0.0};
   const std::vector<int> pass = {1, 1, 1, 1, 0, 1, 0, 0, 1, 1};
   check_rows(x, 7, true, v, pass, torch::kFloat);
   check_rows(x, 7, true, v, pass, torch::kDouble);
 }
 
 TEST(Quantize, TV2UnsignedFl5) {
-  const std::vector<double> x = {-0.25, 0.0, 1.0 / 64, 1.0 / 32, 3.0 / 64, 201.0 / 64, 203.0 / 64,
-                                 509.0 / 64, 255.0 / 32, 8.0};
+  const std::vector<double> x = {-0.25,      0.0,        1.0 / 64,   1.0 / 32,   3.0 / 64,
+                                 201.0 / 64, 203.0 / 64, 509.0 / 64, 255.0 / 32, 8.0};
   const std::vector<double> v = {0, 0, 0, 0.03125, 0.0625, 3.125, 3.1875, 7.9375, 7.96875, 7.96875};
   const std::vector<int> pass = {0, 0, 0, 1, 1, 1, 1, 1, 0, 0};
   check_rows(x, 5, false, v, pass, torch::kFloat);
@@ -52,7 +54,8 @@ TEST(Quantize, TV2UnsignedFl5) {
 TEST(Quantize, FloatingClampsWithoutRoundingAndMasksUnrounded) {
   // FL 6 unsigned: clip at 255/64 = 3.984375; 0.003 stays (no rounding) and passes.
   torch::Tensor x = torch::tensor({-0.5, 0.003, 1.2345, 3.98, 4.5}, torch::kDouble)
-                        .view({1, 5}).set_requires_grad(true);
+                        .view({1, 5})
+                        .set_requires_grad(true);
   const torch::Tensor out = quantize_ste(x, {6}, false, 1, /*floating=*/true);
   out.sum().backward();
   const std::vector<double> want = {0.0, 0.003, 1.2345, 3.98, 3.984375};
@@ -95,7 +98,8 @@ TEST(Quantize, FusedKernelEqualsCoreOnRandomData) {
           int64_t bad = 0;
           for (int64_t i = 0; i < x.numel(); ++i) {
             const int64_t c = (i / inner) % channels;
-            const fixed::Format f{8, static_cast<int>(per_channel ? used[static_cast<size_t>(c)] : used[0]), sg};
+            const fixed::Format f{
+                8, static_cast<int>(per_channel ? used[static_cast<size_t>(c)] : used[0]), sg};
             const double v = xd.data_ptr<double>()[i];
             const double want = fixed::fake_quantize(v, f);
             const double want_grad = fixed::ste_pass(v, f) ? gg.data_ptr<double>()[i] : 0.0;
@@ -117,11 +121,13 @@ TEST(Quantize, SteGradientEqualsGradTimesKernelMask) {
   for (bool floating : {false, true}) {
     for (bool sg : {true, false}) {
       torch::Tensor x = (torch::randn({6, 4, 5}) * 4.0).transpose(0, 2);  // non-contiguous
-      x.select(0, 0).select(0, 0).copy_(torch::tensor({NAN, INFINITY, -INFINITY, 0.0f, 1.99f, -1.99f}));
+      x.select(0, 0).select(0, 0).copy_(
+          torch::tensor({NAN, INFINITY, -INFINITY, 0.0f, 1.99f, -1.99f}));
       torch::Tensor g = torch::randn_like(x).contiguous();
       g.view(-1).index_put_({0}, NAN);
       g.view(-1).index_put_({1}, INFINITY);
-      for (const std::vector<int64_t>& fl : {std::vector<int64_t>{6}, std::vector<int64_t>{1, 7, 3, 0}}) {
+      for (const std::vector<int64_t>& fl :
+           {std::vector<int64_t>{6}, std::vector<int64_t>{1, 7, 3, 0}}) {
         const torch::Tensor xc = x.contiguous();
         torch::Tensor mask = torch::empty_like(xc);
         quantize_kernel(xc, fl, sg, 1, floating, torch::Tensor(), mask);
@@ -154,8 +160,8 @@ TEST(Quantize, AtenPathEqualsTheFusedKernelBitForBit) {
         torch::Tensor x = (torch::randn({4, 6, 5, 7}) * 3.0).to(dt);
         auto flat = x.view(-1);
         flat.slice(0, 0, 48).copy_(torch::arange(-24, 24).to(dt) * 0.5 / 16);  // ties
-        const std::vector<double> special = {0.0,       -0.0,      1e30, -1e30, HUGE_VAL,
-                                             -HUGE_VAL, std::nan(""), -0.001};
+        const std::vector<double> special = {0.0,      -0.0,      1e30,         -1e30,
+                                             HUGE_VAL, -HUGE_VAL, std::nan(""), -0.001};
         flat.slice(0, 48, 56).copy_(torch::tensor(special, torch::kDouble).to(dt));
         const torch::Tensor g = torch::randn_like(x);
         g.view(-1).index_put_({0}, NAN);
@@ -164,8 +170,8 @@ TEST(Quantize, AtenPathEqualsTheFusedKernelBitForBit) {
           torch::Tensor out = torch::empty_like(x), mask = torch::empty_like(x);
           quantize_kernel(x, fl, sg, 1, floating, out, mask);
           const auto aten = quantize_aten(x, fl, sg, 1, floating);
-          EXPECT_TRUE(same_bytes(aten.first, out)) << dt << " signed " << sg << " floating "
-                                                    << floating << " FLs " << fl.size();
+          EXPECT_TRUE(same_bytes(aten.first, out))
+              << dt << " signed " << sg << " floating " << floating << " FLs " << fl.size();
           EXPECT_TRUE(same_bytes(aten.second, mask));
           EXPECT_TRUE(same_bytes(ste_gradient_aten(x, g, fl, sg, 1, floating),
                                  ste_gradient(x, g, fl, sg, 1, floating)));
@@ -192,7 +198,8 @@ TEST(Quantize, TV11RawInput) {
 
 TEST(Quantize, TV4MetricRuleOnTensors) {
   // Weight vector of TV4: unbiased std 0.210594 -> FL 7, codes [15,-40,6,28,-9,51,-23,1,12].
-  const torch::Tensor w = torch::tensor({0.12f, -0.31f, 0.05f, 0.22f, -0.07f, 0.40f, -0.18f, 0.01f, 0.09f});
+  const torch::Tensor w =
+      torch::tensor({0.12f, -0.31f, 0.05f, 0.22f, -0.07f, 0.40f, -0.18f, 0.01f, 0.09f});
   const std::vector<int64_t> fl = weight_fls(w.view({1, 9}), false, fixed::Metric::kStd, false);
   ASSERT_EQ(fl, (std::vector<int64_t>{7}));
   const torch::Tensor q = quantize_ste(w.view({1, 9}), fl, true, 0) * 128;

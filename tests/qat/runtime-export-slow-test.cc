@@ -44,8 +44,8 @@ void check_runtime_parity(const Case& c) {
   };
   testing::Randomization randomization;
   if (c.variant.find("-all") != std::string::npos) randomization.fc_weight_std = 0.5;
-  Net net = testing::warm_random_model(c, randomization,
-                                      [&](int64_t n) { return to_float(pixels(n)); });
+  Net net =
+      testing::warm_random_model(c, randomization, [&](int64_t n) { return to_float(pixels(n)); });
 
   const torch::Tensor px = pixels(3);
   const ExactResult exact = exact_eval_with_graph(*net, to_float(px));

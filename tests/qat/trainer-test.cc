@@ -1,25 +1,26 @@
 // The training pipeline on generated Fashion-MNIST-style data: the LR schedule, a short run
 // whose loss decreases and whose run directory is complete, exact resume after an interruption
 // (identical loss sequence across the stage boundary), and errors that leave nothing behind.
+#include "f8net/qat/trainer.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
-#include <unistd.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 
-#include "file-io.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/data.h"
 #include "f8net/qat/models.h"
 #include "f8net/qat/schedule.h"
-#include "f8net/qat/trainer.h"
+#include "file-io.h"
 #include "qat/data-fixtures.h"
 
 namespace f8net::qat {

@@ -3,7 +3,6 @@
 // --model on generated IDX .gz files (top-1/top-5 equal to what the interpreter computes here),
 // and bad inputs: exit code 1 (2 for usage) with exactly one line on stderr.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <zlib.h>
 
@@ -12,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
 #include <sstream>

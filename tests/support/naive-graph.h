@@ -54,9 +54,8 @@ inline NaiveValue naive_run(const rt::ModelDef& m, const std::vector<int64_t>& i
         out = a;
         const int64_t plane = int64_t{a.shape.h} * a.shape.w;
         for (size_t i = 0; i < out.data.size(); ++i)
-          out.data[i] =
-              naive_requantize(a.data[i], a.fl[i / plane], op.out_frac_bits, op.out_signed,
-                               op.code_bits);
+          out.data[i] = naive_requantize(a.data[i], a.fl[i / plane], op.out_frac_bits,
+                                         op.out_signed, op.code_bits);
         std::fill(out.fl.begin(), out.fl.end(), op.out_frac_bits);
         break;
       }

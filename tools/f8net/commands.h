@@ -4,7 +4,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -41,6 +40,6 @@ struct CommandRegistrar {
 };
 
 #define F8NET_REGISTER_COMMAND(order, fn) \
-  static ::f8net::cli::CommandRegistrar f8net_command_registrar_##fn{order, fn}
+  static ::f8net::cli::CommandRegistrar f8net_command_registrar_##fn { order, fn }
 
 }  // namespace f8net::cli

@@ -1,7 +1,6 @@
 // f8net: train, evaluate, export, run, verify and inspect F8Net models. Errors are one line on
 // stderr: exit code 2 for usage errors, 1 for everything else.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <exception>
 #include <iostream>

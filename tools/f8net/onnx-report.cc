@@ -30,9 +30,9 @@ nlohmann::json write_onnx_or_throw(const rt::ModelDef& model, const OnnxWriteArg
   st = rt::write_onnx_file(model, options, args.output, &report);
   if (!st) throw Error(command + ": " + st.message());
   std::cout << "wrote " << args.output << " ("
-            << (args.float_reference ? "float reference, NOT exact" : "QDQ") << ", "
-            << report.nodes << " nodes: " << report.qdq_convs << " QDQ conv/gemm, "
-            << report.integer_convs << " integer conv/matmul, " << report.clips
+            << (args.float_reference ? "float reference, NOT exact" : "QDQ") << ", " << report.nodes
+            << " nodes: " << report.qdq_convs << " QDQ conv/gemm, " << report.integer_convs
+            << " integer conv/matmul, " << report.clips
             << " clips); bit_exact_in_ort=" << (report.bit_exact_in_ort ? 1 : 0)
             << " (largest float32 value " << report.max_bound << " LSB, limit 2^24)\n";
   nlohmann::json layers = nlohmann::json::array();

@@ -4,7 +4,6 @@
 
 #ifdef F8NET_HAVE_ONNX
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "f8net/rt/model.h"

@@ -76,7 +76,8 @@ OrtRunResult run_ort(const OrtRunSpec& spec) {
   const std::streamoff bytes = f ? static_cast<std::streamoff>(f.tellg()) : 0;
   r.outputs.resize(static_cast<size_t>(bytes) / 4);
   f.seekg(0);
-  f.read(reinterpret_cast<char*>(r.outputs.data()), static_cast<std::streamsize>(r.outputs.size() * 4));
+  f.read(reinterpret_cast<char*>(r.outputs.data()),
+         static_cast<std::streamsize>(r.outputs.size() * 4));
   cleanup();
   return r;
 }

@@ -11,12 +11,12 @@ namespace f8net::cli {
 
 struct OrtRunSpec {
   std::string node = "node";
-  std::string script;                  // ort-run.js; empty: $F8NET_ORT_RUN or the build's copy
-  std::string model;                   // the .onnx file
-  std::string dtype;                   // "uint8" or "int8"
-  std::vector<int64_t> shape;          // N, C, H, W
+  std::string script;          // ort-run.js; empty: $F8NET_ORT_RUN or the build's copy
+  std::string model;           // the .onnx file
+  std::string dtype;           // "uint8" or "int8"
+  std::vector<int64_t> shape;  // N, C, H, W
   const std::vector<uint8_t>* codes = nullptr;
-  std::string opt = "all";             // ORT graph optimization level
+  std::string opt = "all";  // ORT graph optimization level
   int threads = 1;
 };
 

@@ -8,8 +8,8 @@
 namespace f8net::fixed {
 
 struct Format {
-  int word_bits = 8;     // n: 8 for weights/activations, 32 for biases
-  int frac_bits = 0;     // FL: 0..n-1 signed, 0..n unsigned
+  int word_bits = 8;  // n: 8 for weights/activations, 32 for biases
+  int frac_bits = 0;  // FL: 0..n-1 signed, 0..n unsigned
   bool is_signed = true;
 
   // Largest code: 2^(n-1)-1 signed, 2^n-1 unsigned.
@@ -24,8 +24,8 @@ struct Format {
   // A usable format: codes fit int32 (signed n in [2,32], unsigned n in [1,31]) and the FL is
   // within [0, max_frac_bits()].
   constexpr bool valid() const {
-    const bool word_ok = is_signed ? (word_bits >= 2 && word_bits <= 32)
-                                   : (word_bits >= 1 && word_bits <= 31);
+    const bool word_ok =
+        is_signed ? (word_bits >= 2 && word_bits <= 32) : (word_bits >= 1 && word_bits <= 31);
     return word_ok && frac_bits >= 0 && frac_bits <= max_frac_bits();
   }
 

@@ -24,7 +24,7 @@ constexpr int64_t saturate(int64_t v, Format f) {
 // half to even; subtracting it back is exact. Larger magnitudes (and inf/NaN) take nearbyint.
 // Zero results are +0.0 (nearbyint would keep the sign of a negative input).
 inline double round_half_even(double v) {
-  constexpr double kMagic = 6755399441055744.0;      // 1.5 * 2^52
+  constexpr double kMagic = 6755399441055744.0;       // 1.5 * 2^52
   constexpr double kExactBelow = 2251799813685248.0;  // 2^51
   if (std::fabs(v) < kExactBelow) return (v + kMagic) - kMagic;
   return std::nearbyint(v);
@@ -64,8 +64,8 @@ inline double dequantize(int32_t code, Format f) { return code * exp2i(-f.frac_b
 inline double fake_quantize(double x, Format f) { return dequantize(quantize(x, f), f); }
 
 // The straight-through gradient mask of F8NET.md §4, evaluated on the ROUNDED scaled value with
-// strict inequalities: signed |r| < qmax; unsigned 0 < r < qmax. With round=false (the FP "floating"
-// pre-training) the unrounded product is used instead. NaN never passes.
+// strict inequalities: signed |r| < qmax; unsigned 0 < r < qmax. With round=false (the FP
+// "floating" pre-training) the unrounded product is used instead. NaN never passes.
 inline bool ste_pass(double x, Format f, bool round = true) {
   const double scaled = x * exp2i(f.frac_bits);
   const double r = round ? round_half_even(scaled) : scaled;
@@ -108,6 +108,8 @@ constexpr int32_t requantize(int64_t acc, int acc_frac_bits, Format out) {
 
 // The 32-bit bias code of F8NET.md §9 / TV12: rne(b * 2^FL) computed in double and clamped to
 // +-(2^31-1) before narrowing (float32 cannot represent 2^31-1).
-inline int32_t quantize_bias(double b, int frac_bits) { return quantize(b, bias_format(frac_bits)); }
+inline int32_t quantize_bias(double b, int frac_bits) {
+  return quantize(b, bias_format(frac_bits));
+}
 
 }  // namespace f8net::fixed

@@ -16,10 +16,10 @@
 namespace f8net::qat {
 
 struct CheckpointModel {
-  Net model;                            // parameters and buffers loaded, in eval() mode
+  Net model;  // parameters and buffers loaded, in eval() mode
   ModelOptions options;
-  TrainConfig config;                   // the embedded config (data.dir possibly overridden)
-  std::string mode, stage;              // "fixed"/"float"/"fp_pact"; "pretrain"/"train"
+  TrainConfig config;                        // the embedded config (data.dir possibly overridden)
+  std::string mode, stage;                   // "fixed"/"float"/"fp_pact"; "pretrain"/"train"
   std::shared_ptr<const data::Dataset> val;  // the validation split, checked to fit the model
   data::TransformOptions val_transform;
 };

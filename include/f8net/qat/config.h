@@ -127,8 +127,8 @@ struct TrainConfig {
   StageConfig pretrain;
   StageConfig train;
   int64_t seed = 1995;
-  int64_t threads = 0;          // LibTorch threads; 0 = all cores
-  double log_interval = 10.0;   // seconds between plain progress lines (not a terminal)
+  int64_t threads = 0;         // LibTorch threads; 0 = all cores
+  double log_interval = 10.0;  // seconds between plain progress lines (not a terminal)
 };
 
 // The defaults of a recipe that sets nothing: pretrain fp_pact, train fixed.

@@ -15,8 +15,8 @@
 
 namespace f8net::qat {
 
-// Q(x; fl, word_bits, is_signed) with the STE of §4. `fl` holds one FL (per tensor) or one FL per index
-// of dimension `axis` (per channel: axis 0 for weights). floating = true (fp_pact) skips the
+// Q(x; fl, word_bits, is_signed) with the STE of §4. `fl` holds one FL (per tensor) or one FL per
+// index of dimension `axis` (per channel: axis 0 for weights). floating = true (fp_pact) skips the
 // rounding but keeps the clamp, and the mask is taken on the unrounded value. float32 or float64,
 // any layout (made contiguous). NaN inputs give 0 with a zero mask. Pre: every FL is in
 // [0, word_bits - is_signed] and word_bits in [2, 8] (checked).
@@ -66,8 +66,8 @@ constexpr bool uses_grid_search(bool grid_search, int word_bits) {
 // fixed::fl_grid_search over FL 0..word_bits - is_signed when uses_grid_search(), otherwise
 // fixed::fl_from_metric(compute_metric(...)). Reads the raw data pointer of the contiguous tensor
 // (grid search needs float32).
-int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric, bool grid_search,
-                      int word_bits = 8);
+int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
+                      bool grid_search, int word_bits = 8);
 
 // The weight FLs of §5 (signed word_bits) of a weight tensor with output channels on dim 0: one FL
 // (per layer) or one per output channel (per_channel, metric rule only: the grid search is always

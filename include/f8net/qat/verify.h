@@ -20,7 +20,7 @@ struct VerifyOptions {
 };
 
 struct VerifyReport {
-  int64_t images = 0, bit_exact = 0;            // images whose every logit is identical
+  int64_t images = 0, bit_exact = 0;  // images whose every logit is identical
   int64_t logits = 0, logits_bit_exact = 0;
   int64_t top1_agree = 0, top1_agree_float32 = 0;  // runtime top-1 = exact / float32 top-1
   int64_t correct_runtime = 0, correct_exact = 0, correct_float32 = 0;

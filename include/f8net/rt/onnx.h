@@ -24,9 +24,9 @@ struct OnnxOptions {
 struct OnnxInexactValue {
   int32_t op = -1;  // the op producing the value
   std::string op_type;
-  int32_t channel = 0;   // the channel with the largest bound
-  int64_t bound = 0;     // largest |integer| (partial sums included) in that channel's LSBs
-  int64_t terms = 1;     // roundings that can each lose up to half a float32 ulp at the bound
+  int32_t channel = 0;         // the channel with the largest bound
+  int64_t bound = 0;           // largest |integer| (partial sums included) in that channel's LSBs
+  int64_t terms = 1;           // roundings that can each lose up to half a float32 ulp at the bound
   double max_error_lsb = 0.0;  // terms * half an ulp at the bound, in the value's LSBs
 };
 

@@ -1,6 +1,7 @@
 // The byte layout of .f8 format versions 1 and 2 (docs/model-format.md is the normative text;
-// this header is its single source in code). Version 2 adds the code word length of each op. All integers little-endian; offsets are absolute for
-// sections and relative to the data section for tensors; tensor data is 64-byte aligned.
+// this header is its single source in code). Version 2 adds the code word length of each op. All
+// integers little-endian; offsets are absolute for sections and relative to the data section for
+// tensors; tensor data is 64-byte aligned.
 #pragma once
 
 #include <cstddef>

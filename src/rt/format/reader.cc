@@ -163,8 +163,9 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
     if (code_bits > 32) return bad(what + ": code word length " + std::to_string(code_bits));
     op->code_bits = static_cast<int32_t>(code_bits);
   } else if (code_bits != 0) {
-    return bad(what + (version == format::kVersion ? ": reserved bytes are not zero"
-                                                   : ": carries a code word length it does not use"));
+    return bad(what + (version == format::kVersion
+                           ? ": reserved bytes are not zero"
+                           : ": carries a code word length it does not use"));
   }
   for (size_t k = format::kOpReserved; k < format::kOpRecordSize; ++k) {
     if (rec[k] != 0) return bad(what + ": reserved bytes are not zero");

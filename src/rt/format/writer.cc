@@ -118,7 +118,8 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
   w.i32(in.frac_bits);
   w.u32(static_cast<uint32_t>(model.ops.size()));
   w.zeros(8);
-  for (size_t i = 0; i < model.ops.size(); ++i) write_op(model.ops[i], blobs[i].data(), version, &w);
+  for (size_t i = 0; i < model.ops.size(); ++i)
+    write_op(model.ops[i], blobs[i].data(), version, &w);
   const uint64_t graph_end = w.size();
   w.pad_to(format::align_up(graph_end));
   const uint64_t data_offset = w.size();

@@ -13,10 +13,10 @@
 
 #include "f8net/rt/model-file.h"
 #include "graph/memory-plan.h"
-#include "threads/thread-pool.h"
 #include "graph/work-limit.h"
 #include "kernels/kernel-table.h"
 #include "ops/prepared-op.h"
+#include "threads/thread-pool.h"
 #ifdef F8NET_HAVE_FUSED_KERNELS
 #include "kernels/avx512vnni/vnni-kernels.h"
 #include "kernels/fused-table.h"

@@ -41,8 +41,7 @@ Status check_work_limit(const GraphInfo& info, uint64_t limit) {
   if (limit == 0 || static_cast<uint64_t>(macs) <= limit) return Status::ok();
   return Status(StatusCode::kUnsupported,
                 "the model needs " + gmac(static_cast<double>(macs)) +
-                    " GMAC per image, over the work limit of " +
-                    gmac(static_cast<double>(limit)) +
+                    " GMAC per image, over the work limit of " + gmac(static_cast<double>(limit)) +
                     " GMAC (raise it with F8NET_MAX_GMAC=<GMAC> or "
                     "InterpreterOptions::max_macs_per_image; 0 = no limit)");
 }

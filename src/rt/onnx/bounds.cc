@@ -17,7 +17,9 @@ constexpr double kInt32Max = 2147483647.0;
 constexpr double kClamp = 4611686018427387904.0;  // 2^62
 
 int64_t to_i64(double v) { return static_cast<int64_t>(std::max(-kClamp, std::min(kClamp, v))); }
-int64_t sat32(double v) { return static_cast<int64_t>(std::max(-kInt32Max, std::min(kInt32Max, v))); }
+int64_t sat32(double v) {
+  return static_cast<int64_t>(std::max(-kInt32Max, std::min(kInt32Max, v)));
+}
 int64_t abs_max(int64_t lo, int64_t hi) { return std::max(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi); }
 
 ValueBounds sized(size_t c) {
@@ -84,7 +86,8 @@ std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g) {
       }
       case OpType::kFullyConnected: {
         const int64_t hw = int64_t{src_info.shape.h} * src_info.shape.w;
-        out = weighted(op, x, src_info.shape.elements(), [&](int64_t, int64_t k) { return k / hw; });
+        out =
+            weighted(op, x, src_info.shape.elements(), [&](int64_t, int64_t k) { return k / hw; });
         break;
       }
       case OpType::kRequantize: {

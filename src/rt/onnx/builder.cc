@@ -12,8 +12,7 @@ std::string GraphBuilder::fresh(const std::string& base) {
 }
 
 std::string GraphBuilder::tensor(const std::string& base, int32_t elem_type,
-                                 const std::vector<int64_t>& dims, const void* data,
-                                 size_t bytes) {
+                                 const std::vector<int64_t>& dims, const void* data, size_t bytes) {
   onnx::TensorProto* t = graph_->add_initializer();
   const std::string name = fresh(base);
   t->set_name(name);

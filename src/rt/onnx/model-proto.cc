@@ -43,8 +43,8 @@ std::string preprocessing_json(const ModelDef& m) {
   const char* mode = p.mode == Preprocess::kRaw01        ? "raw01"
                      : p.mode == Preprocess::kNormalized ? "normalized"
                                                          : "codes";
-  std::string s = std::string("{\"mode\":\"") + mode + "\",\"replicate_gray\":" +
-                  (p.replicate_gray ? "true" : "false");
+  std::string s = std::string("{\"mode\":\"") + mode +
+                  "\",\"replicate_gray\":" + (p.replicate_gray ? "true" : "false");
   if (p.mode == Preprocess::kNormalized) {
     s += ",\"mean\":[";
     for (int c = 0; c < 3; ++c) s += (c ? "," : "") + float_text(p.mean[c]);
@@ -157,7 +157,8 @@ Status export_onnx(const ModelDef& model, const OnnxOptions& options, std::strin
   const std::vector<int32_t>& out_fl = g.values.back().frac_bits;
   for (size_t c = 0; c < out_fl.size(); ++c) fls += (c ? "," : "") + std::to_string(out_fl[c]);
   add_prop(&proto, "f8net.output_frac_bits", fls + "]");
-  for (const auto& kv : model.metadata.provenance) add_prop(&proto, "provenance." + kv.first, kv.second);
+  for (const auto& kv : model.metadata.provenance)
+    add_prop(&proto, "provenance." + kv.first, kv.second);
 
   if (!proto.SerializeToString(bytes)) {
     return Status(StatusCode::kUnsupported, "the ONNX model does not serialize (over 2 GiB?)");

@@ -5,6 +5,8 @@
 // A conv/FC whose output feeds only requantizes (optionally through one ReLU into unsigned
 // codes) is written as DQ -> Conv/Gemm -> Q (ORT fuses it into QLinearConv/QGemm); any other is
 // ConvInteger/MatMulInteger + int32 bias + DequantizeLinear, so no float Conv is left.
+#include "writer.h"
+
 #include <cmath>
 #include <map>
 #include <string>
@@ -13,7 +15,6 @@
 
 #include "builder.h"
 #include "f8net/fixed/format.h"
-#include "writer.h"
 
 namespace f8net::rt::onnx_export {
 namespace {
@@ -102,7 +103,8 @@ struct Writer {
     bool uniform = true;
     for (int32_t f : fl) uniform = uniform && f == fl[0];
     if (uniform) {
-      return b.node("DequantizeLinear", {t, b.scalar_f32(pow2(-fl[0])), b.scalar_i32(0)}, t + "_dq");
+      return b.node("DequantizeLinear", {t, b.scalar_f32(pow2(-fl[0])), b.scalar_i32(0)},
+                    t + "_dq");
     }
     std::vector<float> s(fl.size());
     for (size_t c = 0; c < fl.size(); ++c) s[c] = pow2(-fl[c]);
@@ -116,7 +118,8 @@ struct Writer {
   }
   std::vector<int32_t> weight_fls(const OpDef& op) const {
     std::vector<int32_t> w(static_cast<size_t>(op.out_channels), op.weight_frac_bits[0]);
-    if (op.weight_frac_bits.size() > 1) w.assign(op.weight_frac_bits.begin(), op.weight_frac_bits.end());
+    if (op.weight_frac_bits.size() > 1)
+      w.assign(op.weight_frac_bits.begin(), op.weight_frac_bits.end());
     return w;
   }
   std::string dq_weights(const OpDef& op, const std::vector<int64_t>& dims) {
@@ -128,11 +131,11 @@ struct Writer {
     std::vector<float> s;
     for (int32_t f : weight_fls(op)) s.push_back(pow2(-f));
     const int64_t o = op.out_channels;
-    const std::string out = b.node(
-        "DequantizeLinear",
-        {w, b.f32("weight_scale", {o}, s),
-         b.i8("weight_zero", {o}, std::vector<int8_t>(static_cast<size_t>(o)))},
-        w + "_dq");
+    const std::string out =
+        b.node("DequantizeLinear",
+               {w, b.f32("weight_scale", {o}, s),
+                b.i8("weight_zero", {o}, std::vector<int8_t>(static_cast<size_t>(o)))},
+               w + "_dq");
     b.attr_int("axis", 0);
     return out;
   }
@@ -146,7 +149,8 @@ struct Writer {
     std::vector<float> w(op.weights.size());
     const std::vector<int32_t> fl = weight_fls(op);
     for (size_t k = 0; k < w.size(); ++k) {
-      w[k] = std::ldexp(static_cast<float>(op.weights[k]), -fl[k / static_cast<size_t>(per_channel)]);
+      w[k] =
+          std::ldexp(static_cast<float>(op.weights[k]), -fl[k / static_cast<size_t>(per_channel)]);
     }
     return w;
   }
@@ -189,8 +193,8 @@ struct Writer {
     } else {
       const std::string w = b.i8("weight", dims, op.weights);
       const std::string acc = b.node(
-          "ConvInteger",
-          {to4d(quant[src], src), w, b.scalar_u8(zero_point(src)), b.scalar_i8(0)}, out + "_acc");
+          "ConvInteger", {to4d(quant[src], src), w, b.scalar_u8(zero_point(src)), b.scalar_i8(0)},
+          out + "_acc");
       conv_attributes(op);
       const std::string bias = b.i32("bias", {1, op.out_channels, 1, 1}, op.bias);
       real[v] = dequantize_int32(b.node("Add", {acc, bias}, out + "_int32"), info(v).frac_bits, 1);
@@ -260,15 +264,15 @@ struct Writer {
       return;
     }
     const int64_t zero = op.out_signed ? 128 : 0;
-    std::string q = b.node("QuantizeLinear",
-                           {real[src], b.scalar_f32(s), b.scalar_u8(static_cast<uint8_t>(zero))},
-                           out + "_q");
+    std::string q =
+        b.node("QuantizeLinear",
+               {real[src], b.scalar_f32(s), b.scalar_u8(static_cast<uint8_t>(zero))}, out + "_q");
     // QuantizeLinear rounds half to even and saturates to the uint8 grid, codes [-zero,
     // 255-zero]; f8net then saturates to [qmin, qmax] (symmetric when signed, 2^n-1 wide when
     // n < 8). Saturating twice to nested ranges is saturating once to the inner one, so a Clip
     // on the grid makes ORT's codes f8net's; the bounds omit it where no code can reach it.
-    const CodeRange r =
-        requantize_code_range(bounds[static_cast<size_t>(src)], info(src).frac_bits, op.out_frac_bits);
+    const CodeRange r = requantize_code_range(bounds[static_cast<size_t>(src)], info(src).frac_bits,
+                                              op.out_frac_bits);
     const bool low = r.lo < f.qmin() && f.qmin() > -zero;
     const bool high = r.hi > f.qmax() && f.qmax() < 255 - zero;
     if (low || high) {
@@ -304,16 +308,17 @@ struct Writer {
     const std::string d = b.i32("shift_div", dims, div), h = b.i32("shift_half", dims, half);
     const std::string q = b.node("Div", {s, d}, out + "_q");
     const std::string r = b.node("Mod", {s, d}, out + "_r");
-    const std::string odd = b.node(
-        "Equal", {b.node("Mod", {q, b.scalar_i32(2)}, out + "_odd"), b.scalar_i32(1)}, out + "_isodd");
-    const std::string tie = b.node("And", {b.node("Equal", {r, h}, out + "_tie"), odd}, out + "_tieodd");
+    const std::string odd =
+        b.node("Equal", {b.node("Mod", {q, b.scalar_i32(2)}, out + "_odd"), b.scalar_i32(1)},
+               out + "_isodd");
+    const std::string tie =
+        b.node("And", {b.node("Equal", {r, h}, out + "_tie"), odd}, out + "_tieodd");
     const std::string up = b.node("Or", {b.node("Greater", {r, h}, out + "_gt"), tie}, out + "_up");
     const std::string up_i = b.node("Cast", {up}, out + "_upi");
     b.attr_int("to", onnx::TensorProto::INT32);
     const std::string rounded = b.node("Add", {q, up_i}, out + "_rne");
     const int32_t hi = static_cast<int32_t>(code_format(op).qmax());
-    std::string codes =
-        b.node("Clip", {rounded, b.scalar_i32(0), b.scalar_i32(hi)}, out + "_sat");
+    std::string codes = b.node("Clip", {rounded, b.scalar_i32(0), b.scalar_i32(hi)}, out + "_sat");
     if (op.out_signed) codes = b.node("Add", {codes, b.scalar_i32(128)}, out + "_grid");
     const std::string u8 = b.node("Cast", {codes}, "v" + std::to_string(src) + "_codes");
     b.attr_int("to", onnx::TensorProto::UINT8);
@@ -328,8 +333,8 @@ struct Writer {
     std::vector<float> scale(fl.size());
     for (size_t k = 0; k < fl.size(); ++k) scale[k] = pow2(fl[k]);
     const std::string out = "v" + std::to_string(v);
-    const std::string x = b.node("Mul", {to4d(real[src], src), b.f32("pool_lsb", channel_dims(src), scale)},
-                                 out + "_lsb");
+    const std::string x = b.node(
+        "Mul", {to4d(real[src], src), b.f32("pool_lsb", channel_dims(src), scale)}, out + "_lsb");
     const std::string xi = b.node("Cast", {x}, out + "_int");
     b.attr_int("to", onnx::TensorProto::INT32);
     ints[v] = b.node("ReduceSum", {xi, b.i64("axes_hw", {2, 3})}, out + "_int32");
@@ -393,8 +398,8 @@ struct Writer {
     const Shape& in = m.input.shape;
     const bool in_signed = m.input.dtype == DType::kInt8;
     const int32_t in_elem = opt.float_reference ? onnx::TensorProto::FLOAT
-                            : in_signed        ? onnx::TensorProto::INT8
-                                               : onnx::TensorProto::UINT8;
+                            : in_signed         ? onnx::TensorProto::INT8
+                                                : onnx::TensorProto::UINT8;
     set_type(graph->add_input(), "input", in_elem, {in.c, in.h, in.w});
     rep->input_name = "input";
     rep->input_type = opt.float_reference ? "float32 values (code * 2^-FL)"
@@ -403,18 +408,28 @@ struct Writer {
       real[0] = "input";
     } else if (in_signed) {  // int8 codes -> clip to +-127 -> the uint8 zero-point-128 grid
       const float s = pow2(-m.input.frac_bits);
-      const std::string c = b.node("Clip", {"input", b.scalar_i8(-127), b.scalar_i8(127)}, "input_c");
-      const std::string d = b.node("DequantizeLinear", {c, b.scalar_f32(s), b.scalar_i8(0)}, "input_r");
+      const std::string c =
+          b.node("Clip", {"input", b.scalar_i8(-127), b.scalar_i8(127)}, "input_c");
+      const std::string d =
+          b.node("DequantizeLinear", {c, b.scalar_f32(s), b.scalar_i8(0)}, "input_r");
       quant[0] = b.node("QuantizeLinear", {d, b.scalar_f32(s), b.scalar_u8(128)}, "input_q");
     } else {
       quant[0] = "input";
     }
     for (size_t i = 0; i < m.ops.size(); ++i) {
       switch (m.ops[i].type) {
-        case OpType::kConv2d: conv(i); break;
-        case OpType::kFullyConnected: fully_connected(i); break;
-        case OpType::kRequantize: requantize(i); break;
-        default: elementwise(i); break;
+        case OpType::kConv2d:
+          conv(i);
+          break;
+        case OpType::kFullyConnected:
+          fully_connected(i);
+          break;
+        case OpType::kRequantize:
+          requantize(i);
+          break;
+        default:
+          elementwise(i);
+          break;
       }
     }
     const int32_t last = m.output_value();

@@ -12,9 +12,9 @@
 
 #include "f8net/rt/model.h"
 #include "f8net/rt/status.h"
-#include "threads/thread-pool.h"
 #include "kernels/fused-args.h"
 #include "kernels/fused-table.h"
+#include "threads/thread-pool.h"
 
 namespace f8net::rt::ops {
 

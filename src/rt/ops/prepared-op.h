@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "f8net/rt/model.h"
-#include "threads/thread-pool.h"
 #include "kernels/kernel-table.h"
+#include "threads/thread-pool.h"
 
 namespace f8net::rt::ops {
 

@@ -2,11 +2,10 @@
 // writes a fixed-mode training checkpoint as an integer-only .f8 model (the integer view of its
 // exact evaluation, translated by qat::to_runtime_model) or as ONNX (the same runtime model through
 // the ONNX writer, docs/onnx.md), atomically. Nothing is written when anything fails.
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "commands.h"
@@ -32,7 +31,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 void run_export(const ExportArgs& args) {
-  const std::string format = !args.format.empty()           ? args.format
+  const std::string format = !args.format.empty()              ? args.format
                              : ends_with(args.output, ".onnx") ? "onnx"
                                                                : "f8";
   if (format != "f8" && format != "onnx") {
@@ -43,8 +42,9 @@ void run_export(const ExportArgs& args) {
   }
 #ifndef F8NET_HAVE_ONNX
   if (format == "onnx") {
-    throw Error("export: this f8net was built without the ONNX exporter (install libonnx-dev "
-                "and libprotobuf-dev, then reconfigure)");
+    throw Error(
+        "export: this f8net was built without the ONNX exporter (install libonnx-dev "
+        "and libprotobuf-dev, then reconfigure)");
   }
 #endif
   qat::CheckpointModel cm;
@@ -84,9 +84,13 @@ void run_export(const ExportArgs& args) {
   std::cout << "exported " << cm.options.arch << " (" << model.ops.size() << " ops, " << macs
             << " 8-bit MACs, " << wide << " wider multiplications) to " << args.output << "\n";
   if (args.json) {
-    nlohmann::json j = {{"model", args.output}, {"checkpoint", args.checkpoint},
-                        {"arch", cm.options.arch}, {"ops", model.ops.size()},
-                        {"macs", macs}, {"wide_multiplications", wide}, {"format", format}};
+    nlohmann::json j = {{"model", args.output},
+                        {"checkpoint", args.checkpoint},
+                        {"arch", cm.options.arch},
+                        {"ops", model.ops.size()},
+                        {"macs", macs},
+                        {"wide_multiplications", wide},
+                        {"format", format}};
     if (format == "onnx") j["onnx_export"] = onnx_summary;
     std::cout << j.dump() << std::endl;
   }
@@ -96,8 +100,7 @@ void add_export(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
       "export", "Write a fixed-point training checkpoint as an integer-only .f8 model");
-  cmd->add_option("--checkpoint", args->checkpoint, "Training checkpoint (fixed mode)")
-      ->required();
+  cmd->add_option("--checkpoint", args->checkpoint, "Training checkpoint (fixed mode)")->required();
   cmd->add_option("-o,--output", args->output, "The .f8 or .onnx file to write")->required();
   cmd->add_option("--format", args->format, "f8 or onnx (default: from the output's extension)");
   cmd->add_flag("--float-reference", args->float_reference,

@@ -3,10 +3,9 @@
 // exact evaluation and float32 simulation. Exits 1 when any logit is not bit-exact.
 // With --onnx MODEL.onnx it checks ONNX Runtime against the .f8 model instead (onnx-verify.h;
 // --checkpoint is then optional: given, both checks run).
-#include <nlohmann/json.hpp>
-
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

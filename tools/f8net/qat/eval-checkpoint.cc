@@ -37,10 +37,16 @@ int eval_checkpoint_main(const EvalCheckpointArgs& args) {
   std::cout << line;
   if (!r.layers.empty()) print_layer_table(std::cout, r.layers);
   if (args.json) {
-    const nlohmann::json j = {{"top1", r.top1},       {"top5", r.top5},     {"loss", r.loss},
-                              {"images", r.images},   {"arch", r.arch},     {"mode", r.mode},
-                              {"stage", r.stage},     {"dataset", r.dataset},
-                              {"checkpoint", args.checkpoint}, {"layers", layers_json(r.layers)}};
+    const nlohmann::json j = {{"top1", r.top1},
+                              {"top5", r.top5},
+                              {"loss", r.loss},
+                              {"images", r.images},
+                              {"arch", r.arch},
+                              {"mode", r.mode},
+                              {"stage", r.stage},
+                              {"dataset", r.dataset},
+                              {"checkpoint", args.checkpoint},
+                              {"layers", layers_json(r.layers)}};
     std::cout << j.dump() << std::endl;
   }
   return 0;

@@ -67,8 +67,8 @@ void Progress::iteration(const qat::IterationInfo& info) {
   char stats[200];
   std::snprintf(stats, sizeof(stats), "%.0f img/s ETA %s loss %.4f top1 %.2f%% lr %.4g", rate,
                 format_duration(eta).c_str(), info.loss, info.top1, info.lr);
-  const std::string head = info.stage + " ep " + std::to_string(info.epoch) + "/" +
-                           std::to_string(info.epochs);
+  const std::string head =
+      info.stage + " ep " + std::to_string(info.epoch) + "/" + std::to_string(info.epochs);
   if (tty_) {
     if (std::chrono::duration<double>(now - last_draw_).count() < 0.1 &&
         info.batch != info.batches) {

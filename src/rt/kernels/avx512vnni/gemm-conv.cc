@@ -23,12 +23,9 @@ using avx512::EpilogueRegs16;
 // Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input);
 // the epilogue runs on them in place (pixels m0.., channels o0..) with the block's vectors.
 template <int MR, int NB, bool kFlip>
-__attribute__((always_inline)) inline void microkernel_body(const uint8_t* a, int64_t lda,
-                                                            const int8_t* b, int32_t kp4,
-                                                            const int32_t* init,
-                                                            const EpilogueRegs16* regs,
-                                                            const Epilogue& ep, int64_t m0,
-                                                            int32_t o0) {
+__attribute__((always_inline)) inline void microkernel_body(
+    const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
+    const EpilogueRegs16* regs, const Epilogue& ep, int64_t m0, int32_t o0) {
   __m512i acc[MR][NB];
 #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
