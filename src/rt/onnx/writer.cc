@@ -15,6 +15,7 @@
 
 #include "builder.h"
 #include "f8net/fixed/format.h"
+#include "integer-requantize.h"
 
 namespace f8net::rt::onnx_export {
 namespace {
@@ -260,7 +261,7 @@ struct Writer {
       return;
     }
     if (!ints[src].empty()) {
-      quant[v] = integer_requantize(src, op);
+      quant[v] = integer_requantize(b, ints[src], src, info(src).frac_bits, channel_dims(src), op);
       return;
     }
     const int64_t zero = op.out_signed ? 128 : 0;
@@ -290,39 +291,6 @@ struct Writer {
   // A requantize's output codes: code_bits wide (2..8) in 8-bit containers.
   static fixed::Format code_format(const OpDef& op) {
     return fixed::Format{op.code_bits, op.out_frac_bits, op.out_signed};
-  }
-
-  // code = saturate(rne(sum >> sh[c])) in int32 ops, for a never-negative sum and sh[c] >= 0:
-  // q = sum / 2^sh, r = sum % 2^sh, q += r > 2^(sh-1) || (r == 2^(sh-1) && q odd).
-  std::string integer_requantize(int32_t src, const OpDef& op) {
-    const std::vector<int32_t>& fl = info(src).frac_bits;
-    const size_t c = fl.size();
-    std::vector<int32_t> div(c), half(c);
-    for (size_t k = 0; k < c; ++k) {
-      const int sh = fl[k] - op.out_frac_bits;
-      div[k] = int32_t{1} << sh;
-      half[k] = sh == 0 ? 2 : int32_t{1} << (sh - 1);  // with sh 0, r is 0: never rounds
-    }
-    const std::vector<int64_t> dims = channel_dims(src);
-    const std::string s = ints[src], out = "v" + std::to_string(src) + "_rq";
-    const std::string d = b.i32("shift_div", dims, div), h = b.i32("shift_half", dims, half);
-    const std::string q = b.node("Div", {s, d}, out + "_q");
-    const std::string r = b.node("Mod", {s, d}, out + "_r");
-    const std::string odd =
-        b.node("Equal", {b.node("Mod", {q, b.scalar_i32(2)}, out + "_odd"), b.scalar_i32(1)},
-               out + "_isodd");
-    const std::string tie =
-        b.node("And", {b.node("Equal", {r, h}, out + "_tie"), odd}, out + "_tieodd");
-    const std::string up = b.node("Or", {b.node("Greater", {r, h}, out + "_gt"), tie}, out + "_up");
-    const std::string up_i = b.node("Cast", {up}, out + "_upi");
-    b.attr_int("to", onnx::TensorProto::INT32);
-    const std::string rounded = b.node("Add", {q, up_i}, out + "_rne");
-    const int32_t hi = static_cast<int32_t>(code_format(op).qmax());
-    std::string codes = b.node("Clip", {rounded, b.scalar_i32(0), b.scalar_i32(hi)}, out + "_sat");
-    if (op.out_signed) codes = b.node("Add", {codes, b.scalar_i32(128)}, out + "_grid");
-    const std::string u8 = b.node("Cast", {codes}, "v" + std::to_string(src) + "_codes");
-    b.attr_int("to", onnx::TensorProto::UINT8);
-    return u8;
   }
 
   // GlobalSumPool in int32: Cast(x * 2^f[c]) (exact: x's bound < 2^24), ReduceSum.
