@@ -23,7 +23,7 @@ TEST(OnnxCli, ConvertWritesAndSummarizes) {
   EXPECT_NE(log.find("\"bit_exact_in_ort\":true"), std::string::npos) << log;
   EXPECT_NE(log.find("\"integer_convs\":"), std::string::npos) << log;
   expect_checker_accepts(onnx);
-  EXPECT_FALSE(std::ifstream(onnx + ".tmp").good());
+  EXPECT_TRUE(no_temporary_left(onnx));
 }
 
 TEST(OnnxCli, RequireExactRefusesBeforeWriting) {

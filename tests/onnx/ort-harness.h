@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -43,6 +44,18 @@ struct TempDir {
 inline const std::string& temp_dir() {
   static const TempDir dir;
   return dir.path;
+}
+
+// Whether an atomic write of `file` left no temporary file beside it (rt::write_file_atomic names
+// them ".<name>.tmp-XXXXXX").
+inline bool no_temporary_left(const std::string& file) {
+  const std::filesystem::path p(file);
+  const std::string prefix = "." + p.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(p.parent_path(), ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return false;
+  }
+  return !ec;
 }
 
 // Runs `cmd`, returns its exit status; stdout+stderr go to `log`.
