@@ -68,6 +68,21 @@ std::vector<int> to_int(const std::vector<int64_t>& v) {
   return std::vector<int>(v.begin(), v.end());
 }
 
+LayerCodes layer_codes(const torch::Tensor& w, const torch::Tensor& b,
+                       const std::vector<int64_t>& wfl, int input_fl, bool input_signed,
+                       int weight_bits, int input_bits) {
+  LayerCodes codes;
+  codes.input_fl = input_fl;
+  codes.input_signed = input_signed;
+  codes.weight_bits = weight_bits;
+  codes.input_bits = input_bits;
+  codes.weight = weight_codes(w, wfl, weight_bits);
+  codes.weight_shape = w.sizes().vec();
+  codes.bias = bias_codes(b, wfl, input_fl);
+  codes.weight_fl = to_int(wfl);
+  return codes;
+}
+
 // fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, n - 1).
 std::vector<int64_t> floating_weight_fl(const QuantOptions& q, int word_bits) {
   return {fixed::ema_fl_used(q.initial_weight_fl, /*is_signed=*/true, word_bits)};

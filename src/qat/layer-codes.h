@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "f8net/qat/exact.h"
 #include "f8net/qat/quant-options.h"
 
 namespace f8net::qat::detail {
@@ -34,6 +35,13 @@ std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64
                                  int word_bits);
 
 std::vector<int> to_int(const std::vector<int64_t>& v);
+
+// Everything a conv or FC layer hands to the exact evaluation and the export: the weight codes of
+// w at the per-output FLs wfl, the 32-bit bias codes of b at input_fl + wfl[o], and the input's
+// format. One place, so conv and FC cannot drift apart.
+LayerCodes layer_codes(const torch::Tensor& w, const torch::Tensor& b,
+                       const std::vector<int64_t>& wfl, int input_fl, bool input_signed,
+                       int weight_bits, int input_bits);
 
 // fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, n - 1).
 std::vector<int64_t> floating_weight_fl(const QuantOptions& q, int word_bits);

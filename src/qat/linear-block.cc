@@ -9,13 +9,10 @@
 
 namespace f8net::qat {
 
-using detail::bias_codes;
 using detail::floating_weight_fl;
-using detail::fold;
+using detail::layer_codes;
 using detail::quantized_bias;
 using detail::scalar_one;
-using detail::to_int;
-using detail::weight_codes;
 
 // ---------------------------------------------------------------------------------------------
 // QLinearImpl
@@ -86,16 +83,8 @@ LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
   const torch::Tensor b = bias / (fix_scale() * ws);
   const std::vector<int64_t> fl = per_output(q.fl, options_.out_features());
   const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
-  LayerCodes codes;
-  codes.input_fl = input_fl_used();
-  codes.input_signed = false;
-  codes.weight_bits = weight_bits_;
-  codes.input_bits = activation_bits();
-  codes.weight = weight_codes(w, fl, weight_bits_);
-  codes.weight_shape = w.sizes().vec();
-  codes.bias = bias_codes(b, fl, codes.input_fl);
-  codes.weight_fl = to_int(fl);
-  return codes;
+  return layer_codes(w, b, fl, input_fl_used(), /*input_signed=*/false, weight_bits_,
+                     activation_bits());
 }
 
 ExactTensor QLinearImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,

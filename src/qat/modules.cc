@@ -12,13 +12,11 @@
 
 namespace f8net::qat {
 
-using detail::bias_codes;
 using detail::floating_weight_fl;
 using detail::fold;
+using detail::layer_codes;
 using detail::quantized_bias;
 using detail::scalar_one;
-using detail::to_int;
-using detail::weight_codes;
 
 namespace {
 
@@ -260,16 +258,7 @@ LayerCodes QConvBNImpl::integer_codes(double pool_comp) const {
   const std::vector<int64_t> fl = per_output(
       weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search, weight_bits_),
       options_.out_channels());
-  LayerCodes codes;
-  codes.input_fl = input_fl_used();
-  codes.input_signed = input_signed();
-  codes.weight_bits = weight_bits_;
-  codes.input_bits = activation_bits();
-  codes.weight = weight_codes(wf, fl, weight_bits_);
-  codes.weight_shape = wf.sizes().vec();
-  codes.bias = bias_codes(bf, fl, codes.input_fl);
-  codes.weight_fl = to_int(fl);
-  return codes;
+  return layer_codes(wf, bf, fl, input_fl_used(), input_signed(), weight_bits_, activation_bits());
 }
 
 ExactTensor QConvBNImpl::exact(ExactContext& ctx, const ExactTensor& in, double pool_comp,
