@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "f8net/data/batch-loader.h"
 #include "f8net/fixed.h"
 #include "f8net/qat/checkpoint.h"
 #include "f8net/qat/export.h"
@@ -63,14 +64,14 @@ VerifyReport verify_runtime(const CheckpointModel& cm, rt::Interpreter& runtime,
   }
   const int64_t classes = cm.options.num_classes;
 
-  LoaderOptions lo;
+  data::LoaderOptions lo;
   lo.batch_size = options.batch;
   lo.workers = cm.config.data.workers;
   lo.prefetch = cm.config.data.prefetch;
-  BatchLoader loader(cm.val, cm.val_transform, lo);
+  data::BatchLoader loader(cm.val, cm.val_transform, lo);
   torch::NoGradGuard no_grad;
   VerifyReport n;
-  Batch batch;
+  data::Batch batch;
   const int64_t per_image = channels * size * size;
   std::vector<double> got(static_cast<size_t>(classes));
   while ((options.limit == 0 || n.images < options.limit) && loader.next(batch)) {

@@ -10,7 +10,11 @@
 #include <cmath>
 #include <random>
 
-#include "f8net/qat/data.h"
+#include "f8net/data/batch-loader.h"
+#include "f8net/data/dataset.h"
+#include "f8net/data/error.h"
+#include "f8net/data/open-dataset.h"
+#include "f8net/data/transform.h"
 #include "f8net/qat/modules.h"
 #include "f8net/qat/quantize.h"
 #include "f8net/rt/preprocess.h"
@@ -167,14 +171,14 @@ TEST(Fidelity, FpPactUsesTheConfiguredFormats) {
 // the runtime's, value for value (F8NET.md §15.3), so training, exact
 // evaluation and deployment see the same input codes.
 TEST(Fidelity, LoaderNormalizesExactlyLikeTheRuntime) {
-  TransformOptions t;
+  data::TransformOptions t;
   t.size = 16;
   t.train = false;
   t.normalize = true;
   t.out_channels = 3;
   t.mean = {0.485, 0.456, 0.406};
   t.std_dev = {0.229, 0.224, 0.225};
-  Image img;
+  data::Image img;
   img.channels = 3;
   img.height = 16;
   img.width = 16;
@@ -182,7 +186,7 @@ TEST(Fidelity, LoaderNormalizesExactlyLikeTheRuntime) {
   for (size_t i = 0; i < img.hwc.size(); ++i) img.hwc[i] = static_cast<uint8_t>(i / 3);
   std::vector<float> out(3 * 16 * 16);
   std::mt19937_64 rng(1);
-  transform_image(img, t, rng, out.data());
+  data::transform_image(img, t, rng, out.data());
   int64_t mismatches = 0;
   for (int c = 0; c < 3; ++c) {
     for (int p = 0; p < 256; ++p) {

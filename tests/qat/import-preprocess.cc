@@ -13,8 +13,12 @@
 #include <random>
 #include <string>
 
+#include "f8net/data/batch-loader.h"
+#include "f8net/data/dataset.h"
+#include "f8net/data/error.h"
+#include "f8net/data/open-dataset.h"
 #include "f8net/data/resize.h"
-#include "f8net/qat/data.h"
+#include "f8net/data/transform.h"
 
 namespace f8net::qat {
 namespace {
@@ -43,7 +47,7 @@ TEST(ImportPreprocess, EvalTransformMatchesTorchvisionPil) {
   int h = 0, w = 0, c = 0, resize = 0, crop = 0, cases = 0;
   while (manifest >> name >> h >> w >> c >> resize >> crop) {
     ++cases;
-    Image img;
+    data::Image img;
     img.height = h;
     img.width = w;
     img.channels = c;
@@ -51,14 +55,14 @@ TEST(ImportPreprocess, EvalTransformMatchesTorchvisionPil) {
     const std::vector<uint8_t> want = read_bytes(dir + "/" + name + ".out");
     ASSERT_EQ(img.hwc.size(), static_cast<size_t>(h) * w * c) << name;
     ASSERT_EQ(want.size(), static_cast<size_t>(crop) * crop * c) << name;
-    TransformOptions o;
+    data::TransformOptions o;
     o.size = crop;
     o.resize = resize;
     o.variable_size = true;
     o.out_channels = c;
     std::mt19937_64 rng(1);
     std::vector<float> out(want.size());
-    transform_image(img, o, rng, out.data());
+    data::transform_image(img, o, rng, out.data());
     int64_t exact = 0, within1 = 0;
     for (int ch = 0; ch < c; ++ch) {
       for (int p = 0; p < crop * crop; ++p) {

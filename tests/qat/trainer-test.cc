@@ -16,8 +16,12 @@
 #include <random>
 #include <regex>
 
+#include "f8net/data/batch-loader.h"
+#include "f8net/data/dataset.h"
+#include "f8net/data/error.h"
+#include "f8net/data/open-dataset.h"
+#include "f8net/data/transform.h"
 #include "f8net/qat/checkpoint.h"
-#include "f8net/qat/data.h"
 #include "f8net/qat/models.h"
 #include "f8net/qat/schedule.h"
 #include "file-io.h"
@@ -184,7 +188,7 @@ TEST(Trainer, BadRunsFailWithoutTouchingTheOutput) {
   }
   // Missing data: no directory is created either.
   c = small_config(dir / "nodata");
-  EXPECT_THROW(run_training(c, o), DataError);
+  EXPECT_THROW(run_training(c, o), data::DataError);
   EXPECT_FALSE(fs::exists(dir / "run1/config.yaml"));
   // A directory holding a run is not overwritten.
   fs::create_directories(dir / "run2");
@@ -402,15 +406,15 @@ TEST(Trainer, EvaluationLossUsesTrainingScaleLogits) {
   load_checkpoint(eo.checkpoint, *net, nullptr, false);
   net->eval();
   torch::NoGradGuard no_grad;
-  const auto ds = open_dataset(c.data, Split::kVal);
-  const TransformOptions t = make_transform(c.data, *ds, false);
+  const auto ds = data::open_dataset(c.data, data::Split::kVal);
+  const data::TransformOptions t = data::make_transform(c.data, *ds, false);
   torch::Tensor x = torch::empty({ds->size(), 1, 12, 12});
   torch::Tensor y = torch::empty({ds->size()}, torch::kLong);
   std::mt19937_64 rng(0);
   for (int64_t i = 0; i < ds->size(); ++i) {
-    Image img;
+    data::Image img;
     ds->image(i, img);
-    transform_image(img, t, rng, x[i].data_ptr<float>());
+    data::transform_image(img, t, rng, x[i].data_ptr<float>());
     y[i] = ds->label(i);
   }
   const torch::Tensor logits = net->forward(x);

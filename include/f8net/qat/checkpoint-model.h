@@ -10,7 +10,6 @@
 #include "f8net/data/dataset.h"
 #include "f8net/data/transform.h"
 #include "f8net/qat/config.h"
-#include "f8net/qat/data.h"  // verify.cc still names the loader without data:: through this
 #include "f8net/qat/models.h"
 
 namespace f8net::qat {
