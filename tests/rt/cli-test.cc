@@ -231,11 +231,13 @@ TEST_F(Cli, EvalModelOnIdxFilesMatchesTheInterpreter) {
       cli("eval --model " + dir_ + "/model.f8 --data " + data + " --json --threads 3");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string json = lines(r.out).back();
-  char want[128];
-  std::snprintf(want, sizeof(want), "\"top1\":%.4f,\"top5\":%.4f,\"images\":%d,", 100.0 * top1 / n,
-                100.0 * top5 / n, n);
-  EXPECT_NE(json.find(want), std::string::npos) << json << " / wanted " << want;
-  EXPECT_NE(json.find("\"images_per_second\":"), std::string::npos);
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << json;
+  // The JSON rounds percentages to 4 decimals; one image more or less moves them by far more.
+  EXPECT_NEAR(j.value("top1", -1.0), 100.0 * top1 / n, 5.1e-5) << json;
+  EXPECT_NEAR(j.value("top5", -1.0), 100.0 * top5 / n, 5.1e-5) << json;
+  EXPECT_EQ(j.value("images", -1), n) << json;
+  EXPECT_GT(j.value("images_per_second", 0.0), 0.0) << json;
 
   // A truncated image file: one clear line, exit 1.
   images.resize(images.size() - 7);

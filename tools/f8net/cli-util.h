@@ -17,8 +17,6 @@ void load_interpreter(const std::string& path, int threads, rt::Interpreter* it)
 // The one-line JSON a --json command prints (nlohmann's writer, the only JSON writer of the CLI);
 // bytes that are not UTF-8 (a file name, say) become U+FFFD instead of failing the command.
 std::string json_text(const nlohmann::json& j);
-// `s` as a JSON string literal, quotes included.
-std::string json_string(const std::string& s);
 // `s` safe to print on a terminal: control bytes (below 0x20, and 0x7f) become \xNN, so text
 // from a file (model names, class names, provenance) cannot move the cursor or recolour the
 // screen. Other bytes (UTF-8 included) pass unchanged.

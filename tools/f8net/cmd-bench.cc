@@ -82,29 +82,33 @@ void run_bench(const BenchArgs& a) {
                 it.num_threads(), peak_core, peak > 0 ? 100.0 * gmacs / peak : 0.0,
                 it.arena_bytes(), it.packed_bytes());
   std::cout << line << "  slowest stages (ms per image, GMAC/s):\n";
-  std::string json_top = "[";
+  nlohmann::json slowest = nlohmann::json::array();
   const double per = 1.0 / (prof_runs * a.batch);
   for (size_t i = 0; i < stages.size() && i < 5; ++i) {
     const rt::StageInfo& st = stages[i];
     const double ms = st.seconds * per * 1e3;
     const double g = st.seconds > 0 ? static_cast<double>(st.macs) / (st.seconds * per) * 1e-9 : 0;
-    std::snprintf(line, sizeof(line), "    op %-5d %-36s %8.3f ms %8.1f GMAC/s\n",
-                  st.ops.empty() ? -1 : st.ops[0], st.kernel.c_str(), ms, g);
+    const int op = st.ops.empty() ? -1 : st.ops[0];
+    std::snprintf(line, sizeof(line), "    op %-5d %-36s %8.3f ms %8.1f GMAC/s\n", op,
+                  st.kernel.c_str(), ms, g);
     std::cout << line;
-    std::snprintf(line, sizeof(line), "%s{\"op\":%d,\"kernel\":\"%s\",\"ms\":%.4f,\"gmacs\":%.2f}",
-                  i ? "," : "", st.ops.empty() ? -1 : st.ops[0], st.kernel.c_str(), ms, g);
-    json_top += line;
+    slowest.push_back({{"op", op}, {"kernel", st.kernel}, {"ms", ms}, {"gmacs", g}});
   }
-  json_top += "]";
   if (a.json) {
-    std::snprintf(line, sizeof(line),
-                  "{\"model\":%s,\"isa\":\"%s\",\"threads\":%d,\"batch\":%d,\"runs\":%d,"
-                  "\"median_ms\":%.4f,\"min_ms\":%.4f,\"images_per_s\":%.2f,\"gmacs\":%.2f,"
-                  "\"peak_gmacs\":%.2f,\"percent_of_peak\":%.2f,\"packed_bytes\":%zu,\"slowest\":",
-                  json_string(a.model).c_str(), it.isa(), it.num_threads(), a.batch, a.runs,
-                  median * 1e3, best * 1e3, images_s, gmacs, peak,
-                  peak > 0 ? 100.0 * gmacs / peak : 0.0, it.packed_bytes());
-    std::cout << line << json_top << "}\n";
+    const nlohmann::json j = {{"model", a.model},
+                              {"isa", it.isa()},
+                              {"threads", it.num_threads()},
+                              {"batch", a.batch},
+                              {"runs", a.runs},
+                              {"median_ms", median * 1e3},
+                              {"min_ms", best * 1e3},
+                              {"images_per_s", images_s},
+                              {"gmacs", gmacs},
+                              {"peak_gmacs", peak},
+                              {"percent_of_peak", peak > 0 ? 100.0 * gmacs / peak : 0.0},
+                              {"packed_bytes", it.packed_bytes()},
+                              {"slowest", slowest}};
+    std::cout << json_text(j) << "\n";
   }
 }
 

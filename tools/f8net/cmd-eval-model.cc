@@ -6,6 +6,7 @@
 // preprocessing and the run.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -106,12 +107,17 @@ int eval_model_main(const EvalModelArgs& args) {
                 static_cast<long long>(n), ips, it.num_threads());
   std::cout << args.model << " on " << ds->description() << ": " << figures << "\n";
   if (args.json) {
-    std::snprintf(figures, sizeof(figures),
-                  "\"top1\":%.4f,\"top5\":%.4f,\"images\":%lld,\"images_per_second\":%.2f,"
-                  "\"threads\":%d,",
-                  pct1, pct5, static_cast<long long>(n), ips, it.num_threads());
-    std::cout << "{\"model\":" << json_string(args.model) << "," << figures
-              << "\"runtime\":\"f8net_rt\"}\n";
+    // Percentages to 4 decimals and rates to 2 (what the earlier printf wrote), so that a
+    // script reading the line sees 91.37, not 91.37000000000001.
+    const auto fixed = [](double v, double scale) { return std::round(v * scale) / scale; };
+    const nlohmann::json j = {{"model", args.model},
+                              {"top1", fixed(pct1, 1e4)},
+                              {"top5", fixed(pct5, 1e4)},
+                              {"images", n},
+                              {"images_per_second", fixed(ips, 1e2)},
+                              {"threads", it.num_threads()},
+                              {"runtime", "f8net_rt"}};
+    std::cout << json_text(j) << "\n";
   }
   std::cout.flush();
   return 0;
