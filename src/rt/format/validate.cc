@@ -179,14 +179,20 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
   return Status::ok();
 }
 
-Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* out, OpInfo* info) {
-  const std::string pre = op_prefix(i, op.type);
+// What conv and FC both need: 8-bit codes in, a sane number of output channels.
+Status check_layer_input(const OpDef& op, const std::string& pre, const ValueInfo& src) {
   if (!is_code_dtype(src.dtype))
     return model_error(pre + "input must be uint8/int8 codes, got int32");
   if (!in_range(op.out_channels, 1, kMaxDim)) {
     return model_error(pre + "out_channels " + std::to_string(op.out_channels) + " outside [1, " +
                        std::to_string(kMaxDim) + "]");
   }
+  return Status::ok();
+}
+
+Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* out, OpInfo* info) {
+  const std::string pre = op_prefix(i, op.type);
+  F8NET_RETURN_IF_ERROR(check_layer_input(op, pre, src));
   if (!in_range(op.kernel_h, 1, kMaxKernel) || !in_range(op.kernel_w, 1, kMaxKernel) ||
       !in_range(op.stride_h, 1, kMaxKernel) || !in_range(op.stride_w, 1, kMaxKernel) ||
       !in_range(op.dilation_h, 1, kMaxKernel) || !in_range(op.dilation_w, 1, kMaxKernel) ||
@@ -223,12 +229,7 @@ Status check_conv(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* ou
 
 Status check_fc(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo* out, OpInfo* info) {
   const std::string pre = op_prefix(i, op.type);
-  if (!is_code_dtype(src.dtype))
-    return model_error(pre + "input must be uint8/int8 codes, got int32");
-  if (!in_range(op.out_channels, 1, kMaxDim)) {
-    return model_error(pre + "out_channels " + std::to_string(op.out_channels) + " outside [1, " +
-                       std::to_string(kMaxDim) + "]");
-  }
+  F8NET_RETURN_IF_ERROR(check_layer_input(op, pre, src));
   out->shape = Shape{op.out_channels, 1, 1};
   out->dtype = DType::kInt32;
   F8NET_RETURN_IF_ERROR(check_weights(op, i, src, src.shape.elements(), out, info));

@@ -15,6 +15,16 @@ void run_chunk(const void* ctx, int64_t begin, int64_t end) {
   p->kernel->fn(p->args, begin, end);
 }
 
+// The pooling/convolution window (kernel, stride, padding), the part conv and max-pool share.
+void copy_window(const OpDef& op, kernels::KernelArgs* a) {
+  a->kh = op.kernel_h;
+  a->kw = op.kernel_w;
+  a->sh = op.stride_h;
+  a->sw = op.stride_w;
+  a->ph = op.pad_h;
+  a->pw = op.pad_w;
+}
+
 }  // namespace
 
 Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
@@ -34,12 +44,7 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
   out->op = op.type;
   switch (op.type) {
     case OpType::kConv2d:
-      a.kh = op.kernel_h;
-      a.kw = op.kernel_w;
-      a.sh = op.stride_h;
-      a.sw = op.stride_w;
-      a.ph = op.pad_h;
-      a.pw = op.pad_w;
+      copy_window(op, &a);
       a.dh = op.dilation_h;
       a.dw = op.dilation_w;
       a.groups = op.groups;
@@ -64,12 +69,7 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
       out->cost_per_item = a.w;
       break;
     case OpType::kMaxPool:
-      a.kh = op.kernel_h;
-      a.kw = op.kernel_w;
-      a.sh = op.stride_h;
-      a.sw = op.stride_w;
-      a.ph = op.pad_h;
-      a.pw = op.pad_w;
+      copy_window(op, &a);
       out->cost_per_item = int64_t{a.ow} * a.kh * a.kw;
       break;
     case OpType::kAdd: {
