@@ -2,7 +2,8 @@
 // of every row of kernels/fused-table.h this CPU runs (avx2, avx512, avx512vnni) against the
 // op-by-op reference on single-op models: edge shapes (M, N, K below, at and above the 6 x 16
 // and 6 x 64 tiles, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
-// (int32 out, Add, ReLU, signed/unsigned requantize, left shifts) and extreme codes (0, 255,
+// (int32 out, Add, ReLU, signed/unsigned requantize, left shifts; int32 max pools of 3x3/2 and
+// 2x2/1 after it) and extreme codes (0, 255,
 // +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output buffers
 // sit in the interpreter's arena between other live values, so a stray write changes logits.
 #include <gtest/gtest.h>
@@ -108,6 +109,12 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
     case 3:
       v = rt::add_requantize(&m, v, 7, true);
       break;  // left shifts for small FLs
+    case 5:   // ResNet's stem: ReLU and a 3x3 stride-2 max pool (int32), then codes
+      v = rt::add_requantize(&m, rt::add_max_pool(&m, rt::add_relu(&m, v), 3, 2, 1), 4, false);
+      break;
+    case 6:  // a 2x2 stride-1 max pool of signed values with padding on both sides
+      v = rt::add_requantize(&m, rt::add_max_pool(&m, v, 2, 1, 1), 6, true);
+      break;
     default: {
       // A second conv reading the same input, added to the first (add fused into the later one).
       const int32_t other =
@@ -156,11 +163,12 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {
-      for (int variant = 0; variant < 5; ++variant) {
+      for (int variant = 0; variant < 7; ++variant) {
         for (int mode = 0; mode < 4; ++mode) {
           const int wmode = mode == 1 ? 1 : mode == 2 ? -1 : 0;
           const rt::ModelDef m = conv_model(g, sgn, variant, wmode, seed + variant);
-          ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
+          const rt::Status valid = rt::validate_model(m, nullptr);
+          ASSERT_TRUE(valid.is_ok()) << valid.message() << " variant " << variant;
           const std::vector<uint8_t> x = codes(rng, m.input, mode);
           const std::vector<uint8_t> want = run(m, x, "ref", 1);
           for (const std::string& isa : isas) {
