@@ -7,6 +7,7 @@
 
 #include "kernels/avx2/avx2-kernels.h"
 #include "kernels/avx2/epilogue.h"
+#include "kernels/pool-window.h"
 
 namespace f8net::rt::kernels::avx2 {
 
@@ -22,19 +23,15 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
 void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
   int32_t* out = static_cast<int32_t*>(a.ep.out);
   for (int64_t m = begin; m < end; ++m) {
-    const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
-    // The window's in-range taps (padding never wins a max pool).
-    const int32_t y0 = oy * a.sh - a.ph, x0 = ox * a.sw - a.pw;
-    const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = a.h - y0 < a.kh ? a.h - y0 : a.kh;
-    const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = a.w - x0 < a.kw ? a.w - x0 : a.kw;
+    const PoolWindow win = pool_window(a, m);
     // 32 channels (4 ymm) per pass, so each tap's pixel is read as whole cache lines.
     for (int32_t c0 = 0; c0 < a.c; c0 += 32) {
       const int32_t vecs = a.c - c0 >= 32 ? 4 : (a.c - c0 + 7) / 8;
       __m256i best[4];
       for (int v = 0; v < 4; ++v) best[v] = _mm256_set1_epi32(INT_MIN);
-      for (int32_t ky = ky0; ky < ky1; ++ky) {
-        for (int32_t kx = kx0; kx < kx1; ++kx) {
-          const int32_t* p = a.src + (int64_t{y0 + ky} * a.w + x0 + kx) * a.c + c0;
+      for (int32_t ky = win.ky0; ky < win.ky1; ++ky) {
+        for (int32_t kx = win.kx0; kx < win.kx1; ++kx) {
+          const int32_t* p = a.src + (int64_t{win.y0 + ky} * a.w + win.x0 + kx) * a.c + c0;
           for (int v = 0; v < vecs; ++v) {
             best[v] = _mm256_max_epi32(best[v], load8_s32(p + 8 * v, a.c - c0 - 8 * v));
           }

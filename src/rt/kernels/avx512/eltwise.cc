@@ -7,6 +7,7 @@
 
 #include "kernels/avx512/avx512-kernels.h"
 #include "kernels/avx512/epilogue.h"
+#include "kernels/pool-window.h"
 
 namespace f8net::rt::kernels::avx512 {
 
@@ -23,11 +24,7 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
 void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
   int32_t* out = static_cast<int32_t*>(a.ep.out);
   for (int64_t m = begin; m < end; ++m) {
-    const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
-    // The window's in-range taps (padding never wins a max pool).
-    const int32_t y0 = oy * a.sh - a.ph, x0 = ox * a.sw - a.pw;
-    const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = a.h - y0 < a.kh ? a.h - y0 : a.kh;
-    const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = a.w - x0 < a.kw ? a.w - x0 : a.kw;
+    const PoolWindow win = pool_window(a, m);
     // 64 channels (4 zmm) per pass, so each tap's pixel is read as whole cache lines.
     for (int32_t c0 = 0; c0 < a.c; c0 += 64) {
       __m512i best[4];
@@ -37,9 +34,9 @@ void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
         k[v] = lane_mask(left <= 0 ? 0 : left < 16 ? left : 16);
         best[v] = _mm512_set1_epi32(INT_MIN);
       }
-      for (int32_t ky = ky0; ky < ky1; ++ky) {
-        for (int32_t kx = kx0; kx < kx1; ++kx) {
-          const int32_t* p = a.src + (int64_t{y0 + ky} * a.w + x0 + kx) * a.c + c0;
+      for (int32_t ky = win.ky0; ky < win.ky1; ++ky) {
+        for (int32_t kx = win.kx0; kx < win.kx1; ++kx) {
+          const int32_t* p = a.src + (int64_t{win.y0 + ky} * a.w + win.x0 + kx) * a.c + c0;
           for (int v = 0; v < 4; ++v) {
             best[v] = _mm512_max_epi32(best[v], _mm512_maskz_loadu_epi32(k[v], p + 16 * v));
           }
