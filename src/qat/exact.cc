@@ -131,13 +131,13 @@ ExactTensor ExactContext::requantize(const ExactTensor& in, int fl, bool is_sign
 // Appends a Conv2d (conv != null) or FullyConnected op carrying `codes`; returns its value id.
 int32_t ExactContext::conv_like(const ExactTensor& in, const LayerCodes& codes,
                                 const std::string& name, const rt::Conv2dParams* conv) {
-  std::vector<int8_t> wfl;
+  std::vector<int32_t> wfl;
   wfl.reserve(codes.weight_fl.size());
   for (int32_t f : codes.weight_fl) {
     if ((f < 0 || f > 7) && graph.problem.empty()) {
       graph.problem = "layer '" + name + "' has weight FL " + std::to_string(f);
     }
-    wfl.push_back(static_cast<int8_t>(std::clamp(f, 0, 7)));
+    wfl.push_back(std::clamp(f, 0, 7));
   }
   const int32_t out_channels = dim32(codes.weight_shape.at(0));
   const int32_t id =

@@ -44,7 +44,7 @@ int32_t append(ModelDef* m, OpDef op) {
 }  // namespace
 
 int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<int8_t> weights,
-                   std::vector<int32_t> bias, std::vector<int8_t> weight_frac_bits) {
+                   std::vector<int32_t> bias, std::vector<int32_t> weight_frac_bits) {
   OpDef op;
   op.type = OpType::kConv2d;
   op.inputs[0] = src;
@@ -66,7 +66,7 @@ int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<
 
 int32_t add_fully_connected(ModelDef* m, int32_t src, int32_t out_channels,
                             std::vector<int8_t> weights, std::vector<int32_t> bias,
-                            std::vector<int8_t> weight_frac_bits) {
+                            std::vector<int32_t> weight_frac_bits) {
   OpDef op;
   op.type = OpType::kFullyConnected;
   op.inputs[0] = src;

@@ -92,8 +92,8 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
   if (wmode != 0) {
     for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(wmode > 0 ? 127 : -127);
   }
-  std::vector<int8_t> wfl(g.depthwise ? static_cast<size_t>(p.out_channels) : 1);
-  for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int8_t>((i * 3 + seed) % 8);
+  std::vector<int32_t> wfl(g.depthwise ? static_cast<size_t>(p.out_channels) : 1);
+  for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int32_t>((i * 3 + seed) % 8);
   int32_t v = rt::add_conv2d(
       &m, 0, p, w, t::random_bias(rng, static_cast<size_t>(p.out_channels), 1 << 20), wfl);
   const int32_t conv = v;

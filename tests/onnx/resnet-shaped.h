@@ -46,9 +46,9 @@ struct ShapedBuilder {
     std::uniform_int_distribution<int> bd(-limit * 64, limit * 64);
     std::vector<int32_t> b(static_cast<size_t>(out_c));
     for (int32_t& x : b) x = bd(rng);
-    std::vector<int8_t> wfl(static_cast<size_t>(out_c));
+    std::vector<int32_t> wfl(static_cast<size_t>(out_c));
     std::uniform_int_distribution<int> fd(wfl_lo, wfl_hi);
-    for (int8_t& f : wfl) f = static_cast<int8_t>(fd(rng));
+    for (int32_t& f : wfl) f = static_cast<int32_t>(fd(rng));
     const int32_t v = rt::add_conv2d(&m, codes, p, std::move(w), std::move(b), std::move(wfl));
     const double x = spread[static_cast<size_t>(codes)];
     spread.push_back(std::sqrt(static_cast<double>(taps)) * x * (limit / 2.0) *

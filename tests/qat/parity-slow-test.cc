@@ -86,7 +86,7 @@ void check_parity(const Case& c) {
     ++count[op.type];
     if (op.type == rt::OpType::kConv2d &&
         std::adjacent_find(op.weight_frac_bits.begin(), op.weight_frac_bits.end(),
-                           std::not_equal_to<int8_t>()) != op.weight_frac_bits.end()) {
+                           std::not_equal_to<int32_t>()) != op.weight_frac_bits.end()) {
       per_channel_differs = true;
     }
   }

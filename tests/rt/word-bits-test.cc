@@ -35,7 +35,7 @@ rt::ModelDef narrow_cnn(uint64_t seed, int act_bits, int weight_bits, bool keep_
       op.code_bits = weight_bits;
       for (int8_t& w : op.weights)
         w = static_cast<int8_t>(std::max(-w_max, std::min(w_max, int{w})));
-      for (int8_t& f : op.weight_frac_bits)
+      for (int32_t& f : op.weight_frac_bits)
         f = static_cast<int8_t>(std::min<int>(f, weight_bits - 1));
     }
   }

@@ -135,8 +135,8 @@ class ZooBuilder {
     // uniform in +-limit with limit ~ 2.5 * 2^wfl / sqrt(K), so the real output scale stays near
     // the input's (as trained weights do) and sum|w|*255 stays far below 2^31.
     std::uniform_int_distribution<int> fd(5, 7);
-    std::vector<int8_t> wfl(depthwise ? static_cast<size_t>(out_c) : 1);
-    for (int8_t& f : wfl) f = static_cast<int8_t>(fd(rng_));
+    std::vector<int32_t> wfl(depthwise ? static_cast<size_t>(out_c) : 1);
+    for (int32_t& f : wfl) f = static_cast<int32_t>(fd(rng_));
     const int limit =
         std::clamp<int>(static_cast<int>(std::lround(2.5 * std::ldexp(1.0, wfl[0]) /
                                                      std::sqrt(static_cast<double>(k_count)))),

@@ -104,8 +104,8 @@ inline rt::ModelDef random_cnn(uint64_t seed, int32_t in_channels = 1, int32_t c
   v = rt::add_requantize(&m, v, 3, false);
   rt::Conv2dParams dw = p;
   dw.groups = c1;
-  std::vector<int8_t> wfl(c1);
-  for (int32_t i = 0; i < c1; ++i) wfl[static_cast<size_t>(i)] = static_cast<int8_t>(i % 8);
+  std::vector<int32_t> wfl(c1);
+  for (int32_t i = 0; i < c1; ++i) wfl[static_cast<size_t>(i)] = i % 8;
   const int32_t dwv =
       rt::add_conv2d(&m, v, dw, random_weights(rng, static_cast<size_t>(c1 * 9), 127),
                      random_bias(rng, c1, 50000), wfl);

@@ -41,10 +41,8 @@ std::string shift_str(const rt::OpDef& op, const rt::GraphInfo& g, size_t i) {
   const rt::ValueInfo& out = g.values[i + 1];
   switch (op.type) {
     case rt::OpType::kConv2d:
-    case rt::OpType::kFullyConnected: {
-      std::vector<int32_t> w(op.weight_frac_bits.begin(), op.weight_frac_bits.end());
-      return "wfl " + range_of(w) + bits_str(op.code_bits);
-    }
+    case rt::OpType::kFullyConnected:
+      return "wfl " + range_of(op.weight_frac_bits) + bits_str(op.code_bits);
     case rt::OpType::kRequantize: {
       std::vector<int32_t> d(src.frac_bits.size());
       for (size_t c = 0; c < d.size(); ++c) d[c] = src.frac_bits[c] - op.out_frac_bits;

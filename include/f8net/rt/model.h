@@ -69,7 +69,7 @@ struct OpDef {
   int32_t out_channels = 0;
   std::vector<int8_t> weights;
   std::vector<int32_t> bias;
-  std::vector<int8_t> weight_frac_bits;
+  std::vector<int32_t> weight_frac_bits;  // stored as bytes in the .f8 file
 
   // kConv2d and kMaxPool geometry (kMaxPool: no dilation, no groups).
   int32_t kernel_h = 0, kernel_w = 0;
@@ -109,10 +109,10 @@ struct Conv2dParams {
   int32_t groups = 1;
 };
 int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<int8_t> weights,
-                   std::vector<int32_t> bias, std::vector<int8_t> weight_frac_bits);
+                   std::vector<int32_t> bias, std::vector<int32_t> weight_frac_bits);
 int32_t add_fully_connected(ModelDef* m, int32_t src, int32_t out_channels,
                             std::vector<int8_t> weights, std::vector<int32_t> bias,
-                            std::vector<int8_t> weight_frac_bits);
+                            std::vector<int32_t> weight_frac_bits);
 int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed,
                        int32_t out_bits = 8);
 int32_t add_relu(ModelDef* m, int32_t src);

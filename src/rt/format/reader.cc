@@ -176,9 +176,11 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpBias),
                                   format::load_u64(rec + format::kOpBias + 8), what + " bias",
                                   places, &op->bias));
+  std::vector<int8_t> wfl;  // one signed byte per FL in the file (validate_model: 0..7)
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpWfl),
                                   format::load_u64(rec + format::kOpWfl + 8), what + " weight FLs",
-                                  places, &op->weight_frac_bits));
+                                  places, &wfl));
+  op->weight_frac_bits.assign(wfl.begin(), wfl.end());
   return Status::ok();
 }
 

@@ -91,8 +91,9 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
     format::ByteWriter bw(&le);
     for (int32_t b : op.bias) bw.i32(b);
     blobs[i][1] = add_blob(&data, le.data(), le.size(), op.bias.size());
-    blobs[i][2] = add_blob(&data, op.weight_frac_bits.data(), op.weight_frac_bits.size(),
-                           op.weight_frac_bits.size());
+    std::vector<int8_t> wfl;  // validated to 0..7 above: one byte each in the file
+    for (int32_t f : op.weight_frac_bits) wfl.push_back(static_cast<int8_t>(f));
+    blobs[i][2] = add_blob(&data, wfl.data(), wfl.size(), wfl.size());
   }
 
   out->clear();
