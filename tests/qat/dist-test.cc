@@ -222,9 +222,15 @@ TEST(DistGroup, ADeadPeerFailsTheCollectiveWithinTheTimeout) {
   const auto status = run_ranks(
       2,
       [](DistGroup& g) {
-        if (g.rank() == 1) _exit(0);  // gone without a word, as a killed rank
-        const auto start = Clock::now();
+        // One collective that works first, so both ranks are past the group's set-up (a rank
+        // that vanished during it made rank 0 fail in the constructor instead, once under load).
         std::vector<torch::Tensor> t{torch::ones({4})};
+        g.all_reduce_sum(t, "warm-up");
+        if (g.rank() == 1) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let rank 0 read it all
+          _exit(0);  // then gone without a word, as a killed rank
+        }
+        const auto start = Clock::now();
         try {
           g.all_reduce_sum(t, "gradients");
         } catch (const DistError& e) {
