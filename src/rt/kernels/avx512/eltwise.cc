@@ -3,6 +3,7 @@
 // (int64 sums saturated to +-(2^31-1)). AVX-512 F/BW/VL/DQ only (no VNNI).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "kernels/avx512/avx512-kernels.h"
@@ -30,8 +31,7 @@ void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
       __m512i best[4];
       __mmask16 k[4];
       for (int v = 0; v < 4; ++v) {
-        const int32_t left = a.c - c0 - 16 * v;
-        k[v] = lane_mask(left <= 0 ? 0 : left < 16 ? left : 16);
+        k[v] = lane_mask(std::max(a.c - c0 - 16 * v, 0));  // lane_mask caps at 16
         best[v] = _mm512_set1_epi32(INT_MIN);
       }
       for (int32_t ky = win.ky0; ky < win.ky1; ++ky) {
