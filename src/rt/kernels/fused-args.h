@@ -29,6 +29,8 @@ struct Epilogue {
   void* out = nullptr;    // NHWC: codes (1 byte) or int32, n per pixel
 };
 
+constexpr int64_t kScratchSlack = 64;
+
 // Implicit-GEMM convolution (groups 1; FC is a conv whose window is the whole input).
 // K = kh*kw*c in (ky, kx, c) order, padded to kp (multiple of 4) with zero weights.
 struct GemmConvArgs {
@@ -47,7 +49,8 @@ struct GemmConvArgs {
   bool direct = false;         // s8 quads only: 1x1 / whole-input FC with c % 4 == 0, in place
   int32_t m_tile = 0;          // pixels per work item (any count: remainders run as short calls)
   int32_t n_split = 1;         // work items per m tile (each takes a range of nr-channel blocks)
-  uint8_t* scratch = nullptr;  // per thread: m_tile patches of kp bytes (or kp int16)
+  uint8_t* scratch = nullptr;  // per thread: m_tile patches of kp bytes (or kp int16), then
+                               // kScratchSlack bytes that short unmasked stores may overrun into
   int64_t scratch_stride = 0;
   Epilogue ep;
 };

@@ -142,7 +142,8 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   const GemmPlan plan = plan_gemm(shape, threads);
   g.m_tile = static_cast<int32_t>(plan.m_tile);
   g.n_split = plan.n_split;
-  g.scratch_stride = g.direct ? 0 : round_up(plan.m_tile * patch_bytes, 64);
+  g.scratch_stride =
+      g.direct ? 0 : round_up(plan.m_tile * patch_bytes + kernels::kScratchSlack, 64);
   st->family = StageFamily::kGemm;
   st->name = kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") +
                                  (fc ? "_gemm_fc_" : "_gemm_conv_") + ks.gemm_tile);

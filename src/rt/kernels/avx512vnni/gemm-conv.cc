@@ -106,51 +106,105 @@ void copy_flip(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
   }
 }
 
-// Small copies (the 3-channel stem's 21-byte kernel rows): one masked 32-byte load and store.
-inline void copy_small(uint8_t* dst, const uint8_t* src, int32_t n, bool flip) {
-  if (n >= 32) {
-    copy_flip(dst, src, n, flip);
-    return;
+// Short copies (the 3-channel stem's 21-byte kernel rows, border taps): one 32-byte load and
+// store. The store is unmasked: it may run past n, but patches are written in increasing address
+// order (the overrun is overwritten next) and the scratch has kScratchSlack bytes after each
+// thread's tile. The load is unmasked only when all 32 bytes lie inside the source image.
+template <bool kFlip>
+inline void copy_short(uint8_t* dst, const uint8_t* src, int32_t n, const uint8_t* src_end) {
+  __m256i v;
+  if (src + 32 <= src_end) {
+    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+  } else {
+    v = _mm256_maskz_loadu_epi8(static_cast<__mmask32>((uint64_t{1} << n) - 1), src);
   }
-  const __mmask32 k = static_cast<__mmask32>((uint64_t{1} << n) - 1);
-  __m256i v = _mm256_maskz_loadu_epi8(k, src);
-  if (flip) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
-  _mm256_mask_storeu_epi8(dst, k, v);
+  if (kFlip) v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v);
+}
+
+template <bool kFlip>
+inline void copy_run(uint8_t* dst, const uint8_t* src, int32_t n, const uint8_t* src_end) {
+  if (n < 32) {
+    copy_short<kFlip>(dst, src, n, src_end);
+  } else {
+    copy_flip(dst, src, n, kFlip);
+  }
+}
+
+// Padding taps: code 0 (0x80 when flipped), 32 bytes at a time under the same overrun rule.
+inline void fill_short(uint8_t* dst, uint8_t pad, int32_t n) {
+  const __m256i v = _mm256_set1_epi8(static_cast<char>(pad));
+  for (int32_t i = 0; i < n; i += 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), v);
+}
+
+// One patch of kh * kw * c bytes at output pixel (oy, ox) that touches the padding or dilates.
+template <bool kFlip>
+__attribute__((noinline)) void border_patch(const GemmConvArgs& a, int32_t oy, int32_t ox,
+                                            uint8_t* row) {
+  const uint8_t pad = kFlip ? 0x80 : 0;
+  const int32_t c = a.c, run = a.kw * a.c;
+  const uint8_t* src_end = a.src + int64_t{a.h} * a.w * c;
+  const int32_t ix0 = ox * a.sw - a.pw;
+  const bool row_inside = a.dw == 1 && ix0 >= 0 && ix0 + a.kw <= a.w;
+  for (int32_t ky = 0; ky < a.kh; ++ky) {
+    const int32_t iy = oy * a.sh - a.ph + ky * a.dh;
+    uint8_t* dst_row = row + int64_t{ky} * run;
+    if (iy < 0 || iy >= a.h) {
+      fill_short(dst_row, pad, run);
+      continue;
+    }
+    const uint8_t* src_row = a.src + int64_t{iy} * a.w * c;
+    if (row_inside) {
+      copy_run<kFlip>(dst_row, src_row + int64_t{ix0} * c, run, src_end);
+      continue;
+    }
+    for (int32_t kx = 0; kx < a.kw; ++kx) {
+      const int32_t ix = ix0 + kx * a.dw;
+      uint8_t* dst = dst_row + int64_t{kx} * c;
+      if (ix < 0 || ix >= a.w) {
+        fill_short(dst, pad, c);
+      } else {
+        copy_run<kFlip>(dst, src_row + int64_t{ix} * c, c, src_end);
+      }
+    }
+  }
 }
 
 // The patches of pixels [m0, m1) as rows of kp bytes (padding = code 0, i.e. 0x80 if flipped).
-// With dilation 1 a kernel row inside the input is one contiguous run of kw * c bytes (NHWC).
-void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1, uint8_t* rows) {
-  const uint8_t pad = a.src_signed ? 0x80 : 0;
-  const int32_t run = a.kw * a.c;
+// With dilation 1 a kernel row inside the input is one contiguous run of kw * c bytes (NHWC), so
+// an interior patch is kh copies; border patches take the general path. The shape lives in
+// locals because the byte stores may alias anything (fields read through `a` would be reloaded
+// after every store), and the function stays out of gemm_conv so its state stays in registers.
+template <bool kFlip>
+__attribute__((noinline)) void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1,
+                                      uint8_t* rows) {
+  const uint8_t* const src = a.src;
+  const int32_t h = a.h, w = a.w, ow = a.ow, kh = a.kh, kw = a.kw;
+  const int32_t sh = a.sh, sw = a.sw, ph = a.ph, pw = a.pw;
+  const int64_t kp = a.kp, k = a.k, src_row_bytes = int64_t{w} * a.c;
+  const int64_t tap_row_step = int64_t{a.dh} * src_row_bytes;
+  const int32_t run = kw * a.c, iy_span = (kh - 1) * a.dh;
+  const bool dense = a.dw == 1;
+  const uint8_t* const src_end = src + int64_t{h} * src_row_bytes;
+  int32_t oy = static_cast<int32_t>(m0 / ow), ox = static_cast<int32_t>(m0 % ow);
   for (int64_t m = m0; m < m1; ++m) {
-    const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
-    uint8_t* row = rows + (m - m0) * a.kp;
-    const int32_t ix0 = ox * a.sw - a.pw;
-    const bool row_inside = a.dw == 1 && ix0 >= 0 && ix0 + a.kw <= a.w;
-    for (int32_t ky = 0; ky < a.kh; ++ky) {
-      const int32_t iy = oy * a.sh - a.ph + ky * a.dh;
-      uint8_t* dst_row = row + int64_t{ky} * run;
-      if (iy < 0 || iy >= a.h) {
-        std::memset(dst_row, pad, static_cast<size_t>(run));
-        continue;
+    uint8_t* row = rows + (m - m0) * kp;
+    const int32_t ix0 = ox * sw - pw, iy0 = oy * sh - ph;
+    if (dense && ix0 >= 0 && ix0 + kw <= w && iy0 >= 0 && iy0 + iy_span < h) {
+      const uint8_t* s = src + iy0 * src_row_bytes + int64_t{ix0} * a.c;
+      for (int32_t ky = 0; ky < kh; ++ky, s += tap_row_step) {
+        copy_run<kFlip>(row + int64_t{ky} * run, s, run, src_end);
       }
-      const uint8_t* src_row = a.src + int64_t{iy} * a.w * a.c;
-      if (row_inside) {
-        copy_small(dst_row, src_row + int64_t{ix0} * a.c, run, a.src_signed);
-        continue;
-      }
-      for (int32_t kx = 0; kx < a.kw; ++kx) {
-        const int32_t ix = ix0 + kx * a.dw;
-        uint8_t* dst = dst_row + int64_t{kx} * a.c;
-        if (ix < 0 || ix >= a.w) {
-          std::memset(dst, pad, static_cast<size_t>(a.c));
-        } else {
-          copy_small(dst, src_row + int64_t{ix} * a.c, a.c, a.src_signed);
-        }
-      }
+    } else {
+      border_patch<kFlip>(a, oy, ox, row);
     }
-    std::memset(row + a.k, 0, static_cast<size_t>(a.kp - a.k));
+    // The K padding (zero weights, kp - k < 4 bytes) after the last tap's overrun.
+    const uint32_t zero = 0;
+    std::memcpy(row + k, &zero, 4);
+    if (++ox == ow) {
+      ox = 0;
+      ++oy;
+    }
   }
 }
 
@@ -174,7 +228,11 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       lda = a.c;
       flip = a.src_signed;
     } else {
-      im2col(a, m0, m1, scratch);
+      if (a.src_signed) {
+        im2col<true>(a, m0, m1, scratch);
+      } else {
+        im2col<false>(a, m0, m1, scratch);
+      }
       rows = scratch;
       lda = a.kp;
     }
