@@ -117,21 +117,20 @@ struct BatchWork {
   std::vector<ops::FusedProgram>* clones;
   const uint8_t* in;
   int32_t* out;
-  size_t in_bytes, out_count, images;  // images: a multiple of the thread count
-  int threads;
+  size_t in_bytes, out_count;
 };
 
-// Thread k runs images k, k + T, ... on program k, each with every stage single-threaded.
-void run_images(const void* ctx, int64_t begin, int64_t end, int /*thread*/) {
+// Images [begin, end) on the running thread's program (0: the primary, k: clone k - 1), every
+// stage single-threaded. The pool balances images between threads; each image's bytes are the
+// same on any program.
+void run_images(const void* ctx, int64_t begin, int64_t end, int thread) {
   const BatchWork& w = *static_cast<const BatchWork*>(ctx);
-  for (int64_t k = begin; k < end; ++k) {
-    ops::FusedProgram& p = k == 0 ? *w.primary : (*w.clones)[static_cast<size_t>(k - 1)];
-    for (size_t i = static_cast<size_t>(k); i < w.images; i += static_cast<size_t>(w.threads)) {
-      std::copy(w.in + i * w.in_bytes, w.in + (i + 1) * w.in_bytes, p.buffers[0]);
-      for (const ops::FusedStage& st : p.stages) ops::run_stage(st, nullptr);
-      const auto* y = reinterpret_cast<const int32_t*>(p.output);
-      std::copy(y, y + w.out_count, w.out + i * w.out_count);
-    }
+  ops::FusedProgram& p = thread == 0 ? *w.primary : (*w.clones)[static_cast<size_t>(thread - 1)];
+  for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
+    std::copy(w.in + i * w.in_bytes, w.in + (i + 1) * w.in_bytes, p.buffers[0]);
+    for (const ops::FusedStage& st : p.stages) ops::run_stage(st, nullptr);
+    const auto* y = reinterpret_cast<const int32_t*>(p.output);
+    std::copy(y, y + w.out_count, w.out + i * w.out_count);
   }
 }
 #endif
@@ -337,17 +336,13 @@ Status Interpreter::run_batch(const void* inputs, size_t n, int32_t* outputs) {
 #ifdef F8NET_HAVE_FUSED_KERNELS
   const int threads = s.pool->size();
   if (s.fused && !s.profiling && !s.image_programs.empty() && n >= static_cast<size_t>(threads)) {
-    // Whole images per thread for the first multiple of T images that are all valid.
-    size_t whole = n / static_cast<size_t>(threads) * static_cast<size_t>(threads);
-    for (size_t k = 0; k < whole; ++k) {
-      if (!check_codes(s.model, s.info, in + k * in_bytes).is_ok()) {
-        whole = k / static_cast<size_t>(threads) * static_cast<size_t>(threads);
-      }
-    }
-    if (whole > 0) {
-      const BatchWork work{&s.program, &s.image_programs, in,    outputs,
-                           in_bytes,   out_count,         whole, threads};
-      s.pool->parallel_for(threads, run_images, &work);
+    // Whole images per thread for the valid images before the first invalid one (which the
+    // loop below reports with its index).
+    size_t whole = 0;
+    while (whole < n && check_codes(s.model, s.info, in + whole * in_bytes).is_ok()) ++whole;
+    if (whole >= static_cast<size_t>(threads)) {
+      const BatchWork work{&s.program, &s.image_programs, in, outputs, in_bytes, out_count};
+      s.pool->parallel_for(static_cast<int64_t>(whole), run_images, &work);
       // output() shows the last image run, as after run().
       std::copy(outputs + (whole - 1) * out_count, outputs + whole * out_count,
                 reinterpret_cast<int32_t*>(const_cast<uint8_t*>(s.program.output)));
