@@ -9,7 +9,7 @@
 // ratios f8net / each peer and the CPU (lscpu model and flags), then one JSON line.
 //   peer-bench.js --f8 M.f8 --onnx M.onnx [--fused-onnx M-fused.onnx] [--float-onnx M-float.onnx]
 //                 --timer build/.../f8net_time [--f8net-isas avx512vnni,avx2] [--threads 2]
-//                 [--runs 30] [--warmup 5] [--batch 1] [--gap-ms 20] [--block 5] [--name resnet18]
+//                 [--runs 30] [--warmup 5] [--batch 1] [--gap-ms 50] [--block 5] [--name resnet18]
 'use strict';
 const {spawn, execSync} = require('child_process');
 const path = require('path');
@@ -20,7 +20,7 @@ function fail(msg) {
   process.exit(1);
 }
 
-const a = {threads: 2, runs: 30, warmup: 5, batch: 1, gapMs: 20, block: 5, name: '', f8netIsas: ''};
+const a = {threads: 2, runs: 30, warmup: 5, batch: 1, gapMs: 50, block: 5, name: '', f8netIsas: ''};
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) a[argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = argv[i + 1];
 for (const k of ['f8', 'onnx', 'timer']) if (!a[k]) fail('missing --' + k);
@@ -106,8 +106,9 @@ async function main() {
   const times = contenders.map(() => []);
   // Rounds of `block` consecutive runs per engine (engines interleaved round by round), each
   // block after a pause and one untimed run: an engine's pool threads spin for a while after its
-  // last run (ORT's for ~40 ms), and on 2 cores a spinning neighbour halves the next engine's
-  // cores. --block 1 --gap-ms 0 is the old strict one-by-one alternation.
+  // last run (ORT 1.30's for 20-30 ms, measured from its threads' CPU time), and on 2 cores a
+  // spinning neighbour halves the next engine's cores, so the pause (--gap-ms) is 50 ms.
+  // --block 1 --gap-ms 0 is the old strict one-by-one alternation.
   const rounds = Math.ceil((a.warmup + a.runs) / a.block);
   for (let r = 0; r < rounds; ++r) {
     for (let k = 0; k < contenders.length; ++k) {
