@@ -89,7 +89,7 @@ TEST(ThreadPool, AStalledWorkerIsNotWaitedForItsWholeSlice) {
   pool.parallel_for(kItems, stall_thread_one, &s);
   const int t0 = s.by_thread[0].load(), t1 = s.by_thread[1].load();
   EXPECT_EQ(t0 + t1, kItems);
-    // Thread 1 owns 400 items in grains of 50; while it sleeps in one grain thread 0 takes the rest.
+  // Thread 1 owns 400 items in grains of 50; while it sleeps in one grain thread 0 takes the rest.
   EXPECT_GE(t0, 700) << "thread 0 ran " << t0 << ", thread 1 ran " << t1;
 }
 

@@ -136,6 +136,55 @@ TEST(Zoo, TinyModelsAndFusionEdges) {
   expect_all_isas_equal(m, 6);
 }
 
+// One int32 value requantized four times: twice to the same codes (the fused engine runs that
+// once and both convs read it), once to another FL and once to another word length (each its own
+// stage). Same bytes as the reference under every ISA; the shared op reports the same kernel.
+TEST(Zoo, RepeatedRequantizeOfOneValue) {
+  rt::ModelDef m;
+  m.input = {rt::Shape{6, 10, 10}, rt::DType::kUint8, 8};
+  m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+  std::mt19937_64 rng(9);
+  rt::Conv2dParams p;
+  p.out_channels = 24;
+  p.kernel_h = p.kernel_w = 3;
+  p.pad_h = p.pad_w = 1;
+  const int32_t v =
+      rt::add_relu(&m, rt::add_conv2d(&m, 0, p, t::random_weights(rng, 24 * 6 * 9, 60),
+                                      t::random_bias(rng, 24, 5000), {7}));
+  rt::Conv2dParams q;
+  q.out_channels = 24;
+  auto conv_of = [&](int32_t codes) {
+    return rt::add_conv2d(&m, codes, q, t::random_weights(rng, 24 * 24, 127),
+                          t::random_bias(rng, 24, 5000), {7});
+  };
+  const int32_t a = conv_of(rt::add_requantize(&m, v, 4, false));
+  const int32_t b = conv_of(rt::add_requantize(&m, v, 4, false));     // same as a's input
+  const int32_t c = conv_of(rt::add_requantize(&m, v, 3, false));     // another FL
+  const int32_t d = conv_of(rt::add_requantize(&m, v, 4, false, 6));  // another word length
+  rt::add_add(&m, rt::add_add(&m, a, b), rt::add_add(&m, c, d));
+  expect_all_isas_equal(m, 7);
+  const int32_t first =
+      m.ops[static_cast<size_t>(a) - 1].inputs[0] - 1;  // op index of a's requantize
+  for (const std::string& isa : machine_isas()) {
+    rt::Interpreter it;
+    ASSERT_TRUE(it.load(m).is_ok());
+    rt::InterpreterOptions o;
+    o.isa = isa;
+    ASSERT_TRUE(it.prepare(o).is_ok());
+    int requant_stages = 0;
+    for (const rt::StageInfo& st : it.stages()) {
+      if (st.ops.empty()) continue;  // the layout conversions
+      const rt::OpType head = m.ops[static_cast<size_t>(st.ops.at(0))].type;
+      if (head != rt::OpType::kRequantize) continue;
+      ++requant_stages;
+      if (st.ops[0] == first) {
+        EXPECT_EQ(st.ops.size(), 2u) << isa;  // a's and b's requantize
+      }
+    }
+    EXPECT_EQ(requant_stages, 3) << isa;
+  }
+}
+
 TEST(Zoo, IsaChoiceIsValidated) {
   rt::Interpreter it;
   ASSERT_TRUE(it.load(t::tv8_model()).is_ok());
