@@ -170,6 +170,26 @@ TEST(OnnxRuntime, MetadataCarriesClassesPreprocessingProvenance) {
   EXPECT_EQ(md["f8net.output_frac_bits"].front(), '[');
 }
 
+// Class names from user files: quotes, backslashes, control bytes and bytes that are not UTF-8
+// still give one valid JSON array (bad UTF-8 becomes U+FFFD), in order.
+TEST(OnnxRuntime, ClassNamesAreEscapedJson) {
+  rt::ModelDef m = random_cnn(4, 3);
+  ASSERT_GE(m.metadata.class_names.size(), 3u);
+  m.metadata.class_names[0] = "say \"hi\"\\";
+  m.metadata.class_names[1] = std::string("tab\tnl\n\x01", 8);
+  m.metadata.class_names[2] = "bad \xff\xfe utf8";
+  std::string bytes;
+  rt::OnnxExportReport r;
+  ASSERT_TRUE(rt::export_onnx(m, rt::OnnxOptions{}, &bytes, &r).is_ok());
+  const std::string classes = metadata_of(bytes)["class_names"];
+  EXPECT_EQ(
+      classes.rfind(
+          "[\"say \\\"hi\\\"\\\\\",\"tab\\tnl\\n\\u0001\",\"bad \xef\xbf\xbd\xef\xbf\xbd utf8\"",
+          0),
+      0u)
+      << classes;
+}
+
 // sum|w| * max|x| = 1024 * 127 * 255 >= 2^24: the float path may round, and the report says where.
 TEST(OnnxRuntime, LargeAccumulatorIsReportedNotHidden) {
   rt::ModelDef m;

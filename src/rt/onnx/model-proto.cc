@@ -2,7 +2,7 @@
 // the metadata (class names, preprocessing, provenance, FLs, the bit_exact_in_ort verdict) and
 // serialize. write_onnx_file() writes atomically (write_file_atomic).
 #include <cmath>
-#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
@@ -14,21 +14,10 @@ namespace f8net::rt {
 namespace onnx_export {
 namespace {
 
+// A JSON string literal (the project's one JSON library); bytes that are not UTF-8 become U+FFFD
+// instead of throwing (class names come from user files).
 std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string float_text(float v) {
