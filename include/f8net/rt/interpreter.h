@@ -69,9 +69,10 @@ class Interpreter {
   // Runs n images: `inputs` holds n * input().bytes() bytes of codes, image after image;
   // `outputs` receives n * output().shape.elements() int32 logits in the same order (each
   // image's bytes equal what run() gives for it alone). On the fused engine with T > 1 threads,
-  // each thread runs whole images (the first multiple of T of them) on its own arena copy made
-  // at prepare (arena_bytes() counts them); the rest run one after another, each split over the
-  // threads. No allocation. On error, images before the failing one are written.
+  // the threads share out whole images (those before the first invalid one, when there are at
+  // least T), each on its own arena copy made at prepare (arena_bytes() counts them); the rest run
+  // one after another, each split over the threads. No allocation. On error, images before the
+  // failing one are written.
   Status run_batch(const void* inputs, size_t n, int32_t* outputs);
   // The last op's int32 tensor and its per-channel FLs; valid after run().
   TensorView output() const;

@@ -83,14 +83,14 @@ Status allocate_and_bind(FusedProgram* prog) {
   return Status::ok();
 }
 
-// The first of `earlier` (standalone Requantize ops) that reads op's input and makes the same code
-// format, or -1.
+// The first of `earlier` (Requantize ops reading op's input) that makes the same code format, or
+// -1.
 int32_t first_same_requantize(const ModelDef& model, const std::vector<int32_t>& earlier,
                               const OpDef& op) {
   for (int32_t e : earlier) {
     const OpDef& o = model.ops[static_cast<size_t>(e)];
-    if (o.inputs[0] == op.inputs[0] && o.out_frac_bits == op.out_frac_bits &&
-        o.out_signed == op.out_signed && o.code_bits == op.code_bits) {
+    if (o.out_frac_bits == op.out_frac_bits && o.out_signed == op.out_signed &&
+        o.code_bits == op.code_bits) {
       return e;
     }
   }
@@ -134,23 +134,25 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   buf_of_value[0] = 1;
 
   p.stage_of_op.assign(model.ops.size(), -1);
-  std::vector<int32_t> requant_chains;  // standalone Requantize chains so far (head op indices)
+  // Requantize chains so far by the value they read (a Requantize head absorbs nothing).
+  std::vector<std::vector<int32_t>> requants_of_value(n_values);
   for (const FusedChain& ch : chains) {
     const OpDef& head_op = model.ops[static_cast<size_t>(ch.head)];
-    if (head_op.type == OpType::kRequantize && ch.add_op < 0 && ch.relu_op < 0) {
+    if (head_op.type == OpType::kRequantize) {
       // A second Requantize of the same int32 value to the same code format (a residual block's
       // output read by the next block's conv and by its downsample shortcut) reuses the first's
       // codes: the same bytes, one stage less.
-      const int32_t same = first_same_requantize(model, requant_chains, head_op);
+      std::vector<int32_t>& earlier = requants_of_value[static_cast<size_t>(head_op.inputs[0])];
+      const int32_t same = first_same_requantize(model, earlier, head_op);
       if (same >= 0) {
         buf_of_value[static_cast<size_t>(ch.out_value)] =
-            buf_of_value[static_cast<size_t>(same) + 1];
+            buf_of_value[static_cast<size_t>(same) + 1];  // op `same` makes value same + 1
         const int32_t stage = p.stage_of_op[static_cast<size_t>(same)];
         p.stage_of_op[static_cast<size_t>(ch.head)] = stage;
         p.stages[static_cast<size_t>(stage)].ir_ops.push_back(ch.head);
         continue;
       }
-      requant_chains.push_back(ch.head);
+      earlier.push_back(ch.head);
     }
     FusedStage st;
     F8NET_RETURN_IF_ERROR(build_stage(model, info, ch.head, ch.add_op, ch.add_other, ch.relu_op,

@@ -1,5 +1,6 @@
-// How a fused GEMM stage's work is cut into items (m tile x n split) for T threads. The pool hands
-// thread k the contiguous items [I*k/T, I*(k+1)/T), so the split decides the balance: 9 m tiles
+// How a fused GEMM stage's work is cut into items (m tile x n split) for T threads. The pool starts
+// thread k on the contiguous items [I*k/T, I*(k+1)/T) (a thread that finishes early takes the
+// others' remaining items, in grains), so the split still decides the balance: 9 m tiles
 // over 2 threads leave one thread idle for a third of the op. plan_gemm() searches tile counts
 // and n splits with a cost model (microkernel rows padded to MR, the im2col gather repeated per
 // n split, the weights streamed once per m tile) and returns the split whose slowest thread
