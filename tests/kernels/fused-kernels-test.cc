@@ -150,6 +150,15 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
       {16, 3, 3, 200, 3, 1, 1, 1, false},
       {12, 13, 1, 6, 1, 2, 0, 1, false},
       {3, 8, 8, 24, 5, 2, 2, 1, false},
+      // c % 4 == 0: interior patches read in place (vnni tap rows), runs longer than a 6-pixel
+      // call, stride 2, a 5x5, a strided 1x1, no padding, and inputs with no interior at all.
+      {8, 10, 14, 64, 3, 1, 1, 1, false},
+      {16, 9, 13, 70, 3, 2, 1, 1, false},
+      {4, 7, 20, 5, 5, 1, 2, 1, false},
+      {12, 6, 9, 64, 1, 2, 0, 1, false},
+      {8, 5, 11, 3, 3, 1, 0, 1, false},
+      {4, 2, 9, 16, 3, 1, 1, 1, false},
+      {4, 8, 2, 16, 3, 2, 1, 1, false},
       {1, 6, 6, 1, 3, 1, 1, 1, true},
       {17, 7, 8, 0, 3, 1, 1, 1, true},
       {32, 9, 9, 0, 3, 2, 1, 1, true},

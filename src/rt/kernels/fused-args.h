@@ -46,11 +46,17 @@ struct GemmConvArgs {
   // Initial accumulators per channel: bias, minus 128 * sum(w) for signed sources with s8 quads
   // (wraps mod 2^32; the final sums are exact because the loader proved they fit).
   const int32_t* init = nullptr;
-  bool direct = false;         // s8 quads only: 1x1 / whole-input FC with c % 4 == 0, in place
+  bool direct = false;  // s8 quads only: 1x1 / whole-input FC with c % 4 == 0, in place
+  // s8 quads only, dilation_w 1 and c % 4 == 0 (not direct): a patch that lies inside the input
+  // is read in place as kh runs of kw * c bytes; only the patches that touch the padding are
+  // gathered, into the scratch, with their pixel indices (int64) at pixel_list_offset.
+  bool tap_rows = false;
+  int64_t pixel_list_offset = 0;
   int32_t m_tile = 0;          // pixels per work item (any count: remainders run as short calls)
   int32_t n_split = 1;         // work items per m tile (each takes a range of nr-channel blocks)
   uint8_t* scratch = nullptr;  // per thread: m_tile patches of kp bytes (or kp int16), then
                                // kScratchSlack bytes that short unmasked stores may overrun into
+                               // (then the tap_rows pixel list)
   int64_t scratch_stride = 0;
   Epilogue ep;
 };

@@ -142,8 +142,11 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   const GemmPlan plan = plan_gemm(shape, threads);
   g.m_tile = static_cast<int32_t>(plan.m_tile);
   g.n_split = plan.n_split;
+  g.tap_rows = quads && !g.direct && g.dw == 1 && g.c % 4 == 0;
+  g.pixel_list_offset = round_up(plan.m_tile * patch_bytes + kernels::kScratchSlack, 64);
   g.scratch_stride =
-      g.direct ? 0 : round_up(plan.m_tile * patch_bytes + kernels::kScratchSlack, 64);
+      g.direct ? 0
+               : g.pixel_list_offset + (g.tap_rows ? round_up(plan.m_tile * 8, 64) : int64_t{0});
   st->family = StageFamily::kGemm;
   st->name = kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") +
                                  (fc ? "_gemm_fc_" : "_gemm_conv_") + ks.gemm_tile);

@@ -2,7 +2,10 @@
 // channels in packed blocks of 64, K = taps x input channels. Each m tile's input patches are
 // gathered once (im2col into per-thread scratch, signed codes flipped to x + 128 whose
 // 128 * sum(w) is pre-subtracted in `init`), then a 6 x 64 register-blocked microkernel runs per
-// n block and the shift epilogue writes codes or int32 straight from its registers. vpdpbusd
+// n block and the shift epilogue writes codes or int32 straight from its registers. With
+// tap_rows (dilation_w 1, c % 4 == 0: every 3x3 conv after the stem) only the patches that touch
+// the padding are gathered; the others are read in place as kh runs of kw * c bytes, since in
+// NHWC a kernel row is contiguous and the pixels of one output row are sw * c bytes apart. vpdpbusd
 // wraps mod 2^32, and the loader proved the true sum fits int32, so every result equals the
 // reference exactly.
 #include <immintrin.h>
@@ -21,11 +24,23 @@ using avx512::epilogue_regs16;
 using avx512::EpilogueRegs16;
 
 // Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input);
-// the epilogue runs on them in place (pixels m0.., channels o0..) with the block's vectors.
+// the epilogue runs on them in place (pixels pix[0..MR), channels o0..) with the block's vectors.
+// Row m's K bytes are `segs` runs of seg_k4 quads at a + m * lda + s * seg_stride (one run for
+// gathered patches; kh kernel rows for patches read in place), matching b's K order.
+struct Rows {
+  const uint8_t* a;
+  int64_t lda;
+  int32_t segs;
+  int64_t seg_stride;
+  int32_t seg_k4;
+};
+
 template <int MR, int NB, bool kFlip>
-__attribute__((always_inline)) inline void microkernel_body(
-    const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
-    const EpilogueRegs16* regs, const Epilogue& ep, int64_t m0, int32_t o0) {
+__attribute__((always_inline)) inline void microkernel_body(const Rows& r, const int8_t* b,
+                                                            const int32_t* init,
+                                                            const EpilogueRegs16* regs,
+                                                            const Epilogue& ep, const int64_t* pix,
+                                                            int32_t o0) {
   __m512i acc[MR][NB];
 #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
@@ -34,35 +49,40 @@ __attribute__((always_inline)) inline void microkernel_body(
     for (int m = 0; m < MR; ++m) acc[m][j] = v;
   }
   const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-  for (int32_t k4 = 0; k4 < kp4; ++k4) {
-    __m512i wv[NB];
+  const int64_t lda = r.lda;
+  const int32_t seg_k4 = r.seg_k4;
+  const uint8_t* seg = r.a;
+  for (int32_t s = 0; s < r.segs; ++s, seg += r.seg_stride) {
+    for (int32_t k4 = 0; k4 < seg_k4; ++k4, b += 256) {
+      __m512i wv[NB];
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(b + int64_t{k4} * 256 + 64 * j);
+      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(b + 64 * j);
 #pragma GCC unroll 8
-    for (int m = 0; m < MR; ++m) {
-      int32_t quad;
-      std::memcpy(&quad, a + m * lda + 4 * int64_t{k4}, 4);
-      __m512i av = _mm512_set1_epi32(quad);
-      if (kFlip) av = _mm512_xor_si512(av, flip);
+      for (int m = 0; m < MR; ++m) {
+        int32_t quad;
+        std::memcpy(&quad, seg + m * lda + 4 * int64_t{k4}, 4);
+        __m512i av = _mm512_set1_epi32(quad);
+        if (kFlip) av = _mm512_xor_si512(av, flip);
 #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], av, wv[j]);
+        for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], av, wv[j]);
+      }
     }
   }
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) epilogue16_regs(ep, regs[j], m0 + m, o0 + 16 * j, acc[m][j]);
+    for (int j = 0; j < NB; ++j) epilogue16_regs(ep, regs[j], pix[m], o0 + 16 * j, acc[m][j]);
   }
 }
 
 template <int MR, int NB, bool kFlip>
-void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, const int32_t* init,
-                 const EpilogueRegs16* regs, const Epilogue& ep, int64_t m0, int32_t o0) {
-  microkernel_body<MR, NB, kFlip>(a, lda, b, kp4, init, regs, ep, m0, o0);
+void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const EpilogueRegs16* regs,
+                 const Epilogue& ep, const int64_t* pix, int32_t o0) {
+  microkernel_body<MR, NB, kFlip>(r, b, init, regs, ep, pix, o0);
 }
 
-using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*,
-                         const EpilogueRegs16*, const Epilogue&, int64_t, int32_t);
+using MicroFn = void (*)(const Rows&, const int8_t*, const int32_t*, const EpilogueRegs16*,
+                         const Epilogue&, const int64_t*, int32_t);
 
 template <int MR, bool F>
 constexpr MicroFn pick_nb(int nb) {
@@ -208,6 +228,90 @@ __attribute__((noinline)) void im2col(const GemmConvArgs& a, int64_t m0, int64_t
   }
 }
 
+// The pixels [m0, m1) whose patches lie inside the input (tap_rows), per output row: rows
+// [iy_lo, iy_hi) in oy, columns [ox_lo, ox_hi) in ox.
+struct Interior {
+  int32_t oy_lo, oy_hi, ox_lo, ox_hi;
+};
+
+Interior interior(const GemmConvArgs& a) {
+  // ceil(p / s) for the first, floor((extent - span - 1 + p) / s) + 1 for the end.
+  auto first = [](int32_t p, int32_t s) { return (p + s - 1) / s; };
+  auto end = [](int32_t extent, int32_t span, int32_t p, int32_t s) {
+    const int32_t last = extent - span - 1 + p;
+    return last < 0 ? 0 : last / s + 1;
+  };
+  Interior r;
+  r.oy_lo = std::min(a.oh, first(a.ph, a.sh));
+  r.oy_hi = std::max(r.oy_lo, std::min(a.oh, end(a.h, (a.kh - 1) * a.dh, a.ph, a.sh)));
+  r.ox_lo = std::min(a.ow, first(a.pw, a.sw));
+  r.ox_hi = std::max(r.ox_lo, std::min(a.ow, end(a.w, a.kw - 1, a.pw, a.sw)));
+  return r;
+}
+
+// Gathers the patches of [m0, m1) that touch the padding into `rows` and their pixel indices into
+// `pix`; returns how many.
+template <bool kFlip>
+__attribute__((noinline)) int64_t gather_border(const GemmConvArgs& a, const Interior& in,
+                                                int64_t m0, int64_t m1, uint8_t* rows,
+                                                int64_t* pix) {
+  const int32_t ow = a.ow;
+  const int64_t kp = a.kp;
+  int64_t count = 0;
+  int32_t oy = static_cast<int32_t>(m0 / ow), ox = static_cast<int32_t>(m0 % ow);
+  for (int64_t m = m0; m < m1; ++m) {
+    const bool inside = oy >= in.oy_lo && oy < in.oy_hi && ox >= in.ox_lo && ox < in.ox_hi;
+    if (!inside) {
+      border_patch<kFlip>(a, oy, ox, rows + count * kp);  // k == kp: c % 4 == 0
+      pix[count++] = m;
+    }
+    if (++ox == ow) {
+      ox = 0;
+      ++oy;
+    }
+  }
+  return count;
+}
+
+// One n block of a tap_rows item: the interior pixels of each output row in calls of up to MR,
+// reading the input in place, then the gathered border patches.
+void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64_t m1,
+                    const uint8_t* border_rows, const int64_t* border_pix, int64_t border_count,
+                    const int8_t* b, const int32_t* init, const EpilogueRegs16* regs, int32_t nv,
+                    int32_t o0) {
+  const int32_t ow = a.ow;
+  const int64_t row_bytes = int64_t{a.w} * a.c;
+  Rows r;
+  r.lda = int64_t{a.sw} * a.c;
+  r.segs = a.kh;
+  r.seg_stride = int64_t{a.dh} * row_bytes;
+  r.seg_k4 = a.kw * a.c / 4;
+  int64_t pix[kGemmMr];
+  const int32_t oy_first = static_cast<int32_t>(m0 / ow);
+  const int32_t oy_last = static_cast<int32_t>((m1 - 1) / ow);
+  for (int32_t oy = std::max(oy_first, in.oy_lo); oy <= oy_last && oy < in.oy_hi; ++oy) {
+    const int64_t row_m = int64_t{oy} * ow;
+    const int64_t s = std::max(m0, row_m + in.ox_lo), e = std::min(m1, row_m + in.ox_hi);
+    const uint8_t* src_row = a.src + int64_t{oy * a.sh - a.ph} * row_bytes;
+    for (int64_t m = s; m < e; m += kGemmMr) {
+      const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, e - m));
+      for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
+      r.a = src_row + int64_t{static_cast<int32_t>(m - row_m) * a.sw - a.pw} * a.c;
+      const MicroFn fn = a.src_signed ? pick<true>(mr, nv) : pick<false>(mr, nv);
+      fn(r, b, init, regs, a.ep, pix, o0);
+    }
+  }
+  r.lda = a.kp;
+  r.segs = 1;
+  r.seg_stride = 0;
+  r.seg_k4 = a.kp / 4;
+  for (int64_t i = 0; i < border_count; i += kGemmMr) {
+    const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, border_count - i));
+    r.a = border_rows + i * a.kp;
+    pick<false>(mr, nv)(r, b, init, regs, a.ep, border_pix + i, o0);  // gathered: already flipped
+  }
+}
+
 }  // namespace
 
 void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
@@ -215,26 +319,31 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   const int32_t n = a.ep.n;
   const int32_t n_blocks = (n + kGemmNr - 1) / kGemmNr;
   uint8_t* scratch = a.scratch + thread * a.scratch_stride;
+  const Interior in = a.tap_rows ? interior(a) : Interior{};
+  int64_t* border_pix =
+      a.tap_rows ? reinterpret_cast<int64_t*>(scratch + a.pixel_list_offset) : nullptr;
   for (int64_t item = begin; item < end; ++item) {
     const int64_t mt = item / a.n_split;
     const int32_t ns = static_cast<int32_t>(item % a.n_split);
     const int64_t m0 = mt * a.m_tile, m1 = std::min<int64_t>(m_count, m0 + a.m_tile);
     const int32_t nb0 = n_blocks * ns / a.n_split, nb1 = n_blocks * (ns + 1) / a.n_split;
-    const uint8_t* rows;
-    int64_t lda;
+    const uint8_t* rows = scratch;
+    int64_t lda = a.kp;
     bool flip = false;
+    int64_t border_count = 0;
     if (a.direct) {
       rows = a.src + m0 * a.c;
       lda = a.c;
       flip = a.src_signed;
+    } else if (a.tap_rows) {
+      border_count = a.src_signed ? gather_border<true>(a, in, m0, m1, scratch, border_pix)
+                                  : gather_border<false>(a, in, m0, m1, scratch, border_pix);
     } else {
       if (a.src_signed) {
         im2col<true>(a, m0, m1, scratch);
       } else {
         im2col<false>(a, m0, m1, scratch);
       }
-      rows = scratch;
-      lda = a.kp;
     }
     for (int32_t nb = nb0; nb < nb1; ++nb) {
       const int32_t o0 = nb * kGemmNr;
@@ -247,10 +356,19 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       for (int32_t j = 0; j < nv; ++j) {
         regs[j] = epilogue_regs16(a.ep, o0 + 16 * j, std::min(16, lanes - 16 * j));
       }
+      if (a.tap_rows) {
+        tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, regs, nv,
+                       o0);
+        continue;
+      }
+      Rows r{rows, lda, 1, 0, a.kp / 4};
+      int64_t pix[kGemmMr];
       for (int64_t m = m0; m < m1; m += kGemmMr) {
         const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, m1 - m));
+        for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
+        r.a = rows + (m - m0) * lda;
         const MicroFn fn = flip ? pick<true>(mr, nv) : pick<false>(mr, nv);
-        fn(rows + (m - m0) * lda, lda, b, a.kp / 4, a.init + o0, regs, a.ep, m, o0);
+        fn(r, b, a.init + o0, regs, a.ep, pix, o0);
       }
     }
   }
