@@ -229,8 +229,9 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
 #endif
   const size_t n_ops = s.model.ops.size();
   std::vector<uint64_t> sizes(n_ops + 1);
-  std::vector<int32_t> last_use(n_ops + 1);
+  std::vector<int32_t> last_use(n_ops + 1), written_at(n_ops + 1);
   for (size_t v = 0; v <= n_ops; ++v) {
+    written_at[v] = static_cast<int32_t>(v) - 1;
     const ValueInfo& vi = s.info.values[v];
     sizes[v] = static_cast<uint64_t>(vi.shape.elements()) * dtype_size(vi.dtype);
     last_use[v] = static_cast<int32_t>(v) - 1;  // a value nobody reads dies at once
@@ -243,7 +244,7 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
   }
   last_use[0] = static_cast<int32_t>(n_ops);  // input and output live for the whole run
   last_use[n_ops] = static_cast<int32_t>(n_ops);
-  const MemoryPlan plan = plan_memory(sizes, last_use);
+  const MemoryPlan plan = plan_memory(sizes, written_at, last_use);
   if (plan.arena_bytes > options.max_arena_bytes) {
     return Status(StatusCode::kUnsupported,
                   "the model needs a " + std::to_string(plan.arena_bytes) + "-byte arena (limit " +

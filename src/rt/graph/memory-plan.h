@@ -13,8 +13,11 @@ struct MemoryPlan {
   uint64_t arena_bytes = 0;
 };
 
-// sizes[v]: bytes of value v (value 0 = input, op i produces value i+1);
-// last_use[v]: the last op index that reads v (n_ops for values that must survive the run).
-MemoryPlan plan_memory(const std::vector<uint64_t>& sizes, const std::vector<int32_t>& last_use);
+// sizes[v]: bytes of value v; written_at[v]: the step that writes it (-1: before the first, the
+// graph input); last_use[v]: the last step that reads it (the step count for values that must
+// survive the run). IR ops: value 0 = input, op i writes value i + 1 at step i; a fused stage may
+// write two values at one step (int32 and its codes).
+MemoryPlan plan_memory(const std::vector<uint64_t>& sizes, const std::vector<int32_t>& written_at,
+                       const std::vector<int32_t>& last_use);
 
 }  // namespace f8net::rt

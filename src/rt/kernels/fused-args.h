@@ -1,7 +1,8 @@
 // Argument blocks of the fused channels-last engine's microkernels (families: gemm conv, depthwise,
 // element-wise, pool, layout). Activations are NHWC per image ([H][W][C], C fastest). Every int32
 // a kernel writes equals what the IR ops (kernels/ref) compute; the epilogue is exactly
-// add (int64 left shifts, saturate to +-(2^31-1)) -> ReLU -> fixed::requantize, each optional.
+// add (int64 left shifts, saturate to +-(2^31-1)) -> ReLU -> [int32 store] -> fixed::requantize,
+// each optional.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,10 @@ struct Epilogue {
   const int32_t* rhalf = nullptr;
   bool any_left = false;  // some channel left-shifts (else the clamp before it is skipped)
   void* out = nullptr;    // NHWC: codes (1 byte) or int32, n per pixel
+  // With requant: also the int32 value before it (after add / ReLU), NHWC, n per pixel, for a
+  // value that other ops read as int32 (a residual block's output, read by the next block's
+  // Add). One pass writes both instead of a second stage re-reading the int32 tensor.
+  int32_t* out32 = nullptr;
 };
 
 constexpr int64_t kScratchSlack = 64;

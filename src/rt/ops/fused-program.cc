@@ -70,14 +70,16 @@ Status allocate_and_bind(FusedProgram* prog) {
     st.layout.dst = dst;
     st.gemm.src = src;
     st.gemm.scratch = p.scratch.get();
-    st.gemm.ep.out = dst;
-    st.gemm.ep.other = other;
+    int32_t* out32 = st.out32_buf >= 0
+                         ? reinterpret_cast<int32_t*>(p.buffers[static_cast<size_t>(st.out32_buf)])
+                         : nullptr;
+    for (kernels::Epilogue* ep : {&st.gemm.ep, &st.dw.ep, &st.elt.ep}) {
+      ep->out = dst;
+      ep->other = other;
+      ep->out32 = out32;
+    }
     st.dw.src = src;
-    st.dw.ep.out = dst;
-    st.dw.ep.other = other;
     st.elt.src = reinterpret_cast<const int32_t*>(src);
-    st.elt.ep.out = dst;
-    st.elt.ep.other = other;
   }
   p.output = p.buffers[static_cast<size_t>(p.output_buf)];
   return Status::ok();
@@ -116,7 +118,13 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   const size_t n_values = model.ops.size() + 1;
   std::vector<int32_t> buf_of_value(n_values, -1);
   std::vector<uint64_t> sizes;
-  sizes.push_back(bytes_of(info.values[0]));  // buffer 0: the API input, CHW
+  std::vector<int32_t> written_at;  // per buffer: the stage that writes it
+  auto add_buffer = [&](const ValueInfo& v, int32_t stage) {
+    sizes.push_back(bytes_of(v));
+    written_at.push_back(stage);
+    return static_cast<int32_t>(sizes.size()) - 1;
+  };
+  add_buffer(info.values[0], -1);  // buffer 0: the API input, CHW
 
   FusedStage to_hwc;
   to_hwc.family = StageFamily::kToHwc;
@@ -130,13 +138,25 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   to_hwc.items = to_hwc.layout.h;
   to_hwc.work_per_item = int64_t{to_hwc.layout.w} * to_hwc.layout.c;
   p.stages.push_back(std::move(to_hwc));
-  sizes.push_back(bytes_of(info.values[0]));
-  buf_of_value[0] = 1;
+  buf_of_value[0] = add_buffer(info.values[0], 0);
+
+  // The first Requantize chain reading each value: a chain that stores that value as int32 also
+  // writes these codes from its registers (a residual block's output is read as int32 by the
+  // next block's Add and as codes by its conv), and the Requantize stage disappears.
+  std::vector<int32_t> side_requant(n_values, -1);
+  std::vector<bool> absorbed(model.ops.size(), false);
+  for (const FusedChain& ch : chains) {
+    const OpDef& op = model.ops[static_cast<size_t>(ch.head)];
+    if (op.type != OpType::kRequantize) continue;
+    int32_t& first = side_requant[static_cast<size_t>(op.inputs[0])];
+    if (first < 0) first = ch.head;
+  }
 
   p.stage_of_op.assign(model.ops.size(), -1);
   // Requantize chains so far by the value they read (a Requantize head absorbs nothing).
   std::vector<std::vector<int32_t>> requants_of_value(n_values);
   for (const FusedChain& ch : chains) {
+    if (absorbed[static_cast<size_t>(ch.head)]) continue;
     const OpDef& head_op = model.ops[static_cast<size_t>(ch.head)];
     if (head_op.type == OpType::kRequantize) {
       // A second Requantize of the same int32 value to the same code format (a residual block's
@@ -154,21 +174,34 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
       }
       earlier.push_back(ch.head);
     }
+    const bool has_epilogue = head_op.type == OpType::kConv2d ||
+                              head_op.type == OpType::kFullyConnected ||
+                              head_op.type == OpType::kAdd || head_op.type == OpType::kRelu;
+    const int32_t side =
+        has_epilogue && ch.requant_op < 0 ? side_requant[static_cast<size_t>(ch.out_value)] : -1;
     FusedStage st;
     F8NET_RETURN_IF_ERROR(build_stage(model, info, ch.head, ch.add_op, ch.add_other, ch.relu_op,
-                                      ch.requant_op, ks, threads, &st));
+                                      side >= 0 ? side : ch.requant_op, ks, threads, &st));
     const OpDef& head = model.ops[static_cast<size_t>(ch.head)];
     st.src_buf = buf_of_value[static_cast<size_t>(head.inputs[0])];
     const int32_t other = head.type == OpType::kAdd ? head.inputs[1] : ch.add_other;
     if (other >= 0) st.other_buf = buf_of_value[static_cast<size_t>(other)];
-    st.out_buf = static_cast<int32_t>(sizes.size());
-    for (int32_t op : {ch.head, ch.add_op, ch.relu_op, ch.requant_op}) {
+    const int32_t stage = static_cast<int32_t>(p.stages.size());
+    for (int32_t op : {ch.head, ch.add_op, ch.relu_op, ch.requant_op, side}) {
       if (op < 0) continue;
       st.ir_ops.push_back(op);
-      p.stage_of_op[static_cast<size_t>(op)] = static_cast<int32_t>(p.stages.size());
+      p.stage_of_op[static_cast<size_t>(op)] = stage;
     }
-    buf_of_value[static_cast<size_t>(ch.out_value)] = st.out_buf;
-    sizes.push_back(bytes_of(info.values[static_cast<size_t>(ch.out_value)]));
+    const int32_t value_buf = add_buffer(info.values[static_cast<size_t>(ch.out_value)], stage);
+    buf_of_value[static_cast<size_t>(ch.out_value)] = value_buf;
+    st.out_buf = value_buf;
+    if (side >= 0) {
+      st.out32_buf = value_buf;
+      st.out_buf = add_buffer(info.values[static_cast<size_t>(side) + 1], stage);
+      buf_of_value[static_cast<size_t>(side) + 1] = st.out_buf;
+      absorbed[static_cast<size_t>(side)] = true;
+      requants_of_value[static_cast<size_t>(ch.out_value)].push_back(side);
+    }
     p.stages.push_back(std::move(st));
   }
   const ValueInfo& out_info = info.values.back();
@@ -179,20 +212,18 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
     to_chw.kernels = &ks;
     to_chw.name = "s32_hwc_to_chw__portable";
     to_chw.src_buf = buf_of_value.back();  // the last op's chain (not always the last stage)
-    to_chw.out_buf = static_cast<int32_t>(sizes.size());
+    to_chw.out_buf = add_buffer(out_info, static_cast<int32_t>(p.stages.size()));
     to_chw.layout.c = out_info.shape.c;
     to_chw.layout.h = out_info.shape.h;
     to_chw.layout.w = out_info.shape.w;
     to_chw.items = out_info.shape.c;
     to_chw.work_per_item = int64_t{out_info.shape.h} * out_info.shape.w;
-    sizes.push_back(bytes_of(out_info));
     p.stages.push_back(std::move(to_chw));
   }
 
-  // Liveness in stage order: buffer b is written by stage b - 1.
+  // Liveness in stage order.
   const int32_t n_stages = static_cast<int32_t>(p.stages.size());
-  std::vector<int32_t> last_use(sizes.size());
-  for (size_t b = 0; b < sizes.size(); ++b) last_use[b] = static_cast<int32_t>(b) - 1;
+  std::vector<int32_t> last_use = written_at;  // a buffer nobody reads dies at once
   for (int32_t s = 0; s < n_stages; ++s) {
     for (int32_t b :
          {p.stages[static_cast<size_t>(s)].src_buf, p.stages[static_cast<size_t>(s)].other_buf}) {
@@ -202,7 +233,7 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   last_use[0] = n_stages;
   last_use.back() = n_stages;
   last_use[static_cast<size_t>(buf_of_value.back())] = n_stages;
-  const MemoryPlan plan = plan_memory(sizes, last_use);
+  const MemoryPlan plan = plan_memory(sizes, written_at, last_use);
 
   uint64_t scratch_stride = 0;
   for (const FusedStage& st : p.stages) {

@@ -36,6 +36,9 @@ struct FusedStage {
   int64_t work_per_item = 0;  // rough inner steps, to decide threading
   int64_t macs = 0;
   int32_t src_buf = -1, other_buf = -1, out_buf = -1;
+  // With a side Requantize (its int32 input has other readers): the int32 value (ep.out32), while
+  // out_buf holds the codes.
+  int32_t out32_buf = -1;
   kernels::GemmConvArgs gemm;
   kernels::DepthwiseArgs dw;
   kernels::EltArgs elt;
@@ -47,7 +50,7 @@ struct FusedStage {
 
 struct FusedProgram {
   std::vector<FusedStage> stages;
-  std::vector<uint8_t*> buffers;  // buffer 0: the API input (CHW); stage s writes buffer s + 1
+  std::vector<uint8_t*> buffers;  // buffer 0: the API input (CHW); then in the order written
   std::vector<uint64_t> offsets;  // buffer b at arena + offsets[b]
   std::unique_ptr<uint8_t[]> arena;
   uint64_t arena_bytes = 0;

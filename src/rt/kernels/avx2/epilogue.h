@@ -1,5 +1,5 @@
 // The AVX2 epilogue of the fused microkernels: 8 int32 accumulators of one pixel -> optional Add
-// (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store or
+// (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store and/or
 // fixed::requantize (RNE right shift or saturating left shift, then clamp) -> code store. The
 // same arithmetic as kernels/avx512/epilogue.h lane for lane. Include only from -mavx2 files;
 // every function has internal linkage.
@@ -107,6 +107,7 @@ static inline void epilogue8(const Epilogue& ep, int64_t m, int32_t o, __m256i a
     store8_s32(static_cast<int32_t*>(ep.out) + at, acc, lanes);
     return;
   }
+  if (ep.out32 != nullptr) store8_s32(ep.out32 + at, acc, lanes);
   const int32_t qmax = ep.out_signed ? (1 << (ep.out_bits - 1)) - 1 : (1 << ep.out_bits) - 1;
   const __m256i lo = _mm256_set1_epi32(ep.out_signed && !ep.relu ? -qmax : 0);
   const __m256i hi = _mm256_set1_epi32(qmax);

@@ -1,5 +1,5 @@
 // The AVX-512 epilogue shared by the fused microkernels: 16 int32 accumulators of one pixel ->
-// optional Add (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store or
+// optional Add (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store and/or
 // fixed::requantize (RNE right shift or saturating left shift, then clamp) -> code store.
 // Include only from files compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq (with or
 // without -mavx512vnni: every function has internal linkage, so each file keeps its own copy).
@@ -73,6 +73,7 @@ static inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i 
     _mm512_mask_storeu_epi32(static_cast<int32_t*>(ep.out) + at, k, acc);
     return;
   }
+  if (ep.out32 != nullptr) _mm512_mask_storeu_epi32(ep.out32 + at, k, acc);
   const int32_t qmax = ep.out_signed ? (1 << (ep.out_bits - 1)) - 1 : (1 << ep.out_bits) - 1;
   const __m512i lo = _mm512_set1_epi32(ep.out_signed && !ep.relu ? -qmax : 0);
   const __m512i hi = _mm512_set1_epi32(qmax);
@@ -120,6 +121,7 @@ static inline void epilogue16_regs(const Epilogue& ep, const EpilogueRegs16& r, 
     _mm512_mask_storeu_epi32(static_cast<int32_t*>(ep.out) + at, r.k, acc);
     return;
   }
+  if (ep.out32 != nullptr) _mm512_mask_storeu_epi32(ep.out32 + at, r.k, acc);
   const __m512i q = ep.any_left ? requantize16<true>(acc, r.rs, r.ls, r.mask, r.half, r.lo, r.hi)
                                 : requantize16<false>(acc, r.rs, r.rs, r.mask, r.half, r.lo, r.hi);
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.out) + at, r.k, q);
