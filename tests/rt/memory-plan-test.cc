@@ -1,12 +1,12 @@
 // The arena planner: a value never shares bytes with a value live at the same step, including two
 // values written by one step (a fused stage's int32 value and its codes), and bytes are reused
 // once a value's last reader has run.
+#include "graph/memory-plan.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <vector>
-
-#include "graph/memory-plan.h"
 
 namespace rt = f8net::rt;
 

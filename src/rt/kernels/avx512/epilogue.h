@@ -38,6 +38,18 @@ static inline __m512i add_aligned(__m512i a, __m512i b, __m512i s1, __m512i s2) 
   return _mm512_inserti64x4(_mm512_castsi256_si512(half[0]), half[1], 1);
 }
 
+// add_aligned with both shifts 0: the int32 sum saturated to +-(2^31-1) without widening. A sum
+// overflows exactly when a and b share a sign the wrapped sum lacks; it then saturates towards
+// a's sign (0x7fffffff or 0x80000000, which the final max, like a true -2^31, lifts to
+// -(2^31-1)).
+static inline __m512i add_plain(__m512i a, __m512i b) {
+  const __m512i sum = _mm512_add_epi32(a, b);
+  const __m512i wrapped = _mm512_and_si512(_mm512_xor_si512(a, sum), _mm512_xor_si512(b, sum));
+  const __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(a, 31), _mm512_set1_epi32(0x7fffffff));
+  const __m512i r = _mm512_mask_mov_epi32(sum, _mm512_movepi32_mask(wrapped), sat);
+  return _mm512_max_epi32(r, _mm512_set1_epi32(-2147483647));
+}
+
 // fixed::requantize of int32 x by per-lane right shift rs [0, 31] (RNE; mask = 2^rs - 1, half =
 // (mask >> 1) + 1) / left shift ls [0, 8], then clamp to [lo, hi]. Left shifts first clamp |x|
 // to 1024 (any such value saturates 8-bit codes). Rounding up happens when the remainder
@@ -90,6 +102,7 @@ static inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i 
 // pixels (depthwise rows): the same arithmetic, without reloading the tables per pixel.
 struct EpilogueRegs16 {
   __mmask16 k;
+  bool plain_add;  // both Add shifts 0 in all 16 lanes (ResNet's blocks after the first stage)
   __m512i s1, s2, rs, ls, mask, half, lo, hi;
 };
 
@@ -99,6 +112,7 @@ static inline EpilogueRegs16 epilogue_regs16(const Epilogue& ep, int32_t o, int3
   r.k = lane_mask(lanes);
   r.s1 = ep.other != nullptr ? _mm512_loadu_si512(ep.add_self + o) : zero;
   r.s2 = ep.other != nullptr ? _mm512_loadu_si512(ep.add_other + o) : zero;
+  r.plain_add = _mm512_test_epi32_mask(_mm512_or_si512(r.s1, r.s2), _mm512_set1_epi32(-1)) == 0;
   r.rs = ep.requant ? _mm512_loadu_si512(ep.rshift + o) : zero;
   r.ls = ep.requant && ep.any_left ? _mm512_loadu_si512(ep.lshift + o) : zero;
   r.mask = ep.requant ? _mm512_loadu_si512(ep.rmask + o) : zero;
@@ -114,7 +128,8 @@ static inline void epilogue16_regs(const Epilogue& ep, const EpilogueRegs16& r, 
                                    int32_t o, __m512i acc) {
   const int64_t at = m * ep.n + o;
   if (ep.other != nullptr) {
-    acc = add_aligned(acc, _mm512_maskz_loadu_epi32(r.k, ep.other + at), r.s1, r.s2);
+    const __m512i b = _mm512_maskz_loadu_epi32(r.k, ep.other + at);
+    acc = r.plain_add ? add_plain(acc, b) : add_aligned(acc, b, r.s1, r.s2);
   }
   if (ep.relu) acc = _mm512_max_epi32(acc, _mm512_setzero_si512());
   if (!ep.requant) {

@@ -68,10 +68,13 @@ __attribute__((always_inline)) inline void microkernel_body(const Rows& r, const
       }
     }
   }
+  // A local copy: the code stores may alias `ep` (uint8_t), so through the reference every
+  // field would be reloaded and re-tested after each store.
+  const Epilogue e = ep;
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) epilogue16_regs(ep, regs[j], pix[m], o0 + 16 * j, acc[m][j]);
+    for (int j = 0; j < NB; ++j) epilogue16_regs(e, regs[j], pix[m], o0 + 16 * j, acc[m][j]);
   }
 }
 
