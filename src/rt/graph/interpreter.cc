@@ -234,7 +234,7 @@ Status Interpreter::prepare(const InterpreterOptions& options) {
     written_at[v] = static_cast<int32_t>(v) - 1;
     const ValueInfo& vi = s.info.values[v];
     sizes[v] = static_cast<uint64_t>(vi.shape.elements()) * dtype_size(vi.dtype);
-    last_use[v] = static_cast<int32_t>(v) - 1;  // a value nobody reads dies at once
+    last_use[v] = written_at[v];  // a value nobody reads dies at once
   }
   for (size_t i = 0; i < n_ops; ++i) {
     const OpDef& op = s.model.ops[i];

@@ -42,16 +42,11 @@ MemoryPlan plan_memory(const std::vector<uint64_t>& sizes, const std::vector<int
                          [](const Block& a, const Block& b) { return a.offset < b.offset; }),
         block);
   };
-  // Values by the step that writes them (stable: value order within a step).
   const int32_t n = static_cast<int32_t>(sizes.size());
-  std::vector<int32_t> order(static_cast<size_t>(n));
-  for (int32_t v = 0; v < n; ++v) order[static_cast<size_t>(v)] = v;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int32_t a, int32_t b) { return written_at[a] < written_at[b]; });
-  for (size_t i = 0; i < order.size();) {
-    const int32_t step = written_at[order[i]];
+  for (int32_t v = 0; v < n;) {
+    const int32_t step = written_at[v];
     // This step's outputs, while its inputs are still live; then everything it read last.
-    for (; i < order.size() && written_at[order[i]] == step; ++i) place(order[i]);
+    for (; v < n && written_at[v] == step; ++v) place(v);
     live.erase(std::remove_if(live.begin(), live.end(),
                               [&](const Block& b) { return last_use[b.value] <= step; }),
                live.end());

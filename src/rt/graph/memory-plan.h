@@ -14,9 +14,9 @@ struct MemoryPlan {
 };
 
 // sizes[v]: bytes of value v; written_at[v]: the step that writes it (-1: before the first, the
-// graph input); last_use[v]: the last step that reads it (the step count for values that must
-// survive the run). IR ops: value 0 = input, op i writes value i + 1 at step i; a fused stage may
-// write two values at one step (int32 and its codes).
+// graph input), non-decreasing in v; last_use[v]: the last step that reads it (the step count for
+// values that must survive the run). IR ops: value 0 = input, op i writes value i + 1 at step i; a
+// fused stage may write two values at one step (int32 and its codes).
 MemoryPlan plan_memory(const std::vector<uint64_t>& sizes, const std::vector<int32_t>& written_at,
                        const std::vector<int32_t>& last_use);
 

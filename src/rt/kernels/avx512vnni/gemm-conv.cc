@@ -231,8 +231,8 @@ __attribute__((noinline)) void im2col(const GemmConvArgs& a, int64_t m0, int64_t
   }
 }
 
-// The pixels [m0, m1) whose patches lie inside the input (tap_rows), per output row: rows
-// [iy_lo, iy_hi) in oy, columns [ox_lo, ox_hi) in ox.
+// The output pixels whose patches lie inside the input (tap_rows): rows [oy_lo, oy_hi) times
+// columns [ox_lo, ox_hi).
 struct Interior {
   int32_t oy_lo, oy_hi, ox_lo, ox_hi;
 };
