@@ -1,9 +1,11 @@
 // The s16 implicit-GEMM driver shared by the fused GEMMs without VNNI (avx2, avx512): per work
 // item (m tile, n split) the tile's patches are gathered once into per-thread int16 rows (codes
 // sign- or zero-extended, padding and K..kp zero), then per nr-channel block an MR x NR vpmaddwd
-// microkernel (s16 x s16 pairs: exact for every code) and the ISA's shift epilogue. Included only
-// from files compiled with that ISA's flags; every function is a template on the ISA's traits T,
-// so each ISA gets its own instantiation (no inline function is shared across ISA flags).
+// microkernel and the ISA's shift epilogue. A pair sum |x w| + |x w| <= 2 * 255 * 127 fits int32
+// and the loader proved every partial sum does, so results equal the reference exactly (no
+// vpmaddubsw saturation). Included only from files compiled with that ISA's flags; every
+// function is a template on the ISA's vector ops V (a type local to that file), so each ISA gets
+// its own instantiation (no inline function is shared across ISA flags).
 #pragma once
 
 #include <algorithm>
@@ -11,10 +13,11 @@
 #include <cstring>
 
 #include "kernels/fused-args.h"
+#include "kernels/patch-walk.h"
 
 namespace f8net::rt::kernels::s16gemm {
 
-template <class T>
+template <class V>
 void widen(int16_t* dst, const uint8_t* src, int32_t n, bool sgn) {
   if (sgn) {
     for (int32_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(src[i]);
@@ -23,74 +26,111 @@ void widen(int16_t* dst, const uint8_t* src, int32_t n, bool sgn) {
   }
 }
 
-template <class T>
+template <class V>
 void zero(int16_t* dst, int32_t n) {
   std::memset(dst, 0, static_cast<size_t>(n) * sizeof(int16_t));
 }
 
-// The patches of pixels [m0, m1) as rows of kp int16 in (ky, kx, c) order. With dilation 1 a
-// kernel row inside the input is one contiguous run of kw * c codes (NHWC).
-template <class T>
+// The patches of pixels [m0, m1) as rows of kp int16 in (ky, kx, c) order, K padding zero.
+template <class V>
 void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1, int16_t* rows) {
-  const int32_t run = a.kw * a.c;
   for (int64_t m = m0; m < m1; ++m) {
     const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
     int16_t* row = rows + (m - m0) * a.kp;
-    const int32_t ix0 = ox * a.sw - a.pw;
-    const bool row_inside = a.dw == 1 && ix0 >= 0 && ix0 + a.kw <= a.w;
-    for (int32_t ky = 0; ky < a.kh; ++ky) {
-      const int32_t iy = oy * a.sh - a.ph + ky * a.dh;
-      int16_t* dst_row = row + int64_t{ky} * run;
-      if (iy < 0 || iy >= a.h) {
-        zero<T>(dst_row, run);
-        continue;
-      }
-      const uint8_t* src_row = a.src + int64_t{iy} * a.w * a.c;
-      if (row_inside) {
-        widen<T>(dst_row, src_row + int64_t{ix0} * a.c, run, a.src_signed);
-        continue;
-      }
-      for (int32_t kx = 0; kx < a.kw; ++kx) {
-        const int32_t ix = ix0 + kx * a.dw;
-        int16_t* dst = dst_row + int64_t{kx} * a.c;
-        if (ix < 0 || ix >= a.w) {
-          zero<T>(dst, a.c);
-        } else {
-          widen<T>(dst, src_row + int64_t{ix} * a.c, a.c, a.src_signed);
-        }
-      }
-    }
-    zero<T>(row + a.k, a.kp - a.k);
+    walk_patch(
+        a, oy, ox, [&](int64_t at, int32_t n) { zero<V>(row + at, n); },
+        [&](int64_t at, const uint8_t* src, int32_t n) {
+          widen<V>(row + at, src, n, a.src_signed);
+        });
+    zero<V>(row + a.k, a.kp - a.k);
   }
 }
 
-// T provides kMr, kNr, kLanes (int32 per vector), micro(mr, nv, a, lda, b, kp2, init, tile) that
-// writes nv vectors of each of mr rows into tile[r * kNr + ...], and epilogue(ep, m, o, acc,
-// lanes) applying ep to `lanes` accumulators of pixel m from channel o.
-template <class T>
+// The MR x NB-vector register tile: per pair of K steps, NB vectors of s16 weight pairs times
+// one broadcast pair of patch codes per pixel (vpmaddwd, then add), from the bias in `init`.
+// Weights are packed as kp / 2 groups of V::kNr channel pairs (GemmPacking::kS16Pairs); the
+// tile's rows are V::kNr int32 apart in c.
+template <class V, int MR, int NB>
+void microkernel(const int16_t* a, int64_t lda, const int16_t* b, int32_t kp2, const int32_t* init,
+                 int32_t* c) {
+  using Reg = typename V::Reg;
+  Reg acc[MR][NB];
+#pragma GCC unroll 8
+  for (int j = 0; j < NB; ++j) {
+    const Reg v = V::load(init + V::kLanes * j);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) acc[m][j] = v;
+  }
+  for (int32_t k2 = 0; k2 < kp2; ++k2) {
+    Reg wv[NB];
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) wv[j] = V::load(b + int64_t{k2} * 2 * V::kNr + 2 * V::kLanes * j);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      int32_t pair;
+      std::memcpy(&pair, a + m * lda + 2 * int64_t{k2}, 4);
+      const Reg av = V::set1(pair);
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) acc[m][j] = V::madd_add(acc[m][j], av, wv[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) V::store(c + m * V::kNr + V::kLanes * j, acc[m][j]);
+  }
+}
+
+using MicroFn = void (*)(const int16_t*, int64_t, const int16_t*, int32_t, const int32_t*,
+                         int32_t*);
+
+// microkernel<V, mr, nv> for 1 <= mr <= MR, 1 <= nv <= NB.
+template <class V, int MR, int NB>
+MicroFn pick_nb(int32_t nv) {
+  if constexpr (NB == 1) {
+    return microkernel<V, MR, 1>;
+  } else {
+    return nv >= NB ? microkernel<V, MR, NB> : pick_nb<V, MR, NB - 1>(nv);
+  }
+}
+
+template <class V, int MR = V::kMr>
+MicroFn pick(int32_t mr, int32_t nv) {
+  if constexpr (MR == 1) {
+    return pick_nb<V, 1, V::kNr / V::kLanes>(nv);
+  } else {
+    return mr >= MR ? pick_nb<V, MR, V::kNr / V::kLanes>(nv) : pick<V, MR - 1>(mr, nv);
+  }
+}
+
+// V, the ISA's vector ops: Reg, kMr (pixels per call), kNr (channels per packed block), kLanes
+// (int32 per Reg); load(const int32_t* / const int16_t*), set1(int32_t), madd_add(acc, a, b) =
+// acc + vpmaddwd(a, b), store(int32_t*, Reg); and epilogue(ep, m, o, acc, lanes) applying ep to
+// `lanes` accumulators of pixel m from channel o.
+template <class V>
 void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   const int64_t m_count = int64_t{a.oh} * a.ow;
   const int32_t n = a.ep.n;
-  const int32_t n_blocks = (n + T::kNr - 1) / T::kNr;
-  alignas(64) int32_t tile[T::kMr * T::kNr];
+  const int32_t n_blocks = (n + V::kNr - 1) / V::kNr;
+  alignas(64) int32_t tile[V::kMr * V::kNr];
   int16_t* rows = reinterpret_cast<int16_t*>(a.scratch + thread * a.scratch_stride);
   for (int64_t item = begin; item < end; ++item) {
     const int64_t mt = item / a.n_split;
     const int32_t ns = static_cast<int32_t>(item % a.n_split);
     const int64_t m0 = mt * a.m_tile, m1 = std::min<int64_t>(m_count, m0 + a.m_tile);
     const int32_t nb0 = n_blocks * ns / a.n_split, nb1 = n_blocks * (ns + 1) / a.n_split;
-    im2col<T>(a, m0, m1, rows);
+    im2col<V>(a, m0, m1, rows);
     for (int32_t nb = nb0; nb < nb1; ++nb) {
-      const int32_t o0 = nb * T::kNr;
-      const int32_t lanes = std::min(T::kNr, n - o0);
-      const int32_t nv = (lanes + T::kLanes - 1) / T::kLanes;
-      const int16_t* b = a.packed16 + int64_t{nb} * a.kp * T::kNr;
-      for (int64_t m = m0; m < m1; m += T::kMr) {
-        const int32_t mr = static_cast<int32_t>(std::min<int64_t>(T::kMr, m1 - m));
-        T::micro(mr, nv, rows + (m - m0) * a.kp, a.kp, b, a.kp / 2, a.init + o0, tile);
+      const int32_t o0 = nb * V::kNr;
+      const int32_t lanes = std::min(V::kNr, n - o0);
+      const int32_t nv = (lanes + V::kLanes - 1) / V::kLanes;
+      const int16_t* b = a.packed16 + int64_t{nb} * a.kp * V::kNr;
+      for (int64_t m = m0; m < m1; m += V::kMr) {
+        const int32_t mr = static_cast<int32_t>(std::min<int64_t>(V::kMr, m1 - m));
+        pick<V>(mr, nv)(rows + (m - m0) * a.kp, a.kp, b, a.kp / 2, a.init + o0, tile);
         for (int32_t r = 0; r < mr; ++r) {
-          for (int32_t j = 0; j < lanes; j += T::kLanes) {
-            T::epilogue(a.ep, m + r, o0 + j, tile + r * T::kNr + j, std::min(T::kLanes, lanes - j));
+          for (int32_t j = 0; j < lanes; j += V::kLanes) {
+            V::epilogue(a.ep, m + r, o0 + j, tile + r * V::kNr + j, std::min(V::kLanes, lanes - j));
           }
         }
       }

@@ -15,6 +15,7 @@
 
 #include "kernels/avx512/epilogue.h"
 #include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/patch-walk.h"
 
 namespace f8net::rt::kernels::avx512vnni {
 namespace {
@@ -165,32 +166,12 @@ template <bool kFlip>
 __attribute__((noinline)) void border_patch(const GemmConvArgs& a, int32_t oy, int32_t ox,
                                             uint8_t* row) {
   const uint8_t pad = kFlip ? 0x80 : 0;
-  const int32_t c = a.c, run = a.kw * a.c;
-  const uint8_t* src_end = a.src + int64_t{a.h} * a.w * c;
-  const int32_t ix0 = ox * a.sw - a.pw;
-  const bool row_inside = a.dw == 1 && ix0 >= 0 && ix0 + a.kw <= a.w;
-  for (int32_t ky = 0; ky < a.kh; ++ky) {
-    const int32_t iy = oy * a.sh - a.ph + ky * a.dh;
-    uint8_t* dst_row = row + int64_t{ky} * run;
-    if (iy < 0 || iy >= a.h) {
-      fill_short(dst_row, pad, run);
-      continue;
-    }
-    const uint8_t* src_row = a.src + int64_t{iy} * a.w * c;
-    if (row_inside) {
-      copy_run<kFlip>(dst_row, src_row + int64_t{ix0} * c, run, src_end);
-      continue;
-    }
-    for (int32_t kx = 0; kx < a.kw; ++kx) {
-      const int32_t ix = ix0 + kx * a.dw;
-      uint8_t* dst = dst_row + int64_t{kx} * c;
-      if (ix < 0 || ix >= a.w) {
-        fill_short(dst, pad, c);
-      } else {
-        copy_run<kFlip>(dst, src_row + int64_t{ix} * c, c, src_end);
-      }
-    }
-  }
+  const uint8_t* src_end = a.src + int64_t{a.h} * a.w * a.c;
+  walk_patch(
+      a, oy, ox, [&](int64_t at, int32_t n) { fill_short(row + at, pad, n); },
+      [&](int64_t at, const uint8_t* src, int32_t n) {
+        copy_run<kFlip>(row + at, src, n, src_end);
+      });
 }
 
 // The patches of pixels [m0, m1) as rows of kp bytes (padding = code 0, i.e. 0x80 if flipped).
