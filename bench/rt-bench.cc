@@ -81,8 +81,8 @@ void bench_kernel(benchmark::State& state, const k::KernelEntry* e, Layer l) {
   a.dst = b.dst.data();
   a.weights = b.weights.data();
   a.bias = b.bias.data();
-  a.src_frac_bits = b.fl.data();
-  a.out_frac_bits = 5;
+  a.src_fl = b.fl.data();
+  a.out_fl = 5;
   a.out_signed = e->dst_dtype == rt::DType::kInt8;
   a.shift = a.shift2 = b.shift.data();
   if (!k::isa_available(e->isa) || (e->supports && !e->supports(a))) {

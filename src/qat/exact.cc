@@ -90,7 +90,7 @@ ExactTensor ExactContext::input(const torch::Tensor& v, int fl, bool is_signed, 
   graph.raw01 = raw01;
   graph.model.input.shape = {dim32(shape[0]), dim32(shape[1]), dim32(shape[2])};
   graph.model.input.dtype = is_signed ? rt::DType::kInt8 : rt::DType::kUint8;
-  graph.model.input.frac_bits = fl;
+  graph.model.input.fl = fl;
   ExactValue in;
   in.name = "input";
   in.shape = shape;

@@ -63,11 +63,11 @@ rt::ModelDef to_runtime_model(const ExactGraph& graph, const rt::Metadata& metad
       fail("code word length mismatch at value '" + n.name + "': runtime " +
            std::to_string(vi.code_bits) + ", training " + std::to_string(n.word_bits));
     }
-    for (size_t c = 0; c < vi.frac_bits.size(); ++c) {
+    for (size_t c = 0; c < vi.fl.size(); ++c) {
       const int32_t want = n.fl.size() == 1 ? n.fl[0] : (c < n.fl.size() ? n.fl[c] : -1);
-      if (vi.frac_bits[c] != want) {
+      if (vi.fl[c] != want) {
         fail("FL mismatch at value '" + n.name + "' channel " + std::to_string(c) + ": runtime " +
-             std::to_string(vi.frac_bits[c]) + ", training " + std::to_string(want));
+             std::to_string(vi.fl[c]) + ", training " + std::to_string(want));
       }
     }
   }

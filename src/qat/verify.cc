@@ -35,7 +35,7 @@ int64_t argmax(const T* v, int64_t n) {
 
 void runtime_input_codes(const float* x, int64_t count, const rt::InputDef& input, bool raw01,
                          void* codes) {
-  const fixed::Format f{8, raw01 ? 0 : input.frac_bits, input.dtype == rt::DType::kInt8};
+  const fixed::Format f{8, raw01 ? 0 : input.fl, input.dtype == rt::DType::kInt8};
   for (int64_t i = 0; i < count; ++i) {
     const int32_t c = fixed::quantize(raw01 ? 255.0 * x[i] : static_cast<double>(x[i]), f);
     if (f.is_signed) {

@@ -86,9 +86,9 @@ int f8net_input_dtype(const f8net_model* model) {
   return static_cast<int>(model->interpreter.input().dtype);
 }
 
-int f8net_input_frac_bits(const f8net_model* model) {
+int f8net_input_fl(const f8net_model* model) {
   if (model == nullptr) return fail("f8net: null model");
-  return model->interpreter.input().frac_bits[0];
+  return model->interpreter.input().fl[0];
 }
 
 size_t f8net_input_bytes(const f8net_model* model) {
@@ -135,12 +135,12 @@ const int32_t* f8net_output_data(const f8net_model* model) {
   return model->interpreter.output().s32();
 }
 
-int f8net_output_frac_bits(const f8net_model* model, int32_t* frac_bits, size_t n) {
+int f8net_output_fl(const f8net_model* model, int32_t* fl, size_t n) {
   if (model == nullptr) return fail("f8net: null model");
   const f8net::rt::TensorView out = model->interpreter.output();
   const size_t c = static_cast<size_t>(out.shape.c);
-  if (frac_bits == nullptr && n > 0) return fail("f8net: null frac_bits");
-  for (size_t i = 0; i < c && i < n; ++i) frac_bits[i] = out.frac_bits[i];
+  if (fl == nullptr && n > 0) return fail("f8net: null fl");
+  for (size_t i = 0; i < c && i < n; ++i) fl[i] = out.fl[i];
   return static_cast<int>(c);
 }
 

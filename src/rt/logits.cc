@@ -8,7 +8,7 @@
 namespace f8net::rt {
 
 double logit_value(const TensorView& logits, int c) {
-  return std::ldexp(static_cast<double>(logits.s32()[c]), -logits.frac_bits[c]);
+  return std::ldexp(static_cast<double>(logits.s32()[c]), -logits.fl[c]);
 }
 
 std::vector<int> top_k(const TensorView& logits, int k) {

@@ -44,7 +44,7 @@ int32_t append(ModelDef* m, OpDef op) {
 }  // namespace
 
 int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<int8_t> weights,
-                   std::vector<int32_t> bias, std::vector<int32_t> weight_frac_bits) {
+                   std::vector<int32_t> bias, std::vector<int32_t> weight_fl) {
   OpDef op;
   op.type = OpType::kConv2d;
   op.inputs[0] = src;
@@ -60,29 +60,29 @@ int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<
   op.groups = p.groups;
   op.weights = std::move(weights);
   op.bias = std::move(bias);
-  op.weight_frac_bits = std::move(weight_frac_bits);
+  op.weight_fl = std::move(weight_fl);
   return append(m, std::move(op));
 }
 
 int32_t add_fully_connected(ModelDef* m, int32_t src, int32_t out_channels,
                             std::vector<int8_t> weights, std::vector<int32_t> bias,
-                            std::vector<int32_t> weight_frac_bits) {
+                            std::vector<int32_t> weight_fl) {
   OpDef op;
   op.type = OpType::kFullyConnected;
   op.inputs[0] = src;
   op.out_channels = out_channels;
   op.weights = std::move(weights);
   op.bias = std::move(bias);
-  op.weight_frac_bits = std::move(weight_frac_bits);
+  op.weight_fl = std::move(weight_fl);
   return append(m, std::move(op));
 }
 
-int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed,
+int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_fl, bool out_signed,
                        int32_t out_bits) {
   OpDef op;
   op.type = OpType::kRequantize;
   op.inputs[0] = src;
-  op.out_frac_bits = out_frac_bits;
+  op.out_fl = out_fl;
   op.out_signed = out_signed;
   op.code_bits = out_bits;
   return append(m, std::move(op));

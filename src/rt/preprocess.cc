@@ -23,14 +23,14 @@ Status image_to_codes(const uint8_t* pixels, int32_t channels, const InputDef& i
   for (int32_t c = 0; c < s.c; ++c) {
     const uint8_t* src = pixels + (replicate ? 0 : c * plane);
     if (pre.mode == Preprocess::kRaw01) {
-      if (input.dtype != DType::kUint8 || input.frac_bits != 8) {
+      if (input.dtype != DType::kUint8 || input.fl != 8) {
         return Status(StatusCode::kInvalidArgument, "raw01 needs a uint8 input at FL 8");
       }
       uint8_t* dst = static_cast<uint8_t*>(codes) + c * plane;
       for (int64_t i = 0; i < plane; ++i) dst[i] = src[i];
     } else if (pre.mode == Preprocess::kNormalized && c < 3 && input.dtype == DType::kInt8) {
       int8_t* dst = static_cast<int8_t*>(codes) + c * plane;
-      const fixed::Format f = fixed::activation_format(input.frac_bits, true);
+      const fixed::Format f = fixed::activation_format(input.fl, true);
       const float mean = pre.mean[static_cast<size_t>(c)];
       const float sd = pre.std[static_cast<size_t>(c)];
       for (int64_t i = 0; i < plane; ++i) {

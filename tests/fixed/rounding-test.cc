@@ -116,11 +116,11 @@ TEST(Requantize, MatchesOracleThenSaturates) {
     const int acc_fl = static_cast<int>(rng() % 24);
     const bool sg = rng() & 1;
     const fx::Format out{8, static_cast<int>(rng() % (sg ? 8 : 9)), sg};
-    const int shift = acc_fl - out.frac_bits;
+    const int shift = acc_fl - out.fl;
     const int64_t exact = shift >= 0 ? oracle_rne(acc, shift) : acc * (int64_t{1} << -shift);
     const int64_t want = std::min<int64_t>(std::max<int64_t>(exact, out.qmin()), out.qmax());
     ASSERT_EQ(fx::requantize(acc, acc_fl, out), want)
-        << "acc=" << acc << " fl " << acc_fl << "->" << out.frac_bits << " signed=" << sg << " "
+        << "acc=" << acc << " fl " << acc_fl << "->" << out.fl << " signed=" << sg << " "
         << f8net::testing::seed_note(seed);
   }
 }

@@ -288,8 +288,8 @@ TEST(Kernels, RequantizeMatchesOracle) {
       a.oc = c;
       a.oh = h;
       a.ow = w;
-      a.src_frac_bits = src_fl.data();
-      a.out_frac_bits = out_fl;
+      a.src_fl = src_fl.data();
+      a.out_fl = out_fl;
       a.out_signed = is_signed;
       run_chunks(*e, a);
       ASSERT_TRUE(out.guards_intact()) << e->name;

@@ -59,7 +59,7 @@ TEST(OnnxRuntime, RandomCnnEveryOp) {
 TEST(OnnxRuntime, SignedInputCodes) {
   rt::ModelDef m = random_cnn(11, 3);
   m.input.dtype = rt::DType::kInt8;
-  m.input.frac_bits = 7;
+  m.input.fl = 7;
   m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
   m.metadata.preprocessing.replicate_gray = false;
   const rt::OnnxExportReport r = expect_ort_bit_exact(m, "random-cnn-signed", 6, 11);
@@ -97,7 +97,7 @@ rt::ModelDef narrowed(rt::ModelDef m, int32_t weight_bits, int32_t act_bits) {
     }
     if (op.type == rt::OpType::kRequantize) {
       const int32_t fl_max = op.out_signed ? act_bits - 1 : act_bits;
-      op.out_frac_bits = std::min(op.out_frac_bits, fl_max);
+      op.out_fl = std::min(op.out_fl, fl_max);
       op.code_bits = act_bits;
     }
   }
@@ -120,7 +120,7 @@ TEST(OnnxRuntime, NarrowCodesFourAndSixBit) {
         rt::ModelDef m = narrowed(random_cnn(seed, 3), bits, bits);
         if (signed_input) {
           m.input.dtype = rt::DType::kInt8;
-          m.input.frac_bits = 7;
+          m.input.fl = 7;
           m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
           m.metadata.preprocessing.replicate_gray = false;
         }
@@ -167,7 +167,7 @@ TEST(OnnxRuntime, MetadataCarriesClassesPreprocessingProvenance) {
   EXPECT_NE(md["preprocessing"].find("\"mode\":\"raw01\""), std::string::npos);
   EXPECT_NE(md["preprocessing"].find("\"replicate_gray\":true"), std::string::npos);
   EXPECT_EQ(md["provenance.git"], "test");
-  EXPECT_EQ(md["f8net.output_frac_bits"].front(), '[');
+  EXPECT_EQ(md["f8net.output_fl"].front(), '[');
 }
 
 // Class names from user files: quotes, backslashes, control bytes and bytes that are not UTF-8

@@ -124,8 +124,7 @@ inline Logits f8net_logits(const rt::ModelDef& m, const std::vector<uint8_t>& co
     out.channels = static_cast<int32_t>(y.shape.elements());
     const int64_t hw = int64_t{y.shape.h} * y.shape.w;
     out.fl.resize(static_cast<size_t>(y.shape.elements()));
-    for (int64_t k = 0; k < y.shape.elements(); ++k)
-      out.fl[static_cast<size_t>(k)] = y.frac_bits[k / hw];
+    for (int64_t k = 0; k < y.shape.elements(); ++k) out.fl[static_cast<size_t>(k)] = y.fl[k / hw];
     for (int64_t k = 0; k < y.shape.elements(); ++k) out.values.push_back(y.s32()[k]);
   }
   return out;

@@ -29,7 +29,7 @@ std::vector<int64_t> input_codes(const ExactGraph& g, const torch::Tensor& x, in
   const bool is_signed = g.model.input.dtype == rt::DType::kInt8;
   std::vector<int64_t> codes(static_cast<size_t>(xs.numel()));
   for (size_t k = 0; k < codes.size(); ++k) {
-    const double scaled = g.raw01 ? 255.0 * p[k] : std::ldexp(p[k], g.model.input.frac_bits);
+    const double scaled = g.raw01 ? 255.0 * p[k] : std::ldexp(p[k], g.model.input.fl);
     const int64_t c = static_cast<int64_t>(std::nearbyint(scaled));
     codes[k] = is_signed ? std::clamp<int64_t>(c, -127, 127) : std::clamp<int64_t>(c, 0, 255);
   }
@@ -85,8 +85,8 @@ void check_parity(const Case& c) {
   for (const rt::OpDef& op : model.ops) {
     ++count[op.type];
     if (op.type == rt::OpType::kConv2d &&
-        std::adjacent_find(op.weight_frac_bits.begin(), op.weight_frac_bits.end(),
-                           std::not_equal_to<int32_t>()) != op.weight_frac_bits.end()) {
+        std::adjacent_find(op.weight_fl.begin(), op.weight_fl.end(),
+                           std::not_equal_to<int32_t>()) != op.weight_fl.end()) {
       per_channel_differs = true;
     }
   }

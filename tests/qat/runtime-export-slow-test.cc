@@ -85,7 +85,7 @@ void check_runtime_parity(const Case& c) {
         const rt::TensorView out = it.output();
         ASSERT_EQ(out.shape.c, exact.logits.size(1));
         for (int32_t k = 0; k < out.shape.c; ++k) {
-          const double got = std::ldexp(static_cast<double>(out.s32()[k]), -out.frac_bits[k]);
+          const double got = std::ldexp(static_cast<double>(out.s32()[k]), -out.fl[k]);
           if (got != exact.logits[n][k].item<double>()) ++mismatches;
         }
       }

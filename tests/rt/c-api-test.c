@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   CHECK(f8net_input_shape(m, dims) == 0);
   CHECK(dims[0] == 1 && dims[1] == 1 && dims[2] == 1);
   CHECK(f8net_input_dtype(m) == F8NET_DTYPE_UINT8);
-  CHECK(f8net_input_frac_bits(m) == 8);
+  CHECK(f8net_input_fl(m) == 8);
   CHECK(f8net_input_bytes(m) == 1);
   CHECK(f8net_output_shape(m, dims) == 0);
   CHECK(dims[0] == 1 && dims[1] == 1 && dims[2] == 1);
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   CHECK(f8net_run(m, &input, 1) == 0);
   CHECK(strcmp(f8net_last_error(), "") == 0); /* no stale message after a success */
   CHECK(f8net_output_data(m) != NULL && f8net_output_data(m)[0] == 17);
-  CHECK(f8net_output_frac_bits(m, fl, 4) == 1);
+  CHECK(f8net_output_fl(m, fl, 4) == 1);
   CHECK(fl[0] == 4);
   CHECK(f8net_run(m, &input, 2) == -1); /* wrong input size */
   CHECK(strstr(f8net_last_error(), "expected 1 bytes") != NULL);
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     memset(img, 128, sizeof(img));
     CHECK(f8net_output_shape(m, dims) == 0 && dims[0] == 10);
     CHECK(f8net_run(m, img, sizeof(img)) == 0);
-    CHECK(f8net_output_frac_bits(m, fl, 2) == 10);
+    CHECK(f8net_output_fl(m, fl, 2) == 10);
     {
       /* A batch of 5 different images equals 5 single runs, image by image. */
       static unsigned char batch[5][3 * 12 * 12];

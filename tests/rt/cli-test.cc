@@ -77,9 +77,7 @@ class Cli : public ::testing::Test {
     const rt::TensorView o = it.output();
     std::vector<int> idx(static_cast<size_t>(o.shape.c));
     std::iota(idx.begin(), idx.end(), 0);
-    auto value = [&](int c) {
-      return std::ldexp(static_cast<double>(o.s32()[c]), -o.frac_bits[c]);
-    };
+    auto value = [&](int c) { return std::ldexp(static_cast<double>(o.s32()[c]), -o.fl[c]); };
     std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return value(a) > value(b); });
     return idx;
   }

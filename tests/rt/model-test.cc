@@ -34,7 +34,7 @@ std::vector<int32_t> run_model(const rt::ModelDef& m, const std::vector<uint8_t>
   EXPECT_TRUE(s.is_ok()) << s.message();
   const rt::TensorView out = it.output();
   std::vector<int32_t> r(out.s32(), out.s32() + out.shape.elements());
-  if (fl) fl->assign(out.frac_bits, out.frac_bits + out.shape.c);
+  if (fl) fl->assign(out.fl, out.fl + out.shape.c);
   return r;
 }
 
@@ -49,7 +49,7 @@ TEST(Model, Tv8ConvRequantize) {
   rt::GraphInfo info;
   const rt::ModelDef m = f8net::testing::tv8_model();
   ASSERT_TRUE(rt::validate_model(m, &info).is_ok());
-  EXPECT_EQ(info.values[1].frac_bits, (std::vector<int32_t>{10, 10}));  // acc FL 6 + 4
+  EXPECT_EQ(info.values[1].fl, (std::vector<int32_t>{10, 10}));  // acc FL 6 + 4
   std::vector<int32_t> fl;
   EXPECT_EQ(run_model(m, {52, 129}, &fl), (std::vector<int32_t>{0, 75}));
   EXPECT_EQ(fl, (std::vector<int32_t>{5, 5}));
@@ -115,7 +115,7 @@ TEST(Model, WriteReadRoundTripIsLossless) {
     EXPECT_EQ(back.metadata.preprocessing.mode, m.metadata.preprocessing.mode);
     EXPECT_EQ(back.metadata.preprocessing.replicate_gray, m.metadata.preprocessing.replicate_gray);
     EXPECT_EQ(back.input.shape, m.input.shape);
-    EXPECT_EQ(back.input.frac_bits, m.input.frac_bits);
+    EXPECT_EQ(back.input.fl, m.input.fl);
     ASSERT_EQ(back.ops.size(), m.ops.size());
     for (size_t i = 0; i < m.ops.size(); ++i) {
       const rt::OpDef& a = m.ops[i];
@@ -124,11 +124,11 @@ TEST(Model, WriteReadRoundTripIsLossless) {
       EXPECT_EQ(a.inputs, b.inputs);
       EXPECT_EQ(a.weights, b.weights);
       EXPECT_EQ(a.bias, b.bias);
-      EXPECT_EQ(a.weight_frac_bits, b.weight_frac_bits);
+      EXPECT_EQ(a.weight_fl, b.weight_fl);
       EXPECT_EQ(a.kernel_h, b.kernel_h);
       EXPECT_EQ(a.dilation_w, b.dilation_w);
       EXPECT_EQ(a.groups, b.groups);
-      EXPECT_EQ(a.out_frac_bits, b.out_frac_bits);
+      EXPECT_EQ(a.out_fl, b.out_fl);
       EXPECT_EQ(a.out_signed, b.out_signed);
       EXPECT_EQ(a.shift, b.shift);
     }
@@ -149,7 +149,7 @@ TEST(Model, FileLayoutHasMagicAlignmentAndChecksum) {
 TEST(Model, NormalizedMetadataRoundTrips) {
   rt::ModelDef m = f8net::testing::random_cnn(5, 3);
   m.input.dtype = rt::DType::kInt8;
-  m.input.frac_bits = 5;
+  m.input.fl = 5;
   m.metadata.preprocessing.mode = rt::Preprocess::kNormalized;
   m.metadata.preprocessing.mean = {{0.485f, 0.456f, 0.406f}};
   m.metadata.preprocessing.std = {{0.229f, 0.224f, 0.225f}};
@@ -175,10 +175,10 @@ TEST(Validate, RefusesBadModelsWithAClearMessage) {
   m.ops[0].bias[0] = INT32_MIN;
   expect_error(m, "bias of channel 0");
   m = tv8_model();
-  m.ops[0].weight_frac_bits[0] = 8;
+  m.ops[0].weight_fl[0] = 8;
   expect_error(m, "weight FL 8");
   m = tv8_model();
-  m.ops[1].out_frac_bits = 9;
+  m.ops[1].out_fl = 9;
   expect_error(m, "output FL 9");
   m = tv8_model();
   m.ops[1].inputs[0] = 2;
@@ -202,7 +202,7 @@ TEST(Validate, RefusesBadModelsWithAClearMessage) {
   m.ops[2].shift = 1;  // FC carrying a pool shift
   expect_error(m, "shift it does not use");
   m = tv8_model();
-  m.input.frac_bits = 8;
+  m.input.fl = 8;
   m.ops[0].weights = {127, 127, 0, 0};  // channel 0: sum|w| = 254, max|x| = 255
   m.ops[0].bias[0] = static_cast<int32_t>((int64_t{1} << 31) - 1 - 254 * 255);
   EXPECT_EQ(validation_error(m), "ok");  // bound = 2^31 - 1: allowed
@@ -223,7 +223,7 @@ TEST(Validate, RefusesBadModelsWithAClearMessage) {
   m.input.shape = {65535, 65535, 65535};
   expect_error(m, "elements");
   m = tv8_model();
-  m.input.frac_bits = 9;
+  m.input.fl = 9;
   expect_error(m, "input FL 9");
   m = tv8_model();
   m.metadata.preprocessing.mode = rt::Preprocess::kRaw01;
@@ -248,7 +248,7 @@ TEST(Validate, AddChecksShapesAndAlignsFls) {
   rt::ModelDef m = f8net::testing::tv9_model();
   rt::GraphInfo info;
   ASSERT_TRUE(rt::validate_model(m, &info).is_ok());
-  EXPECT_EQ(info.values[3].frac_bits, (std::vector<int32_t>{11}));
+  EXPECT_EQ(info.values[3].fl, (std::vector<int32_t>{11}));
   EXPECT_EQ(info.ops[0].macs, 1);
   EXPECT_EQ(info.ops[0].wide_multiplications, 0);
   EXPECT_EQ(info.ops[0].accumulator_bound, 5 * 255 + 4950);

@@ -28,15 +28,14 @@ rt::ModelDef narrow_cnn(uint64_t seed, int act_bits, int weight_bits, bool keep_
   for (rt::OpDef& op : m.ops) {
     if (op.type == rt::OpType::kRequantize) {
       op.code_bits = act_bits;
-      op.out_frac_bits = std::min(op.out_frac_bits, op.out_signed ? act_bits - 1 : act_bits);
+      op.out_fl = std::min(op.out_fl, op.out_signed ? act_bits - 1 : act_bits);
     }
     const bool fc = op.type == rt::OpType::kFullyConnected;
     if ((op.type == rt::OpType::kConv2d || fc) && !(fc && keep_fc)) {
       op.code_bits = weight_bits;
       for (int8_t& w : op.weights)
         w = static_cast<int8_t>(std::max(-w_max, std::min(w_max, int{w})));
-      for (int32_t& f : op.weight_frac_bits)
-        f = static_cast<int8_t>(std::min<int>(f, weight_bits - 1));
+      for (int32_t& f : op.weight_fl) f = static_cast<int8_t>(std::min<int>(f, weight_bits - 1));
     }
   }
   return m;
@@ -178,7 +177,7 @@ TEST(WordBits, ValidationUsesTheRecordedRanges) {
             std::string::npos);
   m = f8net::testing::tv8_model();
   m.ops[1].code_bits = 4;
-  m.ops[1].out_frac_bits = 5;  // unsigned 4-bit: FL <= 4
+  m.ops[1].out_fl = 5;  // unsigned 4-bit: FL <= 4
   EXPECT_NE(rt::validate_model(m, nullptr).message().find("output FL 5 outside [0, 4]"),
             std::string::npos);
   m = f8net::testing::tv8_model();
@@ -190,7 +189,7 @@ TEST(WordBits, ValidationUsesTheRecordedRanges) {
   m.ops.back().out_channels = 0;
   m.ops.back().weights.clear();
   m.ops.back().bias.clear();
-  m.ops.back().weight_frac_bits.clear();
+  m.ops.back().weight_fl.clear();
   m.ops.back().code_bits = 4;
   EXPECT_NE(rt::validate_model(m, nullptr).message().find("code word length it does not use"),
             std::string::npos);
@@ -201,7 +200,7 @@ TEST(WordBits, ValidationUsesTheRecordedRanges) {
     rt::ModelDef b = f8net::testing::tv8_model();
     b.ops.resize(2);
     b.ops[1].code_bits = bits;
-    b.ops[1].out_frac_bits = 4;
+    b.ops[1].out_fl = 4;
     rt::add_fully_connected(&b, 2, 1, {127, 127}, {static_cast<int32_t>(bias)}, {0});
     return b;
   };

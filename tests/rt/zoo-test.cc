@@ -253,7 +253,7 @@ TEST(Zoo, BatchStopsAtTheFirstBadImageWithEarlierImagesWritten) {
   rt::ModelDef m;
   ASSERT_TRUE(t::zoo_model("resnet18", o, &m));
   m.input.dtype = rt::DType::kInt8;
-  m.input.frac_bits = 7;
+  m.input.fl = 7;
   m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
   const rt::Status valid = rt::validate_model(m, nullptr);
   ASSERT_TRUE(valid.is_ok()) << valid.message();

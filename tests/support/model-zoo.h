@@ -41,7 +41,7 @@ class ZooBuilder {
     m_.input = {in, signed_input ? rt::DType::kInt8 : rt::DType::kUint8, signed_input ? 6 : 8};
     input_.id = 0;
     input_.shape = in;
-    input_.fl = m_.input.frac_bits;
+    input_.fl = m_.input.fl;
     input_.real = signed_input ? 0.6 : 0.4;
     input_.codes = true;
     input_.is_signed = signed_input;

@@ -21,14 +21,13 @@ struct NaiveValue {
 // `input` holds input.shape.elements() codes. Returns the last value.
 inline NaiveValue naive_run(const rt::ModelDef& m, const std::vector<int64_t>& input) {
   std::vector<NaiveValue> v;
-  v.push_back({m.input.shape, input,
-               std::vector<int>(static_cast<size_t>(m.input.shape.c), m.input.frac_bits)});
+  v.push_back(
+      {m.input.shape, input, std::vector<int>(static_cast<size_t>(m.input.shape.c), m.input.fl)});
   for (const rt::OpDef& op : m.ops) {
     const NaiveValue& a = v[static_cast<size_t>(op.inputs[0])];
     NaiveValue out;
     auto wfl = [&](int o) {
-      return op.weight_frac_bits.size() == 1 ? op.weight_frac_bits[0]
-                                             : op.weight_frac_bits[static_cast<size_t>(o)];
+      return op.weight_fl.size() == 1 ? op.weight_fl[0] : op.weight_fl[static_cast<size_t>(o)];
     };
     switch (op.type) {
       case rt::OpType::kConv2d: {
@@ -54,9 +53,9 @@ inline NaiveValue naive_run(const rt::ModelDef& m, const std::vector<int64_t>& i
         out = a;
         const int64_t plane = int64_t{a.shape.h} * a.shape.w;
         for (size_t i = 0; i < out.data.size(); ++i)
-          out.data[i] = naive_requantize(a.data[i], a.fl[i / plane], op.out_frac_bits,
-                                         op.out_signed, op.code_bits);
-        std::fill(out.fl.begin(), out.fl.end(), op.out_frac_bits);
+          out.data[i] =
+              naive_requantize(a.data[i], a.fl[i / plane], op.out_fl, op.out_signed, op.code_bits);
+        std::fill(out.fl.begin(), out.fl.end(), op.out_fl);
         break;
       }
       case rt::OpType::kRelu:

@@ -42,19 +42,19 @@ std::string shift_str(const rt::OpDef& op, const rt::GraphInfo& g, size_t i) {
   switch (op.type) {
     case rt::OpType::kConv2d:
     case rt::OpType::kFullyConnected:
-      return "wfl " + range_of(op.weight_frac_bits) + bits_str(op.code_bits);
+      return "wfl " + range_of(op.weight_fl) + bits_str(op.code_bits);
     case rt::OpType::kRequantize: {
-      std::vector<int32_t> d(src.frac_bits.size());
-      for (size_t c = 0; c < d.size(); ++c) d[c] = src.frac_bits[c] - op.out_frac_bits;
+      std::vector<int32_t> d(src.fl.size());
+      for (size_t c = 0; c < d.size(); ++c) d[c] = src.fl[c] - op.out_fl;
       return "shift >>" + range_of(d) + (op.out_signed ? " signed" : " unsigned") +
              bits_str(op.code_bits);
     }
     case rt::OpType::kAdd: {
       const rt::ValueInfo& b = g.values[static_cast<size_t>(op.inputs[1])];
-      std::vector<int32_t> l1(out.frac_bits.size()), l2(out.frac_bits.size());
+      std::vector<int32_t> l1(out.fl.size()), l2(out.fl.size());
       for (size_t c = 0; c < l1.size(); ++c) {
-        l1[c] = out.frac_bits[c] - src.frac_bits[c];
-        l2[c] = out.frac_bits[c] - b.frac_bits[c];
+        l1[c] = out.fl[c] - src.fl[c];
+        l2[c] = out.fl[c] - b.fl[c];
       }
       return "align <<" + range_of(l1) + ",<<" + range_of(l2);
     }
@@ -92,7 +92,7 @@ void run_inspect(const InspectArgs& a) {
                                                                            : "codes";
   std::cout << "model " << (md.name.empty() ? "(unnamed)" : printable(md.name)) << ": input "
             << shape_str(m.input.shape) << " " << rt::dtype_name(m.input.dtype) << " FL "
-            << m.input.frac_bits << ", preprocessing " << pre
+            << m.input.fl << ", preprocessing " << pre
             << (md.preprocessing.replicate_gray ? " (gray replicated)" : "") << ", "
             << md.class_names.size() << " class names\n";
   for (const auto& kv : md.provenance) {
@@ -115,7 +115,7 @@ void run_inspect(const InspectArgs& a) {
     const std::string shifts = shift_str(op, g, i);
     std::snprintf(line, sizeof(line), "%4zu  %-26s %-8s %-16s %-6s %-7s %-24s %12lld\n", i,
                   name.c_str(), inputs.c_str(), shape_str(v.shape).c_str(), rt::dtype_name(v.dtype),
-                  fl_range(v.frac_bits).c_str(), shifts.c_str(), static_cast<long long>(info.macs));
+                  fl_range(v.fl).c_str(), shifts.c_str(), static_cast<long long>(info.macs));
     std::cout << line;
     macs += info.macs;
     wide += info.wide_multiplications;
@@ -132,7 +132,7 @@ void run_inspect(const InspectArgs& a) {
                         {"inputs", op_inputs},
                         {"shape", {v.shape.c, v.shape.h, v.shape.w}},
                         {"dtype", rt::dtype_name(v.dtype)},
-                        {"fl", fl_range(v.frac_bits)},
+                        {"fl", fl_range(v.fl)},
                         {"shifts", shifts},
                         {"code_bits", op.code_bits},
                         {"macs", info.macs},
@@ -146,7 +146,7 @@ void run_inspect(const InspectArgs& a) {
                 m.ops.size(), static_cast<long long>(params), static_cast<long long>(macs),
                 static_cast<long long>(wide), static_cast<long long>(worst_bound), it.arena_bytes(),
                 it.packed_bytes(), it.isa(), shape_str(out.shape).c_str(),
-                fl_range(g.values.back().frac_bits).c_str());
+                fl_range(g.values.back().fl).c_str());
   std::cout << line;
   std::cout << "word lengths: weight codes " << fl_range(weight_bits) << " bits, activation codes "
             << fl_range(act_bits) << " bits (input " << g.values[0].code_bits << ")\n";

@@ -64,11 +64,10 @@ void run_run(const RunArgs& a) {
                                    : "class " + std::to_string(c);
       char line[256];
       std::snprintf(line, sizeof(line), "  %d. %-20s %12.6f  (logit %d @ FL %d, class %d)\n",
-                    ++rank, printable(name).c_str(), logit_value(out, c), out.s32()[c],
-                    out.frac_bits[c], c);
+                    ++rank, printable(name).c_str(), logit_value(out, c), out.s32()[c], out.fl[c],
+                    c);
       std::cout << line;
-      top.push_back(
-          {{"class", c}, {"logit", out.s32()[c]}, {"frac_bits", out.frac_bits[c]}, {"name", name}});
+      top.push_back({{"class", c}, {"logit", out.s32()[c]}, {"fl", out.fl[c]}, {"name", name}});
     }
     results.push_back({{"input", path}, {"top", top}});
   }

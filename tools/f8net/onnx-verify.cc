@@ -52,7 +52,7 @@ void onnx_verify_main(const OnnxVerifyArgs& a) {
     const rt::TensorView y = it.output();
     for (int64_t k = 0; k < outs; ++k) {
       logits[static_cast<size_t>(i * outs + k)] = y.s32()[k];
-      fl[static_cast<size_t>(k)] = y.frac_bits[k / hw];
+      fl[static_cast<size_t>(k)] = y.fl[k / hw];
     }
   }
   OrtRunSpec spec;

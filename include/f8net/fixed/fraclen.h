@@ -181,9 +181,9 @@ inline int ema_fl_used(float stored_fl, bool is_signed, int word_bits = 8) {
 }
 
 // fix_scaling s = 2^FL * |alpha| / (2^(n - sg) - 1) of F8NET.md §7.1 (denominator 255 or 127).
-inline double fix_scaling(double alpha, int frac_bits, bool is_signed, int word_bits = 8) {
+inline double fix_scaling(double alpha, int fl, bool is_signed, int word_bits = 8) {
   const double denom = std::ldexp(1.0, is_signed ? word_bits - 1 : word_bits) - 1.0;
-  return std::ldexp(std::fabs(alpha), frac_bits) / denom;
+  return std::ldexp(std::fabs(alpha), fl) / denom;
 }
 
 }  // namespace f8net::fixed

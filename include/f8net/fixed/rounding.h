@@ -42,23 +42,21 @@ inline double exp2i(int e) {
 
 // The real number x scaled to the grid of `f` and rounded half-to-even, before saturation.
 // Exact scaling by 2^FL; the caller must keep the default rounding mode.
-inline double round_to_grid(double x, int frac_bits) {
-  return round_half_even(x * exp2i(frac_bits));
-}
+inline double round_to_grid(double x, int fl) { return round_half_even(x * exp2i(fl)); }
 
 // saturate(round_half_even(x * 2^FL)). NaN maps to code 0 (a cast of NaN would be undefined);
 // +-inf saturate. Pre: f.valid().
 inline int32_t quantize(double x, Format f) {
   assert(f.valid());
   if (std::isnan(x)) return 0;
-  const double r = round_to_grid(x, f.frac_bits);
+  const double r = round_to_grid(x, f.fl);
   const double lo = static_cast<double>(f.qmin());
   const double hi = static_cast<double>(f.qmax());
   return static_cast<int32_t>(r < lo ? lo : (r > hi ? hi : r));
 }
 
 // code * 2^-FL, exact.
-inline double dequantize(int32_t code, Format f) { return code * exp2i(-f.frac_bits); }
+inline double dequantize(int32_t code, Format f) { return code * exp2i(-f.fl); }
 
 // quantize then dequantize: Q(x; f) of F8NET.md §4 (exact in double).
 inline double fake_quantize(double x, Format f) { return dequantize(quantize(x, f), f); }
@@ -67,7 +65,7 @@ inline double fake_quantize(double x, Format f) { return dequantize(quantize(x, 
 // strict inequalities: signed |r| < qmax; unsigned 0 < r < qmax. With round=false (the FP
 // "floating" pre-training) the unrounded product is used instead. NaN never passes.
 inline bool ste_pass(double x, Format f, bool round = true) {
-  const double scaled = x * exp2i(f.frac_bits);
+  const double scaled = x * exp2i(f.fl);
   const double r = round ? round_half_even(scaled) : scaled;
   const double hi = static_cast<double>(f.qmax());
   return f.is_signed ? (std::fabs(r) < hi) : (r > 0.0 && r < hi);
@@ -90,12 +88,12 @@ constexpr int64_t shift_round_half_even(int64_t value, int shift) {
   return q;
 }
 
-// Re-expresses an integer `acc` at FL `acc_frac_bits` in format `out` (F8NET.md §15.2): a
-// rounding right shift (or exact left shift) by acc_frac_bits - out.frac_bits, then saturation.
+// Re-expresses an integer `acc` at FL `acc_fl` in format `out` (F8NET.md §15.2): a
+// rounding right shift (or exact left shift) by acc_fl - out.fl, then saturation.
 // Saturates instead of overflowing on large left shifts. Pre: out.valid(), |shift| <= 62.
-constexpr int32_t requantize(int64_t acc, int acc_frac_bits, Format out) {
+constexpr int32_t requantize(int64_t acc, int acc_fl, Format out) {
   assert(out.valid());
-  const int shift = acc_frac_bits - out.frac_bits;
+  const int shift = acc_fl - out.fl;
   assert(shift >= -62 && shift <= 62);
   if (shift < 0) {
     const int left = -shift;
@@ -108,8 +106,6 @@ constexpr int32_t requantize(int64_t acc, int acc_frac_bits, Format out) {
 
 // The 32-bit bias code of F8NET.md §9 / TV12: rne(b * 2^FL) computed in double and clamped to
 // +-(2^31-1) before narrowing (float32 cannot represent 2^31-1).
-inline int32_t quantize_bias(double b, int frac_bits) {
-  return quantize(b, bias_format(frac_bits));
-}
+inline int32_t quantize_bias(double b, int fl) { return quantize(b, bias_format(fl)); }
 
 }  // namespace f8net::fixed

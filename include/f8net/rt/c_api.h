@@ -24,9 +24,9 @@ void f8net_model_free(f8net_model* model); /* accepts NULL */
 
 /* Shapes are [C, H, W]. */
 int f8net_input_shape(const f8net_model* model, int32_t dims[3]);
-int f8net_input_dtype(const f8net_model* model);     /* F8NET_DTYPE_*, or -1 */
-int f8net_input_frac_bits(const f8net_model* model); /* or -1 */
-size_t f8net_input_bytes(const f8net_model* model);  /* or 0 */
+int f8net_input_dtype(const f8net_model* model);    /* F8NET_DTYPE_*, or -1 */
+int f8net_input_fl(const f8net_model* model);       /* or -1 */
+size_t f8net_input_bytes(const f8net_model* model); /* or 0 */
 int f8net_output_shape(const f8net_model* model, int32_t dims[3]);
 
 /* Copies `size` bytes of input codes (must equal f8net_input_bytes) and runs the model. */
@@ -40,8 +40,8 @@ int f8net_run_batch(f8net_model* model, const void* inputs, size_t n, int32_t* o
  * or free. NULL (with f8net_last_error set) before any successful run, after a failed run, and
  * after f8net_run_batch (which writes its own output array). */
 const int32_t* f8net_output_data(const f8net_model* model);
-/* Copies min(n, C) per-channel output FLs into frac_bits; returns the channel count or -1. */
-int f8net_output_frac_bits(const f8net_model* model, int32_t* frac_bits, size_t n);
+/* Copies min(n, C) per-channel output FLs into fl; returns the channel count or -1. */
+int f8net_output_fl(const f8net_model* model, int32_t* fl, size_t n);
 
 /* The last error of this thread; "" when none, and cleared by every successful run. */
 const char* f8net_last_error(void);

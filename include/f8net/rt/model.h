@@ -54,7 +54,7 @@ struct Metadata {
 struct InputDef {
   Shape shape;
   DType dtype = DType::kUint8;  // kUint8 (FL 0..8) or kInt8 (FL 0..7)
-  int32_t frac_bits = 8;
+  int32_t fl = 8;
 };
 
 // One operation. Fields that an op type does not use must stay at their defaults (the writer and
@@ -65,11 +65,11 @@ struct OpDef {
 
   // kConv2d and kFullyConnected: weights int8 [O, I/groups, kh, kw] (conv) or [O, K] (FC),
   // codes in [-127, 127]; bias int32 [O] in [-(2^31-1), 2^31-1] at FL_src + wfl[o];
-  // weight_frac_bits: 1 entry (per layer) or O entries (per output channel), each 0..7.
+  // weight_fl: 1 entry (per layer) or O entries (per output channel), each 0..7.
   int32_t out_channels = 0;
   std::vector<int8_t> weights;
   std::vector<int32_t> bias;
-  std::vector<int32_t> weight_frac_bits;  // stored as bytes in the .f8 file
+  std::vector<int32_t> weight_fl;  // stored as bytes in the .f8 file
 
   // kConv2d and kMaxPool geometry (kMaxPool: no dilation, no groups).
   int32_t kernel_h = 0, kernel_w = 0;
@@ -79,7 +79,7 @@ struct OpDef {
   int32_t groups = 0;  // kConv2d: 1 or I (depthwise, O == I)
 
   // kRequantize: the output code format.
-  int32_t out_frac_bits = 0;
+  int32_t out_fl = 0;
   bool out_signed = false;
 
   // kGlobalSumPool: the FL grows by this shift (the exporter's round(log2(H*W))).
@@ -109,11 +109,11 @@ struct Conv2dParams {
   int32_t groups = 1;
 };
 int32_t add_conv2d(ModelDef* m, int32_t src, const Conv2dParams& p, std::vector<int8_t> weights,
-                   std::vector<int32_t> bias, std::vector<int32_t> weight_frac_bits);
+                   std::vector<int32_t> bias, std::vector<int32_t> weight_fl);
 int32_t add_fully_connected(ModelDef* m, int32_t src, int32_t out_channels,
                             std::vector<int8_t> weights, std::vector<int32_t> bias,
-                            std::vector<int32_t> weight_frac_bits);
-int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_frac_bits, bool out_signed,
+                            std::vector<int32_t> weight_fl);
+int32_t add_requantize(ModelDef* m, int32_t src, int32_t out_fl, bool out_signed,
                        int32_t out_bits = 8);
 int32_t add_relu(ModelDef* m, int32_t src);
 int32_t add_max_pool(ModelDef* m, int32_t src, int32_t kernel, int32_t stride, int32_t pad);
@@ -126,17 +126,17 @@ constexpr int64_t kMaxTensorElements = int64_t{1} << 28;
 constexpr int64_t kMaxWeights = int64_t{1} << 28;  // per op
 constexpr int32_t kMaxOps = 16384;
 constexpr int64_t kMaxTotalChannels = int64_t{1} << 22;  // summed over all values
-constexpr int32_t kMaxKernel = 64;       // kernel, stride, dilation in [1, 64]; pad [0, 64]
-constexpr int32_t kMaxAccFracBits = 31;  // every int32 tensor's FL is in [0, 31]
+constexpr int32_t kMaxKernel = 64;  // kernel, stride, dilation in [1, 64]; pad [0, 64]
+constexpr int32_t kMaxAccFl = 31;   // every int32 tensor's FL is in [0, 31]
 constexpr int64_t kMaxAccumulatorBound = (int64_t{1} << 31) - 1;  // sum|w|*max|x| + |b| < 2^31
 
 // ---- What validation learns about a model.
 struct ValueInfo {
   DType dtype = DType::kInt32;
   Shape shape;
-  std::vector<int32_t> frac_bits;  // one per channel (all equal for codes)
-  int32_t producer = -1;           // op index, -1 for the graph input
-  int32_t code_bits = 8;           // codes: their word length (8 for the input and int32)
+  std::vector<int32_t> fl;  // one per channel (all equal for codes)
+  int32_t producer = -1;    // op index, -1 for the graph input
+  int32_t code_bits = 8;    // codes: their word length (8 for the input and int32)
 };
 struct OpInfo {
   int64_t macs = 0;                  // 8-bit x 8-bit multiply-accumulates

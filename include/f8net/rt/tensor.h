@@ -27,13 +27,13 @@ inline bool operator==(const Shape& a, const Shape& b) {
 }
 inline bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
 
-// A view of a tensor owned by someone else (usually the interpreter's arena). `frac_bits` has
+// A view of a tensor owned by someone else (usually the interpreter's arena). `fl` has
 // shape.c entries: the FL of each channel (all equal for code tensors). value = code * 2^-FL.
 struct TensorView {
   DType dtype = DType::kInt32;
   Shape shape;
   const void* data = nullptr;
-  const int32_t* frac_bits = nullptr;
+  const int32_t* fl = nullptr;
 
   const uint8_t* u8() const { return static_cast<const uint8_t*>(data); }
   const int8_t* s8() const { return static_cast<const int8_t*>(data); }

@@ -38,7 +38,7 @@ constexpr size_t kOpInput1 = 8;
 constexpr size_t kOpOutChannels = 12;
 constexpr size_t kOpKernelH = 16;  // then kernel_w, stride_h, stride_w, pad_h, pad_w,
                                    // dilation_h, dilation_w, groups: 9 int32 in all
-constexpr size_t kOpOutFracBits = 52;
+constexpr size_t kOpOutFl = 52;
 constexpr size_t kOpOutSigned = 56;
 constexpr size_t kOpShift = 60;
 constexpr size_t kOpWeights = 64;    // u64 offset, u64 count (int8)

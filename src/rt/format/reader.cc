@@ -150,7 +150,7 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
   for (size_t k = 0; k < 9; ++k) {
     *geometry[k] = static_cast<int32_t>(format::load_u32(rec + format::kOpKernelH + 4 * k));
   }
-  op->out_frac_bits = static_cast<int32_t>(format::load_u32(rec + format::kOpOutFracBits));
+  op->out_fl = static_cast<int32_t>(format::load_u32(rec + format::kOpOutFl));
   const uint32_t out_signed = format::load_u32(rec + format::kOpOutSigned);
   if (out_signed > 1) return bad(what + ": out_signed must be 0 or 1");
   op->out_signed = out_signed == 1;
@@ -180,7 +180,7 @@ Status read_op(const uint8_t* rec, const uint8_t* data, uint64_t data_size, size
   F8NET_RETURN_IF_ERROR(read_blob(data, data_size, format::load_u64(rec + format::kOpWfl),
                                   format::load_u64(rec + format::kOpWfl + 8), what + " weight FLs",
                                   places, &wfl));
-  op->weight_frac_bits.assign(wfl.begin(), wfl.end());
+  op->weight_fl.assign(wfl.begin(), wfl.end());
   return Status::ok();
 }
 
@@ -200,7 +200,7 @@ Status read_graph(const uint8_t* p, uint64_t size, const uint8_t* data, uint64_t
   }
   m->input.shape = Shape{static_cast<int32_t>(c), static_cast<int32_t>(h), static_cast<int32_t>(w)};
   m->input.dtype = static_cast<DType>(dtype);  // checked by validate_model
-  m->input.frac_bits = fl;
+  m->input.fl = fl;
   if (n_ops > static_cast<uint32_t>(kMaxOps))
     return bad("graph: too many ops (" + std::to_string(n_ops) + ")");
   if (size != format::kGraphHeaderSize + uint64_t{n_ops} * format::kOpRecordSize) {

@@ -56,7 +56,7 @@ Status check_metadata(const ModelDef& m) {
   const Preprocessing& p = md.preprocessing;
   const InputDef& in = m.input;
   if (p.mode == Preprocess::kRaw01) {
-    if (in.dtype != DType::kUint8 || in.frac_bits != 8) {
+    if (in.dtype != DType::kUint8 || in.fl != 8) {
       return model_error("metadata: preprocessing raw01 needs a uint8 input at FL 8");
     }
   } else if (p.mode == Preprocess::kNormalized) {
@@ -81,15 +81,15 @@ Status check_unused(const OpDef& op, size_t i, bool geometry, bool weights, bool
                     bool shift) {
   const std::string pre = op_prefix(i, op.type);
   if (op.type != OpType::kAdd && op.inputs[1] != -1) return model_error(pre + "has a second input");
-  if (!weights && (op.out_channels != 0 || !op.weights.empty() || !op.bias.empty() ||
-                   !op.weight_frac_bits.empty())) {
+  if (!weights &&
+      (op.out_channels != 0 || !op.weights.empty() || !op.bias.empty() || !op.weight_fl.empty())) {
     return model_error(pre + "carries weights or out_channels it does not use");
   }
   if (!geometry && (op.kernel_h || op.kernel_w || op.stride_h || op.stride_w || op.pad_h ||
                     op.pad_w || op.dilation_h || op.dilation_w || op.groups)) {
     return model_error(pre + "carries kernel geometry it does not use");
   }
-  if (!requant && (op.out_frac_bits != 0 || op.out_signed)) {
+  if (!requant && (op.out_fl != 0 || op.out_signed)) {
     return model_error(pre + "carries a requantize format it does not use");
   }
   if (!shift && op.shift != 0) return model_error(pre + "carries a shift it does not use");
@@ -127,15 +127,13 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
     return model_error(pre + "has " + std::to_string(op.bias.size()) + " biases, expected " +
                        std::to_string(o_count));
   }
-  if (op.weight_frac_bits.size() != 1 &&
-      static_cast<int64_t>(op.weight_frac_bits.size()) != o_count) {
-    return model_error(pre + "has " + std::to_string(op.weight_frac_bits.size()) +
+  if (op.weight_fl.size() != 1 && static_cast<int64_t>(op.weight_fl.size()) != o_count) {
+    return model_error(pre + "has " + std::to_string(op.weight_fl.size()) +
                        " weight FLs, expected 1 or " + std::to_string(o_count));
   }
-  for (size_t k = 0; k < op.weight_frac_bits.size(); ++k) {
-    if (!in_range(op.weight_frac_bits[k], 0, 7)) {
-      return model_error(pre + "weight FL " + std::to_string(op.weight_frac_bits[k]) +
-                         " outside [0, 7]");
+  for (size_t k = 0; k < op.weight_fl.size(); ++k) {
+    if (!in_range(op.weight_fl[k], 0, 7)) {
+      return model_error(pre + "weight FL " + std::to_string(op.weight_fl[k]) + " outside [0, 7]");
     }
   }
   F8NET_RETURN_IF_ERROR(check_code_bits(op, i, "weight"));
@@ -149,8 +147,8 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
     }
   }
   const int64_t x_max = fixed::Format{src.code_bits, 0, src.dtype == DType::kInt8}.qmax();
-  const int32_t src_fl = src.frac_bits.empty() ? 0 : src.frac_bits[0];
-  out->frac_bits.resize(static_cast<size_t>(o_count));
+  const int32_t src_fl = src.fl.empty() ? 0 : src.fl[0];
+  out->fl.resize(static_cast<size_t>(o_count));
   int64_t worst = 0;
   for (int64_t o = 0; o < o_count; ++o) {
     const int32_t b = op.bias[static_cast<size_t>(o)];
@@ -170,10 +168,9 @@ Status check_weights(const OpDef& op, size_t i, const ValueInfo& src, int64_t pe
                         " >= 2^31");
     }
     if (bound > worst) worst = bound;
-    const int32_t wfl = op.weight_frac_bits.size() == 1
-                            ? op.weight_frac_bits[0]
-                            : op.weight_frac_bits[static_cast<size_t>(o)];
-    out->frac_bits[static_cast<size_t>(o)] = src_fl + wfl;
+    const int32_t wfl =
+        op.weight_fl.size() == 1 ? op.weight_fl[0] : op.weight_fl[static_cast<size_t>(o)];
+    out->fl[static_cast<size_t>(o)] = src_fl + wfl;
   }
   info->accumulator_bound = worst;
   return Status::ok();
@@ -258,7 +255,7 @@ Status check_max_pool(const OpDef& op, size_t i, const ValueInfo& src, ValueInfo
   out->shape = Shape{src.shape.c, static_cast<int32_t>((span_h - op.kernel_h) / op.stride_h + 1),
                      static_cast<int32_t>((span_w - op.kernel_w) / op.stride_w + 1)};
   out->dtype = DType::kInt32;
-  out->frac_bits = src.frac_bits;
+  out->fl = src.fl;
   return Status::ok();
 }
 
@@ -304,21 +301,21 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
       break;
     case OpType::kRequantize: {
       F8NET_RETURN_IF_ERROR(check_code_bits(op, i, "output"));
-      const fixed::Format f{op.code_bits, op.out_frac_bits, op.out_signed};
+      const fixed::Format f{op.code_bits, op.out_fl, op.out_signed};
       if (!f.valid()) {
-        return model_error(pre + "output FL " + std::to_string(op.out_frac_bits) + " outside [0, " +
-                           std::to_string(f.max_frac_bits()) + "]");
+        return model_error(pre + "output FL " + std::to_string(op.out_fl) + " outside [0, " +
+                           std::to_string(f.max_fl()) + "]");
       }
       out.shape = src.shape;
       out.dtype = op.out_signed ? DType::kInt8 : DType::kUint8;
       out.code_bits = op.code_bits;
-      out.frac_bits.assign(static_cast<size_t>(src.shape.c), op.out_frac_bits);
+      out.fl.assign(static_cast<size_t>(src.shape.c), op.out_fl);
       break;
     }
     case OpType::kRelu:
       out.shape = src.shape;
       out.dtype = DType::kInt32;
-      out.frac_bits = src.frac_bits;
+      out.fl = src.fl;
       break;
     case OpType::kMaxPool:
       F8NET_RETURN_IF_ERROR(check_max_pool(op, i, src, &out));
@@ -329,26 +326,26 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
       if (b.shape != src.shape) return model_error(pre + "operand shapes differ");
       out.shape = src.shape;
       out.dtype = DType::kInt32;
-      out.frac_bits.resize(src.frac_bits.size());
-      for (size_t c = 0; c < src.frac_bits.size(); ++c) {
-        out.frac_bits[c] = std::max(src.frac_bits[c], b.frac_bits[c]);
+      out.fl.resize(src.fl.size());
+      for (size_t c = 0; c < src.fl.size(); ++c) {
+        out.fl[c] = std::max(src.fl[c], b.fl[c]);
       }
       break;
     }
     case OpType::kGlobalSumPool: {
-      if (!in_range(op.shift, 0, kMaxAccFracBits)) {
+      if (!in_range(op.shift, 0, kMaxAccFl)) {
         return model_error(pre + "shift " + std::to_string(op.shift) + " outside [0, 31]");
       }
       out.shape = Shape{src.shape.c, 1, 1};
       out.dtype = DType::kInt32;
-      out.frac_bits = src.frac_bits;
-      for (int32_t& fl : out.frac_bits) fl += op.shift;
+      out.fl = src.fl;
+      for (int32_t& fl : out.fl) fl += op.shift;
       break;
     }
   }
   if (out.dtype == DType::kInt32) {
-    for (int32_t fl : out.frac_bits) {
-      if (!in_range(fl, 0, kMaxAccFracBits)) {
+    for (int32_t fl : out.fl) {
+      if (!in_range(fl, 0, kMaxAccFl)) {
         return model_error(pre + "output FL " + std::to_string(fl) + " outside [0, 31]");
       }
     }
@@ -361,15 +358,14 @@ Status check_op(const ModelDef& m, size_t i, GraphInfo* g) {
 
 Status validate_model(const ModelDef& m, GraphInfo* info) {
   F8NET_RETURN_IF_ERROR(check_shape(m.input.shape, "input"));
-  const fixed::Format in_fmt =
-      fixed::activation_format(m.input.frac_bits, m.input.dtype == DType::kInt8);
+  const fixed::Format in_fmt = fixed::activation_format(m.input.fl, m.input.dtype == DType::kInt8);
   if (!is_code_dtype(m.input.dtype)) {
     return model_error("input dtype must be uint8 or int8, got " +
                        std::to_string(static_cast<uint32_t>(m.input.dtype)));
   }
   if (!in_fmt.valid()) {
-    return model_error("input FL " + std::to_string(m.input.frac_bits) + " outside [0, " +
-                       std::to_string(in_fmt.max_frac_bits()) + "]");
+    return model_error("input FL " + std::to_string(m.input.fl) + " outside [0, " +
+                       std::to_string(in_fmt.max_fl()) + "]");
   }
   F8NET_RETURN_IF_ERROR(check_metadata(m));
   if (m.ops.empty()) return model_error("the model has no ops");
@@ -384,7 +380,7 @@ Status validate_model(const ModelDef& m, GraphInfo* info) {
   ValueInfo& input = g->values[0];
   input.dtype = m.input.dtype;
   input.shape = m.input.shape;
-  input.frac_bits.assign(static_cast<size_t>(m.input.shape.c), m.input.frac_bits);
+  input.fl.assign(static_cast<size_t>(m.input.shape.c), m.input.fl);
   int64_t total_channels = m.input.shape.c;
   for (size_t i = 0; i < m.ops.size(); ++i) {
     F8NET_RETURN_IF_ERROR(check_op(m, i, g));

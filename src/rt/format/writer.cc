@@ -50,7 +50,7 @@ void write_op(const OpDef& op, const Blob blobs[3], uint32_t version, format::By
                     op.dilation_h, op.dilation_w, op.groups}) {
     w->i32(v);
   }
-  w->i32(op.out_frac_bits);
+  w->i32(op.out_fl);
   w->u32(op.out_signed ? 1 : 0);
   w->i32(op.shift);
   for (int k = 0; k < 3; ++k) {
@@ -92,7 +92,7 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
     for (int32_t b : op.bias) bw.i32(b);
     blobs[i][1] = add_blob(&data, le.data(), le.size(), op.bias.size());
     std::vector<int8_t> wfl;  // validated to 0..7 above: one byte each in the file
-    for (int32_t f : op.weight_frac_bits) wfl.push_back(static_cast<int8_t>(f));
+    for (int32_t f : op.weight_fl) wfl.push_back(static_cast<int8_t>(f));
     blobs[i][2] = add_blob(&data, wfl.data(), wfl.size(), wfl.size());
   }
 
@@ -116,7 +116,7 @@ Status write_model(const ModelDef& model, std::vector<uint8_t>* out) {
   w.u32(static_cast<uint32_t>(in.shape.h));
   w.u32(static_cast<uint32_t>(in.shape.w));
   w.u32(static_cast<uint32_t>(in.dtype));
-  w.i32(in.frac_bits);
+  w.i32(in.fl);
   w.u32(static_cast<uint32_t>(model.ops.size()));
   w.zeros(8);
   for (size_t i = 0; i < model.ops.size(); ++i)

@@ -279,7 +279,7 @@ TensorView Interpreter::input() const {
   v.dtype = vi.dtype;
   v.shape = vi.shape;
   v.data = impl_->prepared ? impl_->values[0] : nullptr;
-  v.frac_bits = vi.frac_bits.data();
+  v.fl = vi.fl.data();
   return v;
 }
 
@@ -372,7 +372,7 @@ TensorView Interpreter::output() const {
 #ifdef F8NET_HAVE_FUSED_KERNELS
   if (impl_->prepared && impl_->fused) v.data = impl_->program.output;
 #endif
-  v.frac_bits = vi.frac_bits.data();
+  v.fl = vi.fl.data();
   return v;
 }
 

@@ -22,8 +22,8 @@ struct KernelArgs {
   const int8_t* weights = nullptr;
   const int32_t* bias = nullptr;
   // Requantize: FL of each src channel and the output code format.
-  const int32_t* src_frac_bits = nullptr;
-  int32_t out_frac_bits = 0;
+  const int32_t* src_fl = nullptr;
+  int32_t out_fl = 0;
   bool out_signed = false;
   int32_t out_bits = 8;  // the output codes' word length (2..8): the saturation range
   // Add: per-channel left shifts that align src and src2 to the output FL (each in [0, 31]).

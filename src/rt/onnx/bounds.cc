@@ -91,10 +91,10 @@ std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g) {
         break;
       }
       case OpType::kRequantize: {
-        const fixed::Format f{op.code_bits, op.out_frac_bits, op.out_signed};
+        const fixed::Format f{op.code_bits, op.out_fl, op.out_signed};
         for (size_t c = 0; c < channels; ++c) {
-          out.lo[c] = fixed::requantize(x.lo[c], src_info.frac_bits[c], f);
-          out.hi[c] = fixed::requantize(x.hi[c], src_info.frac_bits[c], f);
+          out.lo[c] = fixed::requantize(x.lo[c], src_info.fl[c], f);
+          out.hi[c] = fixed::requantize(x.hi[c], src_info.fl[c], f);
           out.mag[c] = abs_max(out.lo[c], out.hi[c]);
         }
         break;
@@ -111,10 +111,10 @@ std::vector<ValueBounds> compute_bounds(const ModelDef& m, const GraphInfo& g) {
       case OpType::kAdd: {
         const ValueInfo& b_info = g.values[static_cast<size_t>(op.inputs[1])];
         const ValueBounds& b = v[static_cast<size_t>(op.inputs[1])];
-        const std::vector<int32_t>& fl = g.values[i + 1].frac_bits;
+        const std::vector<int32_t>& fl = g.values[i + 1].fl;
         for (size_t c = 0; c < channels; ++c) {
-          const double sa = std::ldexp(1.0, fl[c] - src_info.frac_bits[c]);
-          const double sb = std::ldexp(1.0, fl[c] - b_info.frac_bits[c]);
+          const double sa = std::ldexp(1.0, fl[c] - src_info.fl[c]);
+          const double sb = std::ldexp(1.0, fl[c] - b_info.fl[c]);
           const double lo = static_cast<double>(x.lo[c]) * sa + static_cast<double>(b.lo[c]) * sb;
           const double hi = static_cast<double>(x.hi[c]) * sa + static_cast<double>(b.hi[c]) * sb;
           out.lo[c] = sat32(lo);
@@ -162,7 +162,7 @@ bool integer_pool(const ModelDef& m, const GraphInfo& g, const std::vector<Value
   for (size_t c = 0; c < x.lo.size(); ++c) {
     if (x.lo[c] < 0 || y.mag[c] > (int64_t{1} << 31) - 1) return false;
   }
-  const std::vector<int32_t>& fl = g.values[i + 1].frac_bits;
+  const std::vector<int32_t>& fl = g.values[i + 1].fl;
   int consumers = 0;
   for (size_t k = i + 1; k < m.ops.size(); ++k) {
     const OpDef& use = m.ops[k];
@@ -171,7 +171,7 @@ bool integer_pool(const ModelDef& m, const GraphInfo& g, const std::vector<Value
     if (!reads) continue;
     if (use.type != OpType::kRequantize) return false;
     for (int32_t f : fl) {
-      if (f < use.out_frac_bits) return false;
+      if (f < use.out_fl) return false;
     }
     ++consumers;
   }

@@ -11,7 +11,7 @@ std::string integer_requantize(GraphBuilder& b, const std::string& sum, int32_t 
   const size_t c = fl.size();
   std::vector<int32_t> div(c), half(c);
   for (size_t k = 0; k < c; ++k) {
-    const int sh = fl[k] - op.out_frac_bits;
+    const int sh = fl[k] - op.out_fl;
     div[k] = int32_t{1} << sh;
     half[k] = sh == 0 ? 2 : int32_t{1} << (sh - 1);  // with sh 0, r is 0: never rounds
   }
@@ -30,7 +30,7 @@ std::string integer_requantize(GraphBuilder& b, const std::string& sum, int32_t 
   b.attr_int("to", onnx::TensorProto::INT32);
   const std::string rounded = b.node("Add", {q, up_i}, out + "_rne");
   const int32_t hi =
-      static_cast<int32_t>(fixed::Format{op.code_bits, op.out_frac_bits, op.out_signed}.qmax());
+      static_cast<int32_t>(fixed::Format{op.code_bits, op.out_fl, op.out_signed}.qmax());
   std::string codes = b.node("Clip", {rounded, b.scalar_i32(0), b.scalar_i32(hi)}, out + "_sat");
   if (op.out_signed) codes = b.node("Add", {codes, b.scalar_i32(128)}, out + "_grid");
   const std::string u8 = b.node("Cast", {codes}, "v" + std::to_string(src) + "_codes");

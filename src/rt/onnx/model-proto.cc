@@ -42,7 +42,7 @@ std::string preprocessing_json(const ModelDef& m) {
     s += "]";
   }
   return s + ",\"input_dtype\":\"" + dtype_name(m.input.dtype) +
-         "\",\"input_frac_bits\":" + std::to_string(m.input.frac_bits) + "}";
+         "\",\"input_fl\":" + std::to_string(m.input.fl) + "}";
 }
 
 void add_prop(onnx::ModelProto* model, const std::string& key, const std::string& value) {
@@ -143,9 +143,9 @@ Status export_onnx(const ModelDef& model, const OnnxOptions& options, std::strin
   }
   add_prop(&proto, "class_names", classes + "]");
   std::string fls = "[";
-  const std::vector<int32_t>& out_fl = g.values.back().frac_bits;
+  const std::vector<int32_t>& out_fl = g.values.back().fl;
   for (size_t c = 0; c < out_fl.size(); ++c) fls += (c ? "," : "") + std::to_string(out_fl[c]);
-  add_prop(&proto, "f8net.output_frac_bits", fls + "]");
+  add_prop(&proto, "f8net.output_fl", fls + "]");
   for (const auto& kv : model.metadata.provenance)
     add_prop(&proto, "provenance." + kv.first, kv.second);
 

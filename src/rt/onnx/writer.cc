@@ -55,7 +55,7 @@ struct Writer {
 
   const ValueInfo& info(int32_t v) const { return g.values[static_cast<size_t>(v)]; }
   bool signed_codes(int32_t v) const { return info(v).dtype == DType::kInt8; }
-  int32_t code_fl(int32_t v) const { return info(v).frac_bits[0]; }
+  int32_t code_fl(int32_t v) const { return info(v).fl[0]; }
   uint8_t zero_point(int32_t v) const { return signed_codes(v) ? 128 : 0; }
 
   // All ops in `list` requantize to one format (unsigned only when `need_unsigned`).
@@ -64,7 +64,7 @@ struct Writer {
     const OpDef& first = m.ops[static_cast<size_t>(list[0])];
     for (int32_t k : list) {
       const OpDef& op = m.ops[static_cast<size_t>(k)];
-      if (op.type != OpType::kRequantize || op.out_frac_bits != first.out_frac_bits ||
+      if (op.type != OpType::kRequantize || op.out_fl != first.out_fl ||
           op.out_signed != first.out_signed || op.code_bits != first.code_bits ||
           (need_unsigned && op.out_signed)) {
         return false;
@@ -118,16 +118,15 @@ struct Writer {
     return out;
   }
   std::vector<int32_t> weight_fls(const OpDef& op) const {
-    std::vector<int32_t> w(static_cast<size_t>(op.out_channels), op.weight_frac_bits[0]);
-    if (op.weight_frac_bits.size() > 1)
-      w.assign(op.weight_frac_bits.begin(), op.weight_frac_bits.end());
+    std::vector<int32_t> w(static_cast<size_t>(op.out_channels), op.weight_fl[0]);
+    if (op.weight_fl.size() > 1) w.assign(op.weight_fl.begin(), op.weight_fl.end());
     return w;
   }
   std::string dq_weights(const OpDef& op, const std::vector<int64_t>& dims) {
     const std::string w = b.i8("weight", dims, op.weights);
-    if (op.weight_frac_bits.size() == 1) {
-      return b.node("DequantizeLinear",
-                    {w, b.scalar_f32(pow2(-op.weight_frac_bits[0])), b.scalar_i8(0)}, w + "_dq");
+    if (op.weight_fl.size() == 1) {
+      return b.node("DequantizeLinear", {w, b.scalar_f32(pow2(-op.weight_fl[0])), b.scalar_i8(0)},
+                    w + "_dq");
     }
     std::vector<float> s;
     for (int32_t f : weight_fls(op)) s.push_back(pow2(-f));
@@ -198,7 +197,7 @@ struct Writer {
           out + "_acc");
       conv_attributes(op);
       const std::string bias = b.i32("bias", {1, op.out_channels, 1, 1}, op.bias);
-      real[v] = dequantize_int32(b.node("Add", {acc, bias}, out + "_int32"), info(v).frac_bits, 1);
+      real[v] = dequantize_int32(b.node("Add", {acc, bias}, out + "_int32"), info(v).fl, 1);
       ++rep->integer_convs;
     }
     rank[v] = 4;
@@ -232,7 +231,7 @@ struct Writer {
                                       b.scalar_u8(zero_point(src)), b.scalar_i8(0)},
                                      out + "_acc");
       const std::string biased = b.node("Add", {acc, b.i32("bias", {o}, op.bias)}, out + "_int32");
-      real[v] = dequantize_int32(biased, info(v).frac_bits, 1);
+      real[v] = dequantize_int32(biased, info(v).fl, 1);
       ++rep->integer_convs;
     }
     rank[v] = 2;
@@ -242,7 +241,7 @@ struct Writer {
     const OpDef& op = m.ops[i];
     const int32_t src = op.inputs[0], v = static_cast<int32_t>(i) + 1;
     rank[v] = rank[src];
-    const auto key = std::make_tuple(src, op.out_frac_bits, op.out_signed, op.code_bits);
+    const auto key = std::make_tuple(src, op.out_fl, op.out_signed, op.code_bits);
     auto seen = requant_seen.find(key);
     if (seen != requant_seen.end()) {  // the same codes again: share one Q
       real[v] = real[seen->second];
@@ -250,7 +249,7 @@ struct Writer {
       return;
     }
     requant_seen[key] = v;
-    const float s = pow2(-op.out_frac_bits);
+    const float s = pow2(-op.out_fl);
     const std::string out = "v" + std::to_string(v);
     const fixed::Format f = code_format(op);
     if (opt.float_reference) {
@@ -261,7 +260,7 @@ struct Writer {
       return;
     }
     if (!ints[src].empty()) {
-      quant[v] = integer_requantize(b, ints[src], src, info(src).frac_bits, channel_dims(src), op);
+      quant[v] = integer_requantize(b, ints[src], src, info(src).fl, channel_dims(src), op);
       return;
     }
     const int64_t zero = op.out_signed ? 128 : 0;
@@ -272,8 +271,8 @@ struct Writer {
     // 255-zero]; f8net then saturates to [qmin, qmax] (symmetric when signed, 2^n-1 wide when
     // n < 8). Saturating twice to nested ranges is saturating once to the inner one, so a Clip
     // on the grid makes ORT's codes f8net's; the bounds omit it where no code can reach it.
-    const CodeRange r = requantize_code_range(bounds[static_cast<size_t>(src)], info(src).frac_bits,
-                                              op.out_frac_bits);
+    const CodeRange r =
+        requantize_code_range(bounds[static_cast<size_t>(src)], info(src).fl, op.out_fl);
     const bool low = r.lo < f.qmin() && f.qmin() > -zero;
     const bool high = r.hi > f.qmax() && f.qmax() < 255 - zero;
     if (low || high) {
@@ -290,14 +289,14 @@ struct Writer {
 
   // A requantize's output codes: code_bits wide (2..8) in 8-bit containers.
   static fixed::Format code_format(const OpDef& op) {
-    return fixed::Format{op.code_bits, op.out_frac_bits, op.out_signed};
+    return fixed::Format{op.code_bits, op.out_fl, op.out_signed};
   }
 
   // GlobalSumPool in int32: Cast(x * 2^f[c]) (exact: x's bound < 2^24), ReduceSum.
   void integer_pool_sum(size_t i) {
     const OpDef& op = m.ops[i];
     const int32_t src = op.inputs[0], v = static_cast<int32_t>(i) + 1;
-    const std::vector<int32_t>& fl = info(src).frac_bits;
+    const std::vector<int32_t>& fl = info(src).fl;
     std::vector<float> scale(fl.size());
     for (size_t k = 0; k < fl.size(); ++k) scale[k] = pow2(fl[k]);
     const std::string out = "v" + std::to_string(v);
@@ -375,7 +374,7 @@ struct Writer {
     if (opt.float_reference) {
       real[0] = "input";
     } else if (in_signed) {  // int8 codes -> clip to +-127 -> the uint8 zero-point-128 grid
-      const float s = pow2(-m.input.frac_bits);
+      const float s = pow2(-m.input.fl);
       const std::string c =
           b.node("Clip", {"input", b.scalar_i8(-127), b.scalar_i8(127)}, "input_c");
       const std::string d =

@@ -91,8 +91,7 @@ int32_t first_same_requantize(const ModelDef& model, const std::vector<int32_t>&
                               const OpDef& op) {
   for (int32_t e : earlier) {
     const OpDef& o = model.ops[static_cast<size_t>(e)];
-    if (o.out_frac_bits == op.out_frac_bits && o.out_signed == op.out_signed &&
-        o.code_bits == op.code_bits) {
+    if (o.out_fl == op.out_fl && o.out_signed == op.out_signed && o.code_bits == op.code_bits) {
       return e;
     }
   }

@@ -28,8 +28,8 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
     st->add_self.assign(padded, 0);
     st->add_other.assign(padded, 0);
     for (int32_t c = 0; c < n; ++c) {
-      st->add_self[static_cast<size_t>(c)] = sum.frac_bits[c] - acc.frac_bits[c];
-      st->add_other[static_cast<size_t>(c)] = sum.frac_bits[c] - other.frac_bits[c];
+      st->add_self[static_cast<size_t>(c)] = sum.fl[c] - acc.fl[c];
+      st->add_other[static_cast<size_t>(c)] = sum.fl[c] - other.fl[c];
     }
     ep->add_self = st->add_self.data();
     ep->add_other = st->add_other.data();
@@ -43,7 +43,7 @@ void build_epilogue(const ModelDef& model, const GraphInfo& info, int32_t acc_va
     st->rmask.assign(padded, 0);
     st->rhalf.assign(padded, 1);
     for (int32_t c = 0; c < n; ++c) {
-      const int32_t shift = in.frac_bits[c] - rq.out_frac_bits;
+      const int32_t shift = in.fl[c] - rq.out_fl;
       st->rshift[static_cast<size_t>(c)] = std::max(shift, 0);
       st->lshift[static_cast<size_t>(c)] = std::max(-shift, 0);
       const uint32_t mask = (uint32_t{1} << std::max(shift, 0)) - 1;  // shift <= 31

@@ -58,9 +58,9 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
       out->cost_per_item = src.shape.elements();
       break;
     case OpType::kRequantize:
-      out->src_frac_bits = src.frac_bits;
-      a.src_frac_bits = out->src_frac_bits.data();
-      a.out_frac_bits = op.out_frac_bits;
+      out->src_fl = src.fl;
+      a.src_fl = out->src_fl.data();
+      a.out_fl = op.out_fl;
       a.out_signed = op.out_signed;
       a.out_bits = op.code_bits;
       out->cost_per_item = a.w;
@@ -78,8 +78,8 @@ Status prepare_op(const OpDef& op, size_t index, const GraphInfo& info,
       out->shift.resize(static_cast<size_t>(a.c));
       out->shift2.resize(static_cast<size_t>(a.c));
       for (size_t c = 0; c < out->shift.size(); ++c) {
-        out->shift[c] = dst.frac_bits[c] - src.frac_bits[c];
-        out->shift2[c] = dst.frac_bits[c] - src2.frac_bits[c];
+        out->shift[c] = dst.fl[c] - src.fl[c];
+        out->shift2[c] = dst.fl[c] - src2.fl[c];
       }
       a.shift = out->shift.data();
       a.shift2 = out->shift2.data();

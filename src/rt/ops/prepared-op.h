@@ -19,7 +19,7 @@ struct PreparedOp {
   int64_t items = 0;
   int64_t cost_per_item = 0;  // rough inner-loop steps per item, to decide threading
   // Storage the args point into (never resized after prepare_op).
-  std::vector<int32_t> src_frac_bits, shift, shift2;
+  std::vector<int32_t> src_fl, shift, shift2;
 };
 
 // `values[v]` is the arena address of value v. `out` must already sit at its final address.

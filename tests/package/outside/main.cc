@@ -25,7 +25,7 @@ int main() {
     return 1;
   }
   const int32_t* acc = it.output().s32();
-  const int32_t fl = it.output().frac_bits[0];
+  const int32_t fl = it.output().fl[0];
   std::printf("outside: [%d, %d] at FL %d\n", acc[0], acc[1], fl);
   // TV8 step 4: [-3041, 2404] at FL 10; requantized to unsigned FL 5 (step 5): [0, 75].
   const bool ok = acc[0] == -3041 && acc[1] == 2404 && fl == 10 &&

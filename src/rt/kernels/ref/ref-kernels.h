@@ -15,7 +15,7 @@ void s8_conv2d(const KernelArgs& a, int64_t begin, int64_t end);
 // FullyConnected over the flattened src (K = c*h*w); dst int32 [oc].
 void u8_fc(const KernelArgs& a, int64_t begin, int64_t end);
 void s8_fc(const KernelArgs& a, int64_t begin, int64_t end);
-// fixed::requantize(src, src_frac_bits[c], Format{8, out_frac_bits, signed}).
+// fixed::requantize(src, src_fl[c], Format{8, out_fl, signed}).
 void s32u8_requantize(const KernelArgs& a, int64_t begin, int64_t end);
 void s32s8_requantize(const KernelArgs& a, int64_t begin, int64_t end);
 // max(x, 0).

@@ -13,10 +13,10 @@ template <typename T>
 void requantize(const KernelArgs& a, int64_t begin, int64_t end) {
   const int32_t* x = static_cast<const int32_t*>(a.src);
   T* y = static_cast<T*>(a.dst);
-  const fixed::Format out{a.out_bits, a.out_frac_bits, a.out_signed};
+  const fixed::Format out{a.out_bits, a.out_fl, a.out_signed};
   for (int64_t row = begin; row < end; ++row) {
     const int32_t c = static_cast<int32_t>(row / a.h);
-    const int32_t fl = a.src_frac_bits[c];
+    const int32_t fl = a.src_fl[c];
     const int64_t base = row * a.w;
     for (int32_t i = 0; i < a.w; ++i) {
       y[base + i] = static_cast<T>(fixed::requantize(x[base + i], fl, out));
