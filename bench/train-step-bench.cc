@@ -106,7 +106,7 @@ void machinery(benchmark::State& state, bool grid, int stages) {
   for (auto _ : state) {
     for (const torch::Tensor& x : xs) {
       const torch::Tensor xg = x.detach().requires_grad_(true);
-      const int64_t fl = f8net::qat::activation_fl(x, false, f8net::fixed::Metric::kStd, grid);
+      const int32_t fl = f8net::qat::activation_fl(x, false, f8net::fixed::Metric::kStd, grid);
       benchmark::DoNotOptimize(fl);
       if (stages < 2) continue;
       const torch::Tensor q = f8net::qat::quantize_ste(xg, {fl}, false, 1);

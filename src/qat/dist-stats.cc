@@ -112,7 +112,7 @@ GlobalBatchStats global_batch_stats(DistGroup& group, const torch::Tensor& y) {
   return {out[0], out[1], static_cast<int64_t>(out[2].item<double>())};
 }
 
-int64_t global_activation_fl(DistGroup& group, const torch::Tensor& x, bool is_signed,
+int32_t global_activation_fl(DistGroup& group, const torch::Tensor& x, bool is_signed,
                              fixed::Metric metric, bool grid_search, int word_bits) {
   TORCH_CHECK(word_bits >= kMinWordBits && word_bits <= kMaxWordBits, "activation_fl: word length ",
               word_bits, " outside [", kMinWordBits, ", ", kMaxWordBits, "]");

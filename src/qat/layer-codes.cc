@@ -21,7 +21,7 @@ std::pair<torch::Tensor, torch::Tensor> fold(const torch::Tensor& w, const torch
 }
 
 // 32-bit bias codes at FL input_fl + wfl[o] (§9, TV12), computed in double.
-std::vector<int32_t> bias_codes(const torch::Tensor& b, const std::vector<int64_t>& wfl,
+std::vector<int32_t> bias_codes(const torch::Tensor& b, const std::vector<int32_t>& wfl,
                                 int input_fl) {
   const torch::Tensor bd = b.detach().to(torch::kDouble).contiguous();
   const double* p = bd.data_ptr<double>();
@@ -33,7 +33,7 @@ std::vector<int32_t> bias_codes(const torch::Tensor& b, const std::vector<int64_
 }
 
 // The quantized bias of the quant_bias evaluation: codes * 2^-(fx + wfl[o]) in b's dtype.
-torch::Tensor quantized_bias(const torch::Tensor& b, const std::vector<int64_t>& wfl,
+torch::Tensor quantized_bias(const torch::Tensor& b, const std::vector<int32_t>& wfl,
                              int input_fl) {
   const std::vector<int32_t> codes = bias_codes(b, wfl, input_fl);
   torch::Tensor out = torch::empty({static_cast<int64_t>(codes.size())}, torch::kDouble);
@@ -46,7 +46,7 @@ torch::Tensor quantized_bias(const torch::Tensor& b, const std::vector<int64_t>&
 
 // Signed weight codes of w (output channels on dim 0) at per-output FLs, word_bits wide
 // (+-(2^(n-1)-1), stored in int8).
-std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64_t>& wfl,
+std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int32_t>& wfl,
                                  int word_bits) {
   const torch::Tensor wd = w.detach().to(torch::kDouble).contiguous();
   const double* p = wd.data_ptr<double>();
@@ -64,12 +64,8 @@ std::vector<int8_t> weight_codes(const torch::Tensor& w, const std::vector<int64
   return codes;
 }
 
-std::vector<int> to_int(const std::vector<int64_t>& v) {
-  return std::vector<int>(v.begin(), v.end());
-}
-
 LayerCodes layer_codes(const torch::Tensor& w, const torch::Tensor& b,
-                       const std::vector<int64_t>& wfl, int input_fl, bool input_signed,
+                       const std::vector<int32_t>& wfl, int input_fl, bool input_signed,
                        int weight_bits, int input_bits) {
   LayerCodes codes;
   codes.input_fl = input_fl;
@@ -79,12 +75,12 @@ LayerCodes layer_codes(const torch::Tensor& w, const torch::Tensor& b,
   codes.weight = weight_codes(w, wfl, weight_bits);
   codes.weight_shape = w.sizes().vec();
   codes.bias = bias_codes(b, wfl, input_fl);
-  codes.weight_fl = to_int(wfl);
+  codes.weight_fl = wfl;
   return codes;
 }
 
 // fp_pact's weight FL: the configured weight format's clamp(rne(initial_weight_fl), 0, n - 1).
-std::vector<int64_t> floating_weight_fl(const QuantOptions& q, int word_bits) {
+std::vector<int32_t> floating_weight_fl(const QuantOptions& q, int word_bits) {
   return {fixed::ema_fl_used(q.initial_weight_fl, /*is_signed=*/true, word_bits)};
 }
 

@@ -81,7 +81,7 @@ LayerCodes QLinearImpl::integer_codes(double pool_comp) const {
   // Q(aW) (sum / 2^k) approximates Wq mean, so the bias keeps the forward's scale.
   const torch::Tensor ws = pool_comp != 1.0 ? quantize_weight(1.0).ws : q.ws;
   const torch::Tensor b = bias / (fix_scale() * ws);
-  const std::vector<int64_t> fl = per_output(q.fl, options_.out_features());
+  const std::vector<int32_t> fl = per_output(q.fl, options_.out_features());
   const torch::Tensor w = pool_comp != 1.0 ? weight * pool_comp : weight;
   return layer_codes(w, b, fl, input_fl_used(), /*input_signed=*/false, weight_bits_,
                      activation_bits());

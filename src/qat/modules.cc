@@ -127,14 +127,13 @@ torch::Tensor QLayerImpl::quantize_input(const torch::Tensor& x) {
   if (!is_training()) return quantize_ste(x, {input_fl_used()}, sg, 1, false, bits);
   // dist.sync_stats: the FL of the global batch of a data-parallel step (dist-stats.h).
   DistGroup* const sync = stats_sync_group();
-  const int64_t fb =
+  const int32_t fb =
       sync ? global_activation_fl(*sync, x, sg, quant_.metric, quant_.grid_search, bits)
            : activation_fl(x, sg, quant_.metric, quant_.grid_search, bits);
   last_batch_fl_ = fb;
   {
     torch::NoGradGuard no_grad;  // the stored FL is a buffer in any dtype; the EMA runs in float32
-    input_fraclen.fill_(
-        fixed::ema_update(input_fraclen.item<float>(), static_cast<int>(fb), quant_.fl_momentum));
+    input_fraclen.fill_(fixed::ema_update(input_fraclen.item<float>(), fb, quant_.fl_momentum));
   }
   return quantize_ste(x, {fb}, sg, 1, false, bits);
 }
@@ -255,7 +254,7 @@ std::pair<torch::Tensor, torch::Tensor> QConvBNImpl::fused_eval(double pool_comp
 LayerCodes QConvBNImpl::integer_codes(double pool_comp) const {
   TORCH_CHECK(quant_.mode == Mode::kFixed, "integer codes need a fixed-mode model");
   auto [wf, bf] = fused_eval(pool_comp);
-  const std::vector<int64_t> fl = per_output(
+  const std::vector<int32_t> fl = per_output(
       weight_fls(wf, quant_.per_channel, quant_.metric, quant_.grid_search, weight_bits_),
       options_.out_channels());
   return layer_codes(wf, bf, fl, input_fl_used(), input_signed(), weight_bits_, activation_bits());

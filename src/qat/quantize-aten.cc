@@ -16,7 +16,7 @@ struct AtenQuantized {
   torch::Tensor inv_scale;
 };
 
-AtenQuantized quantize_codes(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+AtenQuantized quantize_codes(const torch::Tensor& x, const std::vector<int32_t>& fl, bool is_signed,
                              int64_t axis, bool floating, int word_bits) {
   TORCH_CHECK(!fl.empty(), "quantize_aten: no FL given");
   TORCH_CHECK(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble,
@@ -53,7 +53,7 @@ AtenQuantized quantize_codes(const torch::Tensor& x, const std::vector<int64_t>&
 }  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> quantize_aten(const torch::Tensor& x,
-                                                      const std::vector<int64_t>& fl,
+                                                      const std::vector<int32_t>& fl,
                                                       bool is_signed, int64_t axis, bool floating,
                                                       int word_bits) {
   const AtenQuantized a = quantize_codes(x, fl, is_signed, axis, floating, word_bits);
@@ -63,7 +63,7 @@ std::pair<torch::Tensor, torch::Tensor> quantize_aten(const torch::Tensor& x,
 }
 
 torch::Tensor ste_gradient_aten(const torch::Tensor& x, const torch::Tensor& grad,
-                                const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                                const std::vector<int32_t>& fl, bool is_signed, int64_t axis,
                                 bool floating, int word_bits) {
   TORCH_CHECK(grad.sizes() == x.sizes(), "ste_gradient: gradient shape ", grad.sizes(),
               " differs from the input's ", x.sizes());

@@ -44,7 +44,7 @@ void quantize_loop(const T* x, T* out, T* mask, const T* grad, int64_t n, T scal
 }
 
 template <typename T>
-void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t fl, bool is_signed,
+void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int32_t fl, bool is_signed,
                   bool floating, int word_bits) {
   const fixed::Format fmt{word_bits, static_cast<int>(fl), is_signed};
   const T hi = static_cast<T>(fmt.qmax());
@@ -71,7 +71,7 @@ void quantize_run(const T* x, T* out, T* mask, const T* grad, int64_t n, int64_t
 }
 
 template <typename T>
-void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+void quantize_typed(const torch::Tensor& x, const std::vector<int32_t>& fl, bool is_signed,
                     int64_t axis, bool floating, torch::Tensor& out, torch::Tensor& mask,
                     const torch::Tensor& grad, int word_bits) {
   const T* px = x.data_ptr<T>();
@@ -102,7 +102,7 @@ void quantize_typed(const torch::Tensor& x, const std::vector<int64_t>& fl, bool
 }
 
 // Checks the arguments shared by the forward and backward kernels, then runs the typed kernel.
-void run_quantize(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+void run_quantize(const torch::Tensor& x, const std::vector<int32_t>& fl, bool is_signed,
                   int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask,
                   const torch::Tensor& grad, int word_bits) {
   TORCH_CHECK(x.device().is_cpu(), "quantize_kernel: CPU tensors only (the fused kernel is CPU)");
@@ -131,7 +131,7 @@ void run_quantize(const torch::Tensor& x, const std::vector<int64_t>& fl, bool i
 class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                               const std::vector<int32_t>& fl, bool is_signed, int64_t axis,
                                bool floating, int64_t word_bits) {
     const torch::Tensor xc = x.contiguous();
     const int bits = static_cast<int>(word_bits);
@@ -143,7 +143,7 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
       out = quantize_aten(xc, fl, is_signed, axis, floating, bits).first;
     }
     ctx->save_for_backward({xc});
-    ctx->saved_data["fl"] = fl;
+    ctx->saved_data["fl"] = std::vector<int64_t>(fl.begin(), fl.end());  // IValue lists are int64
     ctx->saved_data["is_signed"] = is_signed;
     ctx->saved_data["axis"] = axis;
     ctx->saved_data["floating"] = floating;
@@ -154,17 +154,19 @@ class QuantizeFunction : public torch::autograd::Function<QuantizeFunction> {
                                                  torch::autograd::variable_list grad) {
     const torch::Tensor x = ctx->get_saved_variables()[0];
     const auto gradient = x.device().is_cpu() ? ste_gradient : ste_gradient_aten;
-    const torch::Tensor g = gradient(
-        x, grad[0], ctx->saved_data["fl"].toIntVector(), ctx->saved_data["is_signed"].toBool(),
-        ctx->saved_data["axis"].toInt(), ctx->saved_data["floating"].toBool(),
-        static_cast<int>(ctx->saved_data["word_bits"].toInt()));
+    const std::vector<int64_t> fl = ctx->saved_data["fl"].toIntVector();
+    const torch::Tensor g =
+        gradient(x, grad[0], std::vector<int32_t>(fl.begin(), fl.end()),
+                 ctx->saved_data["is_signed"].toBool(), ctx->saved_data["axis"].toInt(),
+                 ctx->saved_data["floating"].toBool(),
+                 static_cast<int>(ctx->saved_data["word_bits"].toInt()));
     return {g, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+void quantize_kernel(const torch::Tensor& x, const std::vector<int32_t>& fl, bool is_signed,
                      int64_t axis, bool floating, torch::Tensor out, torch::Tensor mask,
                      int word_bits) {
   run_quantize(x, fl, is_signed, axis, floating, std::move(out), std::move(mask), torch::Tensor(),
@@ -172,7 +174,7 @@ void quantize_kernel(const torch::Tensor& x, const std::vector<int64_t>& fl, boo
 }
 
 torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
-                           const std::vector<int64_t>& fl, bool is_signed, int64_t axis,
+                           const std::vector<int32_t>& fl, bool is_signed, int64_t axis,
                            bool floating, int word_bits) {
   TORCH_CHECK(grad.sizes() == x.sizes(), "ste_gradient: gradient shape ", grad.sizes(),
               " differs from the input's ", x.sizes());
@@ -183,7 +185,7 @@ torch::Tensor ste_gradient(const torch::Tensor& x, const torch::Tensor& grad,
   return out;
 }
 
-torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int64_t>& fl, bool is_signed,
+torch::Tensor quantize_ste(const torch::Tensor& x, const std::vector<int32_t>& fl, bool is_signed,
                            int64_t axis, bool floating, int word_bits) {
   return QuantizeFunction::apply(x, fl, is_signed, axis, floating, static_cast<int64_t>(word_bits));
 }
@@ -218,7 +220,7 @@ struct AtenBlocks {
 
 }  // namespace
 
-int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
+int32_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metric,
                       bool grid_search, int word_bits) {
   TORCH_CHECK(word_bits >= kMinWordBits && word_bits <= kMaxWordBits, "activation_fl: word length ",
               word_bits, " outside [", kMinWordBits, ", ", kMaxWordBits, "]");
@@ -241,7 +243,7 @@ int64_t activation_fl(const torch::Tensor& x, bool is_signed, fixed::Metric metr
   return fixed::fl_from_metric(m, metric, is_signed);
 }
 
-std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed::Metric metric,
+std::vector<int32_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed::Metric metric,
                                 bool grid_search, int word_bits) {
   const torch::Tensor wc = w.detach().to(torch::kCPU, torch::kFloat).contiguous();
   if (uses_grid_search(grid_search, word_bits) || !per_channel) {
@@ -249,7 +251,7 @@ std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed:
   }
   const int64_t out = wc.size(0);
   const size_t inner = static_cast<size_t>(out ? wc.numel() / out : 0);
-  std::vector<int64_t> fls(static_cast<size_t>(out));
+  std::vector<int32_t> fls(static_cast<size_t>(out));
   const float* p = wc.data_ptr<float>();
   for (int64_t o = 0; o < out; ++o) {
     const double m = fixed::compute_metric(p + o * inner, inner, metric);
@@ -258,10 +260,10 @@ std::vector<int64_t> weight_fls(const torch::Tensor& w, bool per_channel, fixed:
   return fls;
 }
 
-std::vector<int64_t> per_output(const std::vector<int64_t>& fl, int64_t channels) {
+std::vector<int32_t> per_output(const std::vector<int32_t>& fl, int64_t channels) {
   if (fl.size() == static_cast<size_t>(channels)) return fl;
   TORCH_CHECK(fl.size() == 1, "per_output: ", fl.size(), " FLs for ", channels, " channels");
-  return std::vector<int64_t>(static_cast<size_t>(channels), fl[0]);
+  return std::vector<int32_t>(static_cast<size_t>(channels), fl[0]);
 }
 
 }  // namespace f8net::qat

@@ -159,8 +159,8 @@ void check_agreement(const testing::ModelCase &c) {
     // |Q(aW) - a Q(W)| <= |Q(aW) - aW| + a |W - Q(W)|: each weight's rounding
     // (or clamping) on its own grid, from the float weight.
     const torch::Tensor w = fc->weight.detach().to(torch::kDouble);
-    const std::vector<int64_t> fl1(c1.weight_fl.begin(), c1.weight_fl.end());
-    const std::vector<int64_t> fla(ca.weight_fl.begin(), ca.weight_fl.end());
+    const std::vector<int32_t> fl1(c1.weight_fl.begin(), c1.weight_fl.end());
+    const std::vector<int32_t> fla(ca.weight_fl.begin(), ca.weight_fl.end());
     const torch::Tensor ew = (quantize_ste(a * w, fla, true, 0) - a * w).abs() +
                              a * (quantize_ste(w, fl1, true, 0) - w).abs();
     const torch::Tensor xmax = torch::max(qlo, qhi) / a_fc;

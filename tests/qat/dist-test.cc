@@ -284,8 +284,8 @@ TEST(DistStats, GlobalActivationFlEqualsTheWholeBatch) {
         for (auto metric : {fixed::Metric::kStd, fixed::Metric::kMae, fixed::Metric::kRms}) {
           for (bool grid : {false, true}) {
             for (int bits : {8, 4}) {
-              const int64_t whole = activation_fl(x, is_signed, metric, grid, bits);
-              const int64_t global =
+              const int32_t whole = activation_fl(x, is_signed, metric, grid, bits);
+              const int32_t global =
                   global_activation_fl(g, slice_of(x, g.rank(), 2), is_signed, metric, grid, bits);
               if (whole != global) {
                 std::cerr << "scale " << scale << " signed " << is_signed << " metric "

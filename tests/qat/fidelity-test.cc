@@ -150,7 +150,7 @@ TEST(Fidelity, FpPactUsesTheConfiguredFormats) {
   EXPECT_NEAR(conv->fix_scale_value(), 16.0 * 8.0 / 255.0, 1e-6);
   torch::NoGradGuard no_grad;
   conv->forward(torch::rand({1, 2, 3, 3}));
-  EXPECT_EQ(conv->last_weight_fl(), std::vector<int64_t>{5});
+  EXPECT_EQ(conv->last_weight_fl(), std::vector<int32_t>{5});
   // Inputs clamp at 255 * 2^-4 (no rounding in fp_pact).
   QLinear fc = random_fc(q, 4, 2);
   fc->bias.data().zero_();
@@ -164,7 +164,7 @@ TEST(Fidelity, FpPactUsesTheConfiguredFormats) {
   dconv->eval();
   dconv->forward(torch::rand({1, 2, 3, 3}));
   EXPECT_EQ(dconv->input_fl_used(), 6);
-  EXPECT_EQ(dconv->last_weight_fl(), std::vector<int64_t>{7});
+  EXPECT_EQ(dconv->last_weight_fl(), std::vector<int32_t>{7});
 }
 
 // (6) One normalisation computation: the training loader's (x - mean) / std is

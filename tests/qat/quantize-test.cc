@@ -81,10 +81,10 @@ TEST(Quantize, FusedKernelEqualsCoreOnRandomData) {
         // ties: put exact half-grid values in
         x.view(-1).slice(0, 0, 40).copy_(torch::arange(-20, 20).to(dt) * 0.5 / 32);
         const int64_t channels = x.size(axis);
-        std::vector<int64_t> fl(static_cast<size_t>(channels));
+        std::vector<int32_t> fl(static_cast<size_t>(channels));
         for (int64_t c = 0; c < channels; ++c) fl[static_cast<size_t>(c)] = (c * 3) % (sg ? 8 : 9);
         for (bool per_channel : {false, true}) {
-          const std::vector<int64_t> used = per_channel ? fl : std::vector<int64_t>{5};
+          const std::vector<int32_t> used = per_channel ? fl : std::vector<int32_t>{5};
           torch::Tensor xg = x.clone().set_requires_grad(true);
           const torch::Tensor out = quantize_ste(xg, used, sg, axis);
           const torch::Tensor g = torch::randn_like(x);
@@ -126,8 +126,8 @@ TEST(Quantize, SteGradientEqualsGradTimesKernelMask) {
       torch::Tensor g = torch::randn_like(x).contiguous();
       g.view(-1).index_put_({0}, NAN);
       g.view(-1).index_put_({1}, INFINITY);
-      for (const std::vector<int64_t>& fl :
-           {std::vector<int64_t>{6}, std::vector<int64_t>{1, 7, 3, 0}}) {
+      for (const std::vector<int32_t>& fl :
+           {std::vector<int32_t>{6}, std::vector<int32_t>{1, 7, 3, 0}}) {
         const torch::Tensor xc = x.contiguous();
         torch::Tensor mask = torch::empty_like(xc);
         quantize_kernel(xc, fl, sg, 1, floating, torch::Tensor(), mask);
@@ -165,8 +165,8 @@ TEST(Quantize, AtenPathEqualsTheFusedKernelBitForBit) {
         flat.slice(0, 48, 56).copy_(torch::tensor(special, torch::kDouble).to(dt));
         const torch::Tensor g = torch::randn_like(x);
         g.view(-1).index_put_({0}, NAN);
-        for (const std::vector<int64_t>& fl :
-             {std::vector<int64_t>{5}, std::vector<int64_t>{0, 7, 3, 6, 1, 2}}) {
+        for (const std::vector<int32_t>& fl :
+             {std::vector<int32_t>{5}, std::vector<int32_t>{0, 7, 3, 6, 1, 2}}) {
           torch::Tensor out = torch::empty_like(x), mask = torch::empty_like(x);
           quantize_kernel(x, fl, sg, 1, floating, out, mask);
           const auto aten = quantize_aten(x, fl, sg, 1, floating);
@@ -200,14 +200,14 @@ TEST(Quantize, TV4MetricRuleOnTensors) {
   // Weight vector of TV4: unbiased std 0.210594 -> FL 7, codes [15,-40,6,28,-9,51,-23,1,12].
   const torch::Tensor w =
       torch::tensor({0.12f, -0.31f, 0.05f, 0.22f, -0.07f, 0.40f, -0.18f, 0.01f, 0.09f});
-  const std::vector<int64_t> fl = weight_fls(w.view({1, 9}), false, fixed::Metric::kStd, false);
-  ASSERT_EQ(fl, (std::vector<int64_t>{7}));
+  const std::vector<int32_t> fl = weight_fls(w.view({1, 9}), false, fixed::Metric::kStd, false);
+  ASSERT_EQ(fl, (std::vector<int32_t>{7}));
   const torch::Tensor q = quantize_ste(w.view({1, 9}), fl, true, 0) * 128;
   const std::vector<float> codes = {15, -40, 6, 28, -9, 51, -23, 1, 12};
   for (int i = 0; i < 9; ++i) EXPECT_EQ(q[0][i].item<float>(), codes[static_cast<size_t>(i)]);
   // Per-channel: one row with std 1.0-ish scaled so FLs differ per row.
   const torch::Tensor w2 = torch::stack({w, w * 8});
-  EXPECT_EQ(weight_fls(w2, true, fixed::Metric::kStd, false), (std::vector<int64_t>{7, 4}));
+  EXPECT_EQ(weight_fls(w2, true, fixed::Metric::kStd, false), (std::vector<int32_t>{7, 4}));
   EXPECT_EQ(weight_fls(w2, false, fixed::Metric::kStd, false).size(), 1u);
   // Grid search is always per layer (§5.4).
   EXPECT_EQ(weight_fls(w2, true, fixed::Metric::kStd, true).size(), 1u);

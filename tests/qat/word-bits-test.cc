@@ -84,8 +84,8 @@ TEST(WordBits, AtenPathEqualsTheFusedKernelAtEveryWidth) {
         const torch::Tensor x = torch::randn({3, 4, 5, 6}) * 4.0;
         const torch::Tensor g = torch::randn_like(x);
         const int max_fl = sg ? n - 1 : n;
-        for (const std::vector<int64_t>& fl :
-             {std::vector<int64_t>{max_fl / 2}, std::vector<int64_t>{0, max_fl, 1, max_fl / 2}}) {
+        for (const std::vector<int32_t>& fl :
+             {std::vector<int32_t>{max_fl / 2}, std::vector<int32_t>{0, max_fl, 1, max_fl / 2}}) {
           torch::Tensor out = torch::empty_like(x), mask = torch::empty_like(x);
           quantize_kernel(x, fl, sg, 1, floating, out, mask, n);
           const auto aten = quantize_aten(x, fl, sg, 1, floating, n);
@@ -134,7 +134,7 @@ TEST(WordBits, NarrowWidthsSearchTheirOwnGrid) {
             activation_fl(s, true, fixed::Metric::kStd, true, 8));
   // Weight FLs at 4 bits: one per layer (grid search), codes in +-7.
   const torch::Tensor w = torch::randn({8, 3, 3, 3}) * 0.2;
-  const std::vector<int64_t> fl = weight_fls(w, true, fixed::Metric::kStd, false, 4);
+  const std::vector<int32_t> fl = weight_fls(w, true, fixed::Metric::kStd, false, 4);
   ASSERT_EQ(fl.size(), 1u);
   const torch::Tensor q = quantize_ste(w, fl, true, 0, false, 4) * std::ldexp(1.0, fl[0]);
   EXPECT_LE(q.abs().max().item<float>(), 7.0f);

@@ -47,7 +47,7 @@ GlobalBatchStats global_batch_stats(DistGroup& group, const torch::Tensor& y);
 // the metric's sums, or the grid search's per-FL squared errors, are all-reduced in double, so
 // the FL equals the single-process FL except where the two summation orders straddle a rule
 // boundary (a difference of about 1e-16 relative).
-int64_t global_activation_fl(DistGroup& group, const torch::Tensor& x, bool is_signed,
+int32_t global_activation_fl(DistGroup& group, const torch::Tensor& x, bool is_signed,
                              fixed::Metric metric, bool grid_search, int word_bits = 8);
 
 }  // namespace f8net::qat

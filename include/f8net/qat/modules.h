@@ -62,7 +62,7 @@ class QLayerImpl : public torch::nn::Module {
   // The width set on this layer itself (activation_bits() may resolve to the master's).
   int own_activation_bits() const { return activation_bits_; }
   // Last per-batch input FL (training) for diagnostics; -1 before the first training forward.
-  int64_t last_batch_fl() const { return last_batch_fl_; }
+  int32_t last_batch_fl() const { return last_batch_fl_; }
 
   torch::Tensor alpha;          // [1] PACT clipping level (parameter, init alpha_init)
   torch::Tensor input_fraclen;  // [1] stored input FL F (buffer, EMA, init initial_input_fl)
@@ -79,7 +79,7 @@ class QLayerImpl : public torch::nn::Module {
   InputKind kind_;
   QLayerImpl* master_ = nullptr;
   QLayerImpl* following_ = nullptr;
-  int64_t last_batch_fl_ = -1;
+  int32_t last_batch_fl_ = -1;
   int weight_bits_ = 8;
   int activation_bits_ = 8;
 };
@@ -120,7 +120,7 @@ class QConvBNImpl : public QLayerImpl {
   int64_t groups() const { return options_.depthwise() ? options_.in_channels() : 1; }
   const QConvBNOptions& options() const { return options_; }
   // Weight FLs of the last forward (per layer: size 1).
-  const std::vector<int64_t>& last_weight_fl() const { return last_weight_fl_; }
+  const std::vector<int32_t>& last_weight_fl() const { return last_weight_fl_; }
   // bn_calib (the reference's BN re-estimation, momentum None): resets the running statistics
   // (mean 0, variance 1); the following training-mode forwards average their batch statistics
   // cumulatively (batch n weighs 1/n) until end_bn_calibration().
@@ -137,7 +137,7 @@ class QConvBNImpl : public QLayerImpl {
  private:
   torch::Tensor forward_float(const torch::Tensor& x);
   QConvBNOptions options_;
-  std::vector<int64_t> last_weight_fl_;
+  std::vector<int32_t> last_weight_fl_;
   int64_t calib_batches_ = -1;  // batches averaged so far while calibrating, -1 otherwise
 };
 TORCH_MODULE(QConvBN);
@@ -175,7 +175,7 @@ class QLinearImpl : public QLayerImpl {
   // Wq (STE), ws and the eval bias b / (s ws) for the given compensation.
   struct Quantized {
     torch::Tensor wq;
-    std::vector<int64_t> fl;
+    std::vector<int32_t> fl;
     torch::Tensor ws;
   };
   Quantized quantize_weight(double pool_comp) const;
