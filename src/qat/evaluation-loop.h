@@ -13,6 +13,8 @@
 #include "f8net/data/dataset.h"
 #include "f8net/data/transform.h"
 #include "f8net/qat/config.h"
+#include "f8net/qat/dist-group.h"
+#include "f8net/qat/dist.h"
 #include "f8net/qat/evaluation.h"
 #include "f8net/qat/models.h"
 #include "f8net/qat/progress.h"
@@ -26,11 +28,14 @@ struct EvalTotals {
 };
 
 // Top-1, top-5 and the mean loss on training-scale logits over `ds` in order, without gradients;
-// stops early (interrupted) when *stop becomes non-zero.
+// stops early (interrupted) when *stop becomes non-zero. With `shard` (data-parallel training,
+// the same model on every rank) each rank forwards only its rank_slice of every batch and the
+// totals are summed over the group, so every rank returns the whole set's figures: the image
+// and hit counts exactly, the loss up to the order of its sum.
 EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const data::Dataset>& ds,
                     const data::TransformOptions& transform, const DataConfig& data,
                     int64_t batch_size, const std::string& stage, TrainObserver* observer,
-                    const std::atomic<int>* stop);
+                    const std::atomic<int>* stop, DistGroup* shard = nullptr);
 
 // bn_calib_before_test (fix_train.py's calib phase): every conv layer in training mode (BN
 // statistics reset and averaged cumulatively, input FL averages updated), the classifier in

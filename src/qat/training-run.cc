@@ -380,10 +380,12 @@ bool TrainingRun::finish_epoch(const Stage& stage, StageState& s, NetImpl& model
     calibrate_bn(model, data_.train, data_.val_transform, c_.data, st.batch_size,
                  st.bn_calib_batches);
   }
-  // Ranks evaluate the whole validation set alike (same model, same order: same figures); a stop
-  // request is agreed after it rather than polled inside, where ranks could disagree.
-  const EvalTotals ev = evaluate(model, data_.val, data_.val_transform, c_.data, st.batch_size,
-                                 stage.name, o_.observer, dp_->distributed() ? nullptr : o_.stop);
+  // Each rank evaluates its slice of every validation batch and every rank gets the summed
+  // figures (same model everywhere); a stop request is agreed after it rather than polled
+  // inside, where ranks could disagree.
+  const EvalTotals ev =
+      evaluate(model, data_.val, data_.val_transform, c_.data, st.batch_size, stage.name,
+               o_.observer, dp_->distributed() ? nullptr : o_.stop, dp_->group());
   if (ev.interrupted) {
     s.epoch_seconds = seconds_before + seconds_since(epoch_start);
     save(stage.last_path, stage, s, model, opt);

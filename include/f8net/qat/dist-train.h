@@ -41,6 +41,8 @@ class DataParallel {
 
   // The group the layers use for global statistics (dist.sync_stats: true), else nullptr.
   DistGroup* sync_group() { return options_.sync_stats ? group_.get() : nullptr; }
+  // The group of all ranks (nullptr in a single process): evaluation shards over it.
+  DistGroup* group() { return group_.get(); }
 
   // Rank 0's parameters and buffers to every rank (after building or loading a model).
   void share_initial_state(torch::nn::Module& model);
