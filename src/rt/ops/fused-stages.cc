@@ -65,26 +65,36 @@ std::string kernel_name(const kernels::FusedKernels& ks, const std::string& base
   return base + "__" + kernels::isa_name(ks.isa);
 }
 
+// The geometry GemmConvArgs and DepthwiseArgs share. An FC is a conv whose kernel covers its
+// whole input (stride 1, no padding: the args' defaults).
+template <class Args>
+void set_geometry(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, Args* a) {
+  a->src_signed = src.dtype == DType::kInt8;
+  a->c = src.shape.c;
+  a->h = src.shape.h;
+  a->w = src.shape.w;
+  a->oh = dst.shape.h;
+  a->ow = dst.shape.w;
+  if (op.type == OpType::kFullyConnected) {
+    a->kh = src.shape.h;
+    a->kw = src.shape.w;
+    return;
+  }
+  a->kh = op.kernel_h;
+  a->kw = op.kernel_w;
+  a->sh = op.stride_h;
+  a->sw = op.stride_w;
+  a->ph = op.pad_h;
+  a->pw = op.pad_w;
+  a->dh = op.dilation_h;
+  a->dw = op.dilation_w;
+}
+
 void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
                 const kernels::FusedKernels& ks, int threads, StageTables* t, FusedStage* st) {
   kernels::GemmConvArgs& g = st->gemm;
   const bool fc = op.type == OpType::kFullyConnected;
-  g.src_signed = src.dtype == DType::kInt8;
-  g.c = src.shape.c;
-  g.h = src.shape.h;
-  g.w = src.shape.w;
-  g.oh = dst.shape.h;
-  g.ow = dst.shape.w;
-  g.kh = fc ? src.shape.h : op.kernel_h;
-  g.kw = fc ? src.shape.w : op.kernel_w;
-  if (!fc) {
-    g.sh = op.stride_h;
-    g.sw = op.stride_w;
-    g.ph = op.pad_h;
-    g.pw = op.pad_w;
-    g.dh = op.dilation_h;
-    g.dw = op.dilation_w;
-  }
+  set_geometry(op, src, dst, &g);
   const int32_t n = dst.shape.c;
   const int64_t k = int64_t{g.kh} * g.kw * g.c;
   g.k = static_cast<int32_t>(k);
@@ -159,20 +169,7 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
                      const kernels::FusedKernels& ks, int threads, StageTables* tables,
                      FusedStage* st) {
   kernels::DepthwiseArgs& d = st->dw;
-  d.src_signed = src.dtype == DType::kInt8;
-  d.c = src.shape.c;
-  d.h = src.shape.h;
-  d.w = src.shape.w;
-  d.oh = dst.shape.h;
-  d.ow = dst.shape.w;
-  d.kh = op.kernel_h;
-  d.kw = op.kernel_w;
-  d.sh = op.stride_h;
-  d.sw = op.stride_w;
-  d.ph = op.pad_h;
-  d.pw = op.pad_w;
-  d.dh = op.dilation_h;
-  d.dw = op.dilation_w;
+  set_geometry(op, src, dst, &d);
   const int64_t cpad = round_up(d.c, 16);
   const int64_t taps = int64_t{d.kh} * d.kw;
   const int64_t pairs = (taps + 1) / 2;
