@@ -8,6 +8,7 @@
 
 #include "ops/fused-program.h"
 #include "ops/gemm-plan.h"
+#include "ops/op-window.h"
 
 namespace f8net::rt::ops {
 namespace {
@@ -80,12 +81,7 @@ void set_geometry(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, A
     a->kw = src.shape.w;
     return;
   }
-  a->kh = op.kernel_h;
-  a->kw = op.kernel_w;
-  a->sh = op.stride_h;
-  a->sw = op.stride_w;
-  a->ph = op.pad_h;
-  a->pw = op.pad_w;
+  copy_window(op, a);
   a->dh = op.dilation_h;
   a->dw = op.dilation_w;
 }

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "ops/op-window.h"
+
 namespace f8net::rt::ops {
 namespace {
 
@@ -13,16 +15,6 @@ constexpr int64_t kMinParallelWork = 1 << 14;  // inner-loop steps below which t
 void run_chunk(const void* ctx, int64_t begin, int64_t end) {
   const auto* p = static_cast<const PreparedOp*>(ctx);
   p->kernel->fn(p->args, begin, end);
-}
-
-// The pooling/convolution window (kernel, stride, padding), the part conv and max-pool share.
-void copy_window(const OpDef& op, kernels::KernelArgs* a) {
-  a->kh = op.kernel_h;
-  a->kw = op.kernel_w;
-  a->sh = op.stride_h;
-  a->sw = op.stride_w;
-  a->ph = op.pad_h;
-  a->pw = op.pad_w;
 }
 
 }  // namespace
