@@ -1,8 +1,6 @@
-// The AVX2 epilogue of the fused microkernels: 8 int32 accumulators of one pixel -> optional Add
-// (int64 left shifts, saturate to +-(2^31-1)) -> optional ReLU -> int32 store and/or
-// fixed::requantize (RNE right shift or saturating left shift, then clamp) -> code store. The
-// same arithmetic as kernels/avx512/epilogue.h lane for lane. Include only from -mavx2 files;
-// every function has internal linkage.
+// The AVX2 epilogue of the fused microkernels: kernels/epilogue-body.h on 8 int32 lanes in a ymm
+// (lane counts and maskload/maskstore for partial channel blocks). Include only from -mavx2
+// files; everything has internal linkage.
 #pragma once
 
 #include <immintrin.h>
@@ -60,25 +58,6 @@ static inline __m256i add_aligned8(__m256i a, __m256i b, __m256i s1, __m256i s2)
   return _mm256_inserti128_si256(_mm256_castsi128_si256(half[0]), half[1], 1);
 }
 
-// fixed::requantize of int32 x by per-lane right shift rs [0, 31] (RNE; mask = 2^rs - 1, half =
-// (mask >> 1) + 1) / left shift ls [0, 8], then clamp to [lo, hi]. Left shifts first clamp |x|
-// to 1024 (any such value saturates 8-bit codes). Rounds up exactly when rem + (q & 1) > half.
-template <bool kAnyLeft>
-static inline __m256i requantize8(__m256i x, __m256i rs, __m256i ls, __m256i mask, __m256i half,
-                                  __m256i lo, __m256i hi) {
-  const __m256i one = _mm256_set1_epi32(1);
-  if (kAnyLeft) {
-    const __m256i left = _mm256_cmpgt_epi32(ls, _mm256_setzero_si256());
-    const __m256i c =
-        _mm256_min_epi32(_mm256_max_epi32(x, _mm256_set1_epi32(-1024)), _mm256_set1_epi32(1024));
-    x = _mm256_sllv_epi32(_mm256_blendv_epi8(x, c, left), ls);
-  }
-  __m256i q = _mm256_srav_epi32(x, rs);
-  const __m256i t = _mm256_add_epi32(_mm256_and_si256(x, mask), _mm256_and_si256(q, one));
-  q = _mm256_sub_epi32(q, _mm256_cmpgt_epi32(t, half));  // true lanes are -1
-  return _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
-}
-
 // Stores the low byte of `lanes` int32 codes in [-127, 255].
 static inline void store8_codes(uint8_t* p, __m256i q, int32_t lanes, bool sgn) {
   const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(q, q), 0x08);
@@ -93,32 +72,74 @@ static inline void store8_codes(uint8_t* p, __m256i q, int32_t lanes, bool sgn) 
   }
 }
 
-// Applies `ep` to channels [o, o + lanes) of pixel m. Tables hold at least o + 8 entries.
+// add_aligned8 with both shifts 0: the int32 sum saturated to +-(2^31-1) without widening (see
+// avx512/epilogue.h's add_plain).
+static inline __m256i add_plain8(__m256i a, __m256i b) {
+  const __m256i sum = _mm256_add_epi32(a, b);
+  const __m256i wrapped = _mm256_and_si256(_mm256_xor_si256(a, sum), _mm256_xor_si256(b, sum));
+  const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(a, 31), _mm256_set1_epi32(0x7fffffff));
+  const __m256i r = _mm256_castps_si256(_mm256_blendv_ps(
+      _mm256_castsi256_ps(sum), _mm256_castsi256_ps(sat), _mm256_castsi256_ps(wrapped)));
+  return _mm256_max_epi32(r, _mm256_set1_epi32(-2147483647));
+}
+
+namespace {
+
+// The vector ops of epilogue-body.h on ymm; a partial channel block is a lane count.
+struct YmmOps {
+  using Reg = __m256i;
+  using Cmp = __m256i;  // all-ones lanes
+  using Mask = int32_t;
+  static constexpr int32_t kLanes = 8;
+  static Mask mask(int32_t lanes) { return lanes; }
+  static Reg zero() { return _mm256_setzero_si256(); }
+  static Reg set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static Reg load(const int32_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
+  static Reg load_masked(const int32_t* p, Mask lanes) { return load8_s32(p, lanes); }
+  static void store_masked(int32_t* p, Mask lanes, Reg v) { store8_s32(p, v, lanes); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_epi32(a, b); }
+  static Reg and_(Reg a, Reg b) { return _mm256_and_si256(a, b); }
+  static Reg or_(Reg a, Reg b) { return _mm256_or_si256(a, b); }
+  static Reg min(Reg a, Reg b) { return _mm256_min_epi32(a, b); }
+  static Reg max(Reg a, Reg b) { return _mm256_max_epi32(a, b); }
+  static Reg srav(Reg a, Reg s) { return _mm256_srav_epi32(a, s); }
+  static Reg sllv(Reg a, Reg s) { return _mm256_sllv_epi32(a, s); }
+  static Cmp gt(Reg a, Reg b) { return _mm256_cmpgt_epi32(a, b); }
+  static Reg select(Cmp c, Reg t, Reg f) { return _mm256_blendv_epi8(f, t, c); }
+  static Reg add1_where(Cmp c, Reg v) { return _mm256_sub_epi32(v, c); }  // c lanes are -1
+  static bool none(Reg v) { return _mm256_testz_si256(v, v) != 0; }
+  static Reg add_aligned(Reg a, Reg b, Reg s1, Reg s2) { return add_aligned8(a, b, s1, s2); }
+  static Reg add_plain(Reg a, Reg b) { return add_plain8(a, b); }
+  static void store_codes(uint8_t* p, Mask lanes, Reg q, bool sgn) {
+    store8_codes(p, q, lanes, sgn);
+  }
+};
+
+}  // namespace
+}  // namespace f8net::rt::kernels::avx2
+
+#include "kernels/epilogue-body.h"
+
+namespace f8net::rt::kernels::avx2 {
+
+using EpilogueRegs8 = EpilogueRegs<YmmOps>;
+
+// The per-channel vectors for channels [o, o + lanes), loaded once for a run of pixels.
+static inline EpilogueRegs8 epilogue_regs8(const Epilogue& ep, int32_t o, int32_t lanes) {
+  return epilogue_regs<YmmOps>(ep, o, lanes);
+}
+
+// Applies `ep` to channels [o, o + lanes) of pixel m, with r = epilogue_regs8(ep, o, lanes).
+static inline void epilogue8_regs(const Epilogue& ep, const EpilogueRegs8& r, int64_t m, int32_t o,
+                                  __m256i acc) {
+  apply_epilogue<YmmOps>(ep, r, m, o, acc);
+}
+
+// The same for one pixel (tables loaded for it alone): standalone element-wise chains.
 static inline void epilogue8(const Epilogue& ep, int64_t m, int32_t o, __m256i acc, int32_t lanes) {
-  const int64_t at = m * ep.n + o;
-  if (ep.other != nullptr) {
-    const __m256i b = load8_s32(ep.other + at, lanes);
-    acc =
-        add_aligned8(acc, b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ep.add_self + o)),
-                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ep.add_other + o)));
-  }
-  if (ep.relu) acc = _mm256_max_epi32(acc, _mm256_setzero_si256());
-  if (!ep.requant) {
-    store8_s32(static_cast<int32_t*>(ep.out) + at, acc, lanes);
-    return;
-  }
-  if (ep.out32 != nullptr) store8_s32(ep.out32 + at, acc, lanes);
-  const int32_t qmax = ep.out_signed ? (1 << (ep.out_bits - 1)) - 1 : (1 << ep.out_bits) - 1;
-  const __m256i lo = _mm256_set1_epi32(ep.out_signed && !ep.relu ? -qmax : 0);
-  const __m256i hi = _mm256_set1_epi32(qmax);
-  const auto v = [](const int32_t* p) { return reinterpret_cast<const __m256i*>(p); };
-  const __m256i rs = _mm256_loadu_si256(v(ep.rshift + o));
-  const __m256i mask = _mm256_loadu_si256(v(ep.rmask + o));
-  const __m256i half = _mm256_loadu_si256(v(ep.rhalf + o));
-  const __m256i q = ep.any_left ? requantize8<true>(acc, rs, _mm256_loadu_si256(v(ep.lshift + o)),
-                                                    mask, half, lo, hi)
-                                : requantize8<false>(acc, rs, rs, mask, half, lo, hi);
-  store8_codes(static_cast<uint8_t*>(ep.out) + at, q, lanes, ep.out_signed);
+  apply_epilogue<YmmOps>(ep, epilogue_regs<YmmOps>(ep, o, lanes), m, o, acc);
 }
 
 }  // namespace f8net::rt::kernels::avx2
