@@ -84,8 +84,16 @@ inline void apply_epilogue(const Epilogue& ep, const EpilogueRegs<V>& r, int64_t
     return;
   }
   if (ep.out32 != nullptr) V::store_masked(ep.out32 + at, r.k, acc);
-  const typename V::Reg q = ep.any_left ? requantize<V, true>(acc, r) : requantize<V, false>(acc, r);
+  const typename V::Reg q =
+      ep.any_left ? requantize<V, true>(acc, r) : requantize<V, false>(acc, r);
   V::store_codes(static_cast<uint8_t*>(ep.out) + at, r.k, q, ep.out_signed);
+}
+
+// The same for one pixel (tables loaded for it alone): standalone element-wise chains.
+template <class V>
+inline void apply_epilogue(const Epilogue& ep, int64_t m, int32_t o, typename V::Reg acc,
+                           int32_t lanes) {
+  apply_epilogue<V>(ep, epilogue_regs<V>(ep, o, lanes), m, o, acc);
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ void row_group8(const DepthwiseArgs& a, const RowGeometry& g, int64_t oy, int32_
   const int32_t iy0 = static_cast<int32_t>(oy) * a.sh - a.ph;
   const bool rows_inside = iy0 >= 0 && iy0 + (a.kh - 1) * a.dh < a.h;
   const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bias + c0));
-  const EpilogueRegs8 r = epilogue_regs8(a.ep, c0, lanes);
+  const EpilogueRegs<YmmOps> r = epilogue_regs<YmmOps>(a.ep, c0, lanes);
   const int32_t* w = a.weights + c0;
   const uint8_t* ptr[kMaxTaps + 1];
   for (int32_t ox = 0; ox < a.ow; ++ox) {
@@ -62,7 +62,7 @@ void row_group8(const DepthwiseArgs& a, const RowGeometry& g, int64_t oy, int32_
                 : _mm_setzero_si128();
         acc = pair_mac<kSigned>(acc, x0, x1, w + int64_t{p} * g.cpad);
       }
-      epilogue8_regs(a.ep, r, m, c0, acc);
+      apply_epilogue<YmmOps>(a.ep, r, m, c0, acc);
       continue;
     }
     for (int32_t ky = 0; ky < a.kh; ++ky) {
@@ -81,7 +81,7 @@ void row_group8(const DepthwiseArgs& a, const RowGeometry& g, int64_t oy, int32_
       acc = pair_mac<kSigned>(acc, load8_codes(p0, lanes), load8_codes(p1, lanes),
                               w + int64_t{p} * g.cpad);
     }
-    epilogue8_regs(a.ep, r, m, c0, acc);
+    apply_epilogue<YmmOps>(a.ep, r, m, c0, acc);
   }
 }
 

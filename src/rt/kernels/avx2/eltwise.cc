@@ -15,7 +15,7 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
   for (int64_t m = begin; m < end; ++m) {
     for (int32_t c0 = 0; c0 < a.c; c0 += 8) {
       const int32_t lanes = a.c - c0 < 8 ? a.c - c0 : 8;
-      epilogue8(a.ep, m, c0, load8_s32(a.src + m * a.c + c0, lanes), lanes);
+      apply_epilogue<YmmOps>(a.ep, m, c0, load8_s32(a.src + m * a.c + c0, lanes), lanes);
     }
   }
 }

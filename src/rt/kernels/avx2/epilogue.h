@@ -121,25 +121,3 @@ struct YmmOps {
 }  // namespace f8net::rt::kernels::avx2
 
 #include "kernels/epilogue-body.h"
-
-namespace f8net::rt::kernels::avx2 {
-
-using EpilogueRegs8 = EpilogueRegs<YmmOps>;
-
-// The per-channel vectors for channels [o, o + lanes), loaded once for a run of pixels.
-static inline EpilogueRegs8 epilogue_regs8(const Epilogue& ep, int32_t o, int32_t lanes) {
-  return epilogue_regs<YmmOps>(ep, o, lanes);
-}
-
-// Applies `ep` to channels [o, o + lanes) of pixel m, with r = epilogue_regs8(ep, o, lanes).
-static inline void epilogue8_regs(const Epilogue& ep, const EpilogueRegs8& r, int64_t m, int32_t o,
-                                  __m256i acc) {
-  apply_epilogue<YmmOps>(ep, r, m, o, acc);
-}
-
-// The same for one pixel (tables loaded for it alone): standalone element-wise chains.
-static inline void epilogue8(const Epilogue& ep, int64_t m, int32_t o, __m256i acc, int32_t lanes) {
-  apply_epilogue<YmmOps>(ep, epilogue_regs<YmmOps>(ep, o, lanes), m, o, acc);
-}
-
-}  // namespace f8net::rt::kernels::avx2

@@ -19,13 +19,13 @@ struct Ymm {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
   }
   static void store(int32_t* p, Reg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  using Regs = EpilogueRegs8;
+  using Regs = EpilogueRegs<YmmOps>;
   static Regs regs(const Epilogue& ep, int32_t o, int32_t lanes) {
-    return epilogue_regs8(ep, o, lanes);
+    return epilogue_regs<YmmOps>(ep, o, lanes);
   }
   static void epilogue(const Epilogue& ep, const Regs& r, int64_t m, int32_t o,
                        const int32_t* acc) {
-    epilogue8_regs(ep, r, m, o, _mm256_load_si256(reinterpret_cast<const __m256i*>(acc)));
+    apply_epilogue<YmmOps>(ep, r, m, o, _mm256_load_si256(reinterpret_cast<const __m256i*>(acc)));
   }
 };
 

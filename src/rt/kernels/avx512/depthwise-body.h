@@ -41,7 +41,7 @@ void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int
                   int64_t oy, int32_t c0, int32_t lanes) {
   const int32_t taps = kTaps > 0 ? kTaps : a.kh * a.kw;
   const int32_t cpad = (a.c + 15) / 16 * 16;
-  const EpilogueRegs16 r = epilogue_regs16(a.ep, c0, lanes);
+  const EpilogueRegs<ZmmOps> r = epilogue_regs<ZmmOps>(a.ep, c0, lanes);
   const __m512i bias = _mm512_loadu_si512(a.bias + c0);
   const int32_t* wt = a.tap_weights + c0;
   constexpr int kRegs = kTaps > 0 ? kTaps : 1;
@@ -76,7 +76,7 @@ void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int
         acc = dw_mac<kVnni>(acc, xv, weight(ky * a.kw + kx));
       }
     }
-    epilogue16_regs(a.ep, r, row_px + x, c0, acc);
+    apply_epilogue<ZmmOps>(a.ep, r, row_px + x, c0, acc);
   };
   if (!rows_inside || !full) {
     for (; ox < a.ow; ++ox) border(ox);
@@ -100,7 +100,7 @@ void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int
       const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
       acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(x0), weight(t));
     }
-    epilogue16_regs(a.ep, r, row_px + ox, c0, _mm512_add_epi32(acc0, acc1));
+    apply_epilogue<ZmmOps>(a.ep, r, row_px + ox, c0, _mm512_add_epi32(acc0, acc1));
   }
   for (; ox < a.ow; ++ox) border(ox);
 }

@@ -17,7 +17,7 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
     for (int32_t c0 = 0; c0 < a.c; c0 += 16) {
       const int32_t lanes = a.c - c0 < 16 ? a.c - c0 : 16;
       const __m512i x = _mm512_maskz_loadu_epi32(lane_mask(lanes), a.src + m * a.c + c0);
-      epilogue16(a.ep, m, c0, x, lanes);
+      apply_epilogue<ZmmOps>(a.ep, m, c0, x, lanes);
     }
   }
 }

@@ -83,26 +83,3 @@ struct ZmmOps {
 }  // namespace f8net::rt::kernels::avx512
 
 #include "kernels/epilogue-body.h"
-
-namespace f8net::rt::kernels::avx512 {
-
-using EpilogueRegs16 = EpilogueRegs<ZmmOps>;
-
-// The per-channel vectors for channels [o, o + lanes), loaded once for a run of pixels.
-static inline EpilogueRegs16 epilogue_regs16(const Epilogue& ep, int32_t o, int32_t lanes) {
-  return epilogue_regs<ZmmOps>(ep, o, lanes);
-}
-
-// Applies `ep` to channels [o, o + lanes) of pixel m, with r = epilogue_regs16(ep, o, lanes).
-static inline void epilogue16_regs(const Epilogue& ep, const EpilogueRegs16& r, int64_t m,
-                                   int32_t o, __m512i acc) {
-  apply_epilogue<ZmmOps>(ep, r, m, o, acc);
-}
-
-// The same for one pixel (tables loaded for it alone): standalone element-wise chains.
-static inline void epilogue16(const Epilogue& ep, int64_t m, int32_t o, __m512i acc,
-                              int32_t lanes) {
-  apply_epilogue<ZmmOps>(ep, epilogue_regs<ZmmOps>(ep, o, lanes), m, o, acc);
-}
-
-}  // namespace f8net::rt::kernels::avx512

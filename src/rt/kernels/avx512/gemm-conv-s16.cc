@@ -19,13 +19,13 @@ struct Zmm {
     return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
   }
   static void store(int32_t* p, Reg v) { _mm512_storeu_si512(p, v); }
-  using Regs = EpilogueRegs16;
+  using Regs = EpilogueRegs<ZmmOps>;
   static Regs regs(const Epilogue& ep, int32_t o, int32_t lanes) {
-    return epilogue_regs16(ep, o, lanes);
+    return epilogue_regs<ZmmOps>(ep, o, lanes);
   }
   static void epilogue(const Epilogue& ep, const Regs& r, int64_t m, int32_t o,
                        const int32_t* acc) {
-    epilogue16_regs(ep, r, m, o, _mm512_load_si512(acc));
+    apply_epilogue<ZmmOps>(ep, r, m, o, _mm512_load_si512(acc));
   }
 };
 

@@ -20,9 +20,7 @@
 namespace f8net::rt::kernels::avx512vnni {
 namespace {
 
-using avx512::epilogue16_regs;
-using avx512::epilogue_regs16;
-using avx512::EpilogueRegs16;
+using avx512::ZmmOps;
 
 // Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input);
 // the epilogue runs on them in place (pixels pix[0..MR), channels o0..) with the block's vectors.
@@ -39,7 +37,7 @@ struct Rows {
 template <int MR, int NB, bool kFlip>
 __attribute__((always_inline)) inline void microkernel_body(const Rows& r, const int8_t* b,
                                                             const int32_t* init,
-                                                            const EpilogueRegs16* regs,
+                                                            const EpilogueRegs<ZmmOps>* regs,
                                                             const Epilogue& ep, const int64_t* pix,
                                                             int32_t o0) {
   __m512i acc[MR][NB];
@@ -75,17 +73,18 @@ __attribute__((always_inline)) inline void microkernel_body(const Rows& r, const
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) epilogue16_regs(e, regs[j], pix[m], o0 + 16 * j, acc[m][j]);
+    for (int j = 0; j < NB; ++j) apply_epilogue<ZmmOps>(e, regs[j], pix[m], o0 + 16 * j, acc[m][j]);
   }
 }
 
 template <int MR, int NB, bool kFlip>
-void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const EpilogueRegs16* regs,
-                 const Epilogue& ep, const int64_t* pix, int32_t o0) {
+void microkernel(const Rows& r, const int8_t* b, const int32_t* init,
+                 const EpilogueRegs<ZmmOps>* regs, const Epilogue& ep, const int64_t* pix,
+                 int32_t o0) {
   microkernel_body<MR, NB, kFlip>(r, b, init, regs, ep, pix, o0);
 }
 
-using MicroFn = void (*)(const Rows&, const int8_t*, const int32_t*, const EpilogueRegs16*,
+using MicroFn = void (*)(const Rows&, const int8_t*, const int32_t*, const EpilogueRegs<ZmmOps>*,
                          const Epilogue&, const int64_t*, int32_t);
 
 template <int MR, bool F>
@@ -261,8 +260,8 @@ __attribute__((noinline)) int64_t gather_border(const GemmConvArgs& a, const Int
 // reading the input in place, then the gathered border patches.
 void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64_t m1,
                     const uint8_t* border_rows, const int64_t* border_pix, int64_t border_count,
-                    const int8_t* b, const int32_t* init, const EpilogueRegs16* regs, int32_t nv,
-                    int32_t o0) {
+                    const int8_t* b, const int32_t* init, const EpilogueRegs<ZmmOps>* regs,
+                    int32_t nv, int32_t o0) {
   const int32_t ow = a.ow;
   const int64_t row_bytes = int64_t{a.w} * a.c;
   Rows r;
@@ -336,9 +335,9 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       const int8_t* b = a.packed + int64_t{nb} * a.kp * kGemmNr;
       // The block's epilogue vectors once for all its pixels (small-K 1x1 convs are bound by
       // the epilogue, not by vpdpbusd).
-      EpilogueRegs16 regs[kGemmNr / 16];
+      EpilogueRegs<ZmmOps> regs[kGemmNr / 16];
       for (int32_t j = 0; j < nv; ++j) {
-        regs[j] = epilogue_regs16(a.ep, o0 + 16 * j, std::min(16, lanes - 16 * j));
+        regs[j] = epilogue_regs<ZmmOps>(a.ep, o0 + 16 * j, std::min(16, lanes - 16 * j));
       }
       if (a.tap_rows) {
         tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, regs, nv,
