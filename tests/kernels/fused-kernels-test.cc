@@ -3,7 +3,7 @@
 // op-by-op reference on single-op models: edge shapes (M, N, K below, at and above the 6 x 16
 // and 6 x 64 tiles, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
 // (int32 out, Add, ReLU, signed/unsigned requantize, left shifts; int32 max pools of 3x3/2 and
-// 2x2/1 after it) and extreme codes (0, 255,
+// 2x2/1 after it, with the requantize fused into the pool) and extreme codes (0, 255,
 // +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output buffers
 // sit in the interpreter's arena between other live values, so a stray write changes logits.
 #include <gtest/gtest.h>
@@ -92,7 +92,10 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
   if (wmode != 0) {
     for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(wmode > 0 ? 127 : -127);
   }
-  std::vector<int32_t> wfl(g.depthwise ? static_cast<size_t>(p.out_channels) : 1);
+  // Per-channel weight FLs for depthwise and the pools (whose fused requantize then shifts each
+  // channel by its own amount), one per layer otherwise.
+  const bool per_channel = g.depthwise || variant == 5 || variant == 6;
+  std::vector<int32_t> wfl(per_channel ? static_cast<size_t>(p.out_channels) : 1);
   for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int32_t>((i * 3 + seed) % 8);
   int32_t v = rt::add_conv2d(
       &m, 0, p, w, t::random_bias(rng, static_cast<size_t>(p.out_channels), 1 << 20), wfl);

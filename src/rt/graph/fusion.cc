@@ -26,7 +26,9 @@ std::vector<FusedChain> plan_fusion(const ModelDef& model) {
     bool can_add = head_type == OpType::kConv2d || head_type == OpType::kFullyConnected;
     bool can_relu = head_type != OpType::kRequantize && head_type != OpType::kRelu &&
                     head_type != OpType::kMaxPool && head_type != OpType::kGlobalSumPool;
-    bool can_requant = can_relu || head_type == OpType::kRelu;
+    // A max pool's int32 output may be requantized in its epilogue (the same max, then the
+    // same requantize: R18's stem pool writes codes, and its Requantize stage disappears).
+    bool can_requant = can_relu || head_type == OpType::kRelu || head_type == OpType::kMaxPool;
     while (cur != n_ops && readers[static_cast<size_t>(cur)] == 1) {
       const int32_t j = reader[static_cast<size_t>(cur)];
       const OpDef& op = model.ops[static_cast<size_t>(j)];

@@ -175,7 +175,8 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
     }
     const bool has_epilogue = head_op.type == OpType::kConv2d ||
                               head_op.type == OpType::kFullyConnected ||
-                              head_op.type == OpType::kAdd || head_op.type == OpType::kRelu;
+                              head_op.type == OpType::kAdd || head_op.type == OpType::kRelu ||
+                              head_op.type == OpType::kMaxPool;
     const int32_t side =
         has_epilogue && ch.requant_op < 0 ? side_requant[static_cast<size_t>(ch.out_value)] : -1;
     FusedStage st;

@@ -257,7 +257,10 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
     e.ph = op.pad_h;
     e.pw = op.pad_w;
     st->family = StageFamily::kMaxPool;
-    st->name = kernel_name(ks, std::string("s32_maxpool_") + ks.vec);
+    e.ep.n = e.c;
+    if (requant_op >= 0) build_epilogue(model, info, head + 1, -1, -1, -1, requant_op, t, &e.ep);
+    st->name = kernel_name(
+        ks, std::string(requant_op >= 0 ? "s32_maxpool_requant_" : "s32_maxpool_") + ks.vec);
     st->items = int64_t{e.oh} * e.ow;
     st->work_per_item = int64_t{e.c} * e.kh * e.kw;
     return Status::ok();

@@ -3,6 +3,7 @@
 // (int64 sums saturated to +-(2^31-1)). 8 channels per vector, the same results as kernels/ref.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "kernels/avx2/avx2-kernels.h"
@@ -22,23 +23,35 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
 
 void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
   int32_t* out = static_cast<int32_t*>(a.ep.out);
-  for (int64_t m = begin; m < end; ++m) {
-    const PoolWindow win = pool_window(a, m);
-    // 32 channels (4 ymm) per pass, so each tap's pixel is read as whole cache lines.
-    for (int32_t c0 = 0; c0 < a.c; c0 += 32) {
-      const int32_t vecs = a.c - c0 >= 32 ? 4 : (a.c - c0 + 7) / 8;
+  // 32 channels (4 ymm) per pass, so each tap's pixel is read as whole cache lines; the pass's
+  // epilogue vectors (a fused Requantize) are loaded once for all its pixels.
+  for (int32_t c0 = 0; c0 < a.c; c0 += 32) {
+    const int32_t vecs = std::min(4, (a.c - c0 + 7) / 8);
+    int32_t lanes[4];
+    EpilogueRegs<YmmOps> regs[4];
+    for (int v = 0; v < vecs; ++v) {
+      lanes[v] = std::min(8, a.c - c0 - 8 * v);
+      if (a.ep.requant) regs[v] = epilogue_regs<YmmOps>(a.ep, c0 + 8 * v, lanes[v]);
+    }
+    for (int64_t m = begin; m < end; ++m) {
+      const PoolWindow win = pool_window(a, m);
       __m256i best[4];
       for (int v = 0; v < 4; ++v) best[v] = _mm256_set1_epi32(INT_MIN);
       for (int32_t ky = win.ky0; ky < win.ky1; ++ky) {
         for (int32_t kx = win.kx0; kx < win.kx1; ++kx) {
           const int32_t* p = a.src + (int64_t{win.y0 + ky} * a.w + win.x0 + kx) * a.c + c0;
           for (int v = 0; v < vecs; ++v) {
-            best[v] = _mm256_max_epi32(best[v], load8_s32(p + 8 * v, a.c - c0 - 8 * v));
+            best[v] = _mm256_max_epi32(best[v], load8_s32(p + 8 * v, lanes[v]));
           }
         }
       }
-      for (int v = 0; v < vecs; ++v)
-        store8_s32(out + m * a.c + c0 + 8 * v, best[v], a.c - c0 - 8 * v);
+      for (int v = 0; v < vecs; ++v) {
+        if (a.ep.requant) {
+          apply_epilogue<YmmOps>(a.ep, regs[v], m, c0 + 8 * v, best[v]);
+        } else {
+          store8_s32(out + m * a.c + c0 + 8 * v, best[v], lanes[v]);
+        }
+      }
     }
   }
 }

@@ -24,26 +24,36 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
 
 void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
   int32_t* out = static_cast<int32_t*>(a.ep.out);
-  for (int64_t m = begin; m < end; ++m) {
-    const PoolWindow win = pool_window(a, m);
-    // 64 channels (4 zmm) per pass, so each tap's pixel is read as whole cache lines.
-    for (int32_t c0 = 0; c0 < a.c; c0 += 64) {
+  // 64 channels (4 zmm) per pass, so each tap's pixel is read as whole cache lines; the pass's
+  // epilogue vectors (a fused Requantize) are loaded once for all its pixels.
+  for (int32_t c0 = 0; c0 < a.c; c0 += 64) {
+    const int32_t vecs = std::min(4, (a.c - c0 + 15) / 16);
+    __mmask16 k[4];
+    EpilogueRegs<ZmmOps> regs[4];
+    for (int v = 0; v < vecs; ++v) {
+      const int32_t lanes = std::min(16, a.c - c0 - 16 * v);
+      k[v] = lane_mask(lanes);
+      if (a.ep.requant) regs[v] = epilogue_regs<ZmmOps>(a.ep, c0 + 16 * v, lanes);
+    }
+    for (int64_t m = begin; m < end; ++m) {
+      const PoolWindow win = pool_window(a, m);
       __m512i best[4];
-      __mmask16 k[4];
-      for (int v = 0; v < 4; ++v) {
-        k[v] = lane_mask(std::max(a.c - c0 - 16 * v, 0));  // lane_mask caps at 16
-        best[v] = _mm512_set1_epi32(INT_MIN);
-      }
+      for (int v = 0; v < 4; ++v) best[v] = _mm512_set1_epi32(INT_MIN);
       for (int32_t ky = win.ky0; ky < win.ky1; ++ky) {
         for (int32_t kx = win.kx0; kx < win.kx1; ++kx) {
           const int32_t* p = a.src + (int64_t{win.y0 + ky} * a.w + win.x0 + kx) * a.c + c0;
-          for (int v = 0; v < 4; ++v) {
+          for (int v = 0; v < vecs; ++v) {
             best[v] = _mm512_max_epi32(best[v], _mm512_maskz_loadu_epi32(k[v], p + 16 * v));
           }
         }
       }
-      for (int v = 0; v < 4; ++v)
-        _mm512_mask_storeu_epi32(out + m * a.c + c0 + 16 * v, k[v], best[v]);
+      for (int v = 0; v < vecs; ++v) {
+        if (a.ep.requant) {
+          apply_epilogue<ZmmOps>(a.ep, regs[v], m, c0 + 16 * v, best[v]);
+        } else {
+          _mm512_mask_storeu_epi32(out + m * a.c + c0 + 16 * v, k[v], best[v]);
+        }
+      }
     }
   }
 }
