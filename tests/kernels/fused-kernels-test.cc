@@ -283,3 +283,43 @@ TEST(FusedKernels, ResidualAddSaturatesAtInt32) {
     }
   }
 }
+
+TEST(FusedKernels, RequantizeByThirtyOneRoundsLikeTheReference) {
+  const std::vector<std::string> isas = fused_isas();
+  if (isas.empty()) GTEST_SKIP() << "no fused kernels for this CPU";
+  // Input code 1 at pixel 0 of a 2x2 image (FL 8), a 1x1 conv (weight FL 7: FL 15), a global sum
+  // pool with shift 16 (FL 31), then signed codes at FL 0: a right shift by 31. Channel sums are
+  // w + 4 * bias: -1 (its remainder 2^31 - 1 once wrapped the rounding test: -1 instead of 0),
+  // +1, -+2^30 (ties: 0), 2^30 + 3 and -(2^30 + 3) (+-1), 2^30 - 1 (0) and 2^31 - 1 (1).
+  rt::ModelDef m;
+  m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+  m.input = {rt::Shape{1, 2, 2}, rt::DType::kUint8, 8};
+  rt::Conv2dParams p;
+  p.out_channels = 20;
+  std::vector<int8_t> w(20, 0);
+  std::vector<int32_t> bias(20, 0);
+  const int8_t ws[8] = {-1, 1, 0, 0, -1, 1, -1, -1};
+  const int32_t bs[8] = {0,       0,      1 << 28, -(1 << 28), (1 << 28) + 1, -(1 << 28) - 1,
+                         1 << 28, 1 << 29};
+  for (int c = 0; c < 8; ++c) {
+    w[static_cast<size_t>(c)] = ws[c];
+    bias[static_cast<size_t>(c)] = bs[c];
+  }
+  w[8] = -1;  // channels 8..19 repeat -1 (whole and partial vectors)
+  for (int c = 9; c < 20; ++c) w[static_cast<size_t>(c)] = -1;
+  const int32_t conv = rt::add_conv2d(&m, 0, p, w, bias, {7});
+  const int32_t pooled = rt::add_global_sum_pool(&m, conv, 16);
+  t::add_identity_fc(&m, rt::add_requantize(&m, pooled, 0, true), 20);
+  ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
+  const std::vector<uint8_t> x = {1, 0, 0, 0};
+  const std::vector<uint8_t> want = run(m, x, "ref", 1);
+  ASSERT_EQ(want.size(), size_t{20 * 4});
+  std::vector<int32_t> logits(20);
+  std::memcpy(logits.data(), want.data(), want.size());
+  const std::vector<int32_t> expect = {0, 0, 0, 0, 1, -1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(logits, expect);
+  for (const std::string& isa : isas) {
+    for (int threads : {1, 2})
+      EXPECT_TRUE(run(m, x, isa, threads) == want) << isa << " " << threads;
+  }
+}

@@ -7,10 +7,10 @@
 //
 // V provides: Reg; Cmp (a lane predicate); Mask (the lanes in use); mask(lanes); zero(), set1(v);
 // load(const int32_t*) (a whole vector; tables are padded), load_masked(p, k), store_masked(p,
-// k, v); add, and_, min, max, srav, sllv; gt(a, b) -> Cmp; select(cmp, if_true, if_false);
-// add1_where(cmp, v) (v + 1 in the lanes of cmp); none(v) (no lane non-zero);
-// add_aligned(a, b, s1, s2) = sat32((a << s1) + (b << s2)), add_plain(a, b) = sat32(a + b);
-// store_codes(p, k, q, sgn) (the low byte of each code in [-127, 255]).
+// k, v); add, sub, and_, andnot(a, b) = ~a & b, or_, min, max, srav, sllv; gt(a, b) -> Cmp;
+// select(cmp, if_true, if_false); add1_where(cmp, v) (v + 1 in the lanes of cmp); none(v) (no lane
+// non-zero); add_aligned(a, b, s1, s2) = sat32((a << s1) + (b << s2)), add_plain(a, b) = sat32(a +
+// b); store_codes(p, k, q, sgn) (the low byte of each code in [-127, 255]).
 //
 // Include only from files compiled with that ISA's flags, after V is defined in an unnamed
 // namespace: everything here is a template in an unnamed namespace, so each file instantiates
@@ -29,7 +29,7 @@ template <class V>
 struct EpilogueRegs {
   typename V::Mask k;
   bool plain_add;  // both Add shifts 0 in every lane (ResNet's blocks after the first stage)
-  typename V::Reg s1, s2, rs, ls, mask, half, lo, hi;
+  typename V::Reg s1, s2, rs, ls, mask, half_m1, lo, hi;  // half_m1: the RNE half, minus 1
 };
 
 // Tables hold at least o + V::kLanes entries.
@@ -44,7 +44,7 @@ inline EpilogueRegs<V> epilogue_regs(const Epilogue& ep, int32_t o, int32_t lane
   r.rs = ep.requant ? V::load(ep.rshift + o) : zero;
   r.ls = ep.requant && ep.any_left ? V::load(ep.lshift + o) : zero;
   r.mask = ep.requant ? V::load(ep.rmask + o) : zero;
-  r.half = ep.requant ? V::load(ep.rhalf + o) : zero;
+  r.half_m1 = ep.requant ? V::sub(V::load(ep.rhalf + o), V::set1(1)) : zero;
   const int32_t qmax = ep.out_signed ? (1 << (ep.out_bits - 1)) - 1 : (1 << ep.out_bits) - 1;
   r.lo = V::set1(ep.out_signed && !ep.relu ? -qmax : 0);
   r.hi = V::set1(qmax);
@@ -54,7 +54,8 @@ inline EpilogueRegs<V> epilogue_regs(const Epilogue& ep, int32_t o, int32_t lane
 // fixed::requantize of int32 x by per-lane right shift rs [0, 31] (RNE; mask = 2^rs - 1, half =
 // (mask >> 1) + 1) / left shift ls [0, 8], then clamp to [lo, hi]. Left shifts first clamp |x|
 // to 1024 (any such value saturates 8-bit codes). Rounding up happens when the remainder
-// exceeds half, or equals it with q odd: exactly when rem + (q & 1) > half (rem <= mask < 2^31).
+// exceeds half, or equals it with q odd: when rem + (q & 1) > half, tested as
+// rem - (~q & 1) > half - 1 because rem + 1 wraps for rem = 2^31 - 1 (rs 31, x = -1 must give 0).
 template <class V, bool kAnyLeft>
 inline typename V::Reg requantize(typename V::Reg x, const EpilogueRegs<V>& r) {
   using Reg = typename V::Reg;
@@ -64,8 +65,8 @@ inline typename V::Reg requantize(typename V::Reg x, const EpilogueRegs<V>& r) {
     x = V::sllv(V::select(V::gt(r.ls, V::zero()), c, x), r.ls);
   }
   Reg q = V::srav(x, r.rs);
-  const Reg t = V::add(V::and_(x, r.mask), V::and_(q, one));
-  q = V::add1_where(V::gt(t, r.half), q);
+  const Reg t = V::sub(V::and_(x, r.mask), V::andnot(q, one));  // in [-1, 2^31 - 1]
+  q = V::add1_where(V::gt(t, r.half_m1), q);
   return V::min(V::max(q, r.lo), r.hi);
 }
 

@@ -171,7 +171,8 @@ bool integer_pool(const ModelDef& m, const GraphInfo& g, const std::vector<Value
     if (!reads) continue;
     if (use.type != OpType::kRequantize) return false;
     for (int32_t f : fl) {
-      if (f < use.out_fl) return false;
+      // Shifts of 0..30 only: the graph divides by 2^shift in int32.
+      if (f < use.out_fl || f - use.out_fl > 30) return false;
     }
     ++consumers;
   }

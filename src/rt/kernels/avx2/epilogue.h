@@ -101,6 +101,8 @@ struct YmmOps {
   static void store_masked(int32_t* p, Mask lanes, Reg v) { store8_s32(p, v, lanes); }
   static Reg add(Reg a, Reg b) { return _mm256_add_epi32(a, b); }
   static Reg and_(Reg a, Reg b) { return _mm256_and_si256(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_epi32(a, b); }
+  static Reg andnot(Reg a, Reg b) { return _mm256_andnot_si256(a, b); }
   static Reg or_(Reg a, Reg b) { return _mm256_or_si256(a, b); }
   static Reg min(Reg a, Reg b) { return _mm256_min_epi32(a, b); }
   static Reg max(Reg a, Reg b) { return _mm256_max_epi32(a, b); }

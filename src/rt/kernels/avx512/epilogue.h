@@ -32,6 +32,8 @@ struct ZmmOps {
   static void store_masked(int32_t* p, Mask k, Reg v) { _mm512_mask_storeu_epi32(p, k, v); }
   static Reg add(Reg a, Reg b) { return _mm512_add_epi32(a, b); }
   static Reg and_(Reg a, Reg b) { return _mm512_and_si512(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm512_sub_epi32(a, b); }
+  static Reg andnot(Reg a, Reg b) { return _mm512_andnot_si512(a, b); }
   static Reg or_(Reg a, Reg b) { return _mm512_or_si512(a, b); }
   static Reg min(Reg a, Reg b) { return _mm512_min_epi32(a, b); }
   static Reg max(Reg a, Reg b) { return _mm512_max_epi32(a, b); }
