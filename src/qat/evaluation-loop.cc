@@ -66,6 +66,8 @@ EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const data::Dataset>& 
                     const data::TransformOptions& transform, const DataConfig& data,
                     int64_t batch_size, const std::string& stage, TrainObserver* observer,
                     const std::atomic<int>* stop, DistGroup* shard) {
+  // Every rank of a shard must reach the all-reduce: a per-rank stop could leave the others in it.
+  TORCH_CHECK(!(stop && shard), "evaluate: a sharded evaluation takes no stop flag");
   model.eval();
   torch::NoGradGuard no_grad;
   data::BatchLoader loader(ds, transform, loader_options(data, batch_size));

@@ -29,9 +29,10 @@ struct EvalTotals {
 
 // Top-1, top-5 and the mean loss on training-scale logits over `ds` in order, without gradients;
 // stops early (interrupted) when *stop becomes non-zero. With `shard` (data-parallel training,
-// the same model on every rank) each rank forwards only its rank_slice of every batch and the
-// totals are summed over the group, so every rank returns the whole set's figures: the image
-// and hit counts exactly, the loss up to the order of its sum.
+// the same model on every rank; no `stop`) each rank forwards only its rank_slice of every batch
+// and the totals are summed over the group, so every rank returns the same figures: those of the
+// whole set as far as a sample's logits do not depend on the batch it is in (evaluation mode;
+// kernels chosen by batch size may round differently), the loss up to the order of its sum.
 EvalTotals evaluate(NetImpl& model, const std::shared_ptr<const data::Dataset>& ds,
                     const data::TransformOptions& transform, const DataConfig& data,
                     int64_t batch_size, const std::string& stage, TrainObserver* observer,

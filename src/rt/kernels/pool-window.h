@@ -15,8 +15,9 @@ struct PoolWindow {
   int32_t kx0, kx1;  // columns in range
 };
 
-// The window of output pixel m (row-major over a.oh x a.ow).
-inline PoolWindow pool_window(const EltArgs& a, int64_t m) {
+// The window of output pixel m (row-major over a.oh x a.ow). Static: each ISA's file keeps its
+// own copy (an inline function with external linkage could be merged across ISA flags).
+static inline PoolWindow pool_window(const EltArgs& a, int64_t m) {
   const int32_t oy = static_cast<int32_t>(m / a.ow), ox = static_cast<int32_t>(m % a.ow);
   PoolWindow w;
   w.y0 = oy * a.sh - a.ph;
