@@ -250,14 +250,8 @@ Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, i
   e.oh = dst.shape.h;
   e.ow = dst.shape.w;
   if (op.type == OpType::kMaxPool) {
-    e.kh = op.kernel_h;
-    e.kw = op.kernel_w;
-    e.sh = op.stride_h;
-    e.sw = op.stride_w;
-    e.ph = op.pad_h;
-    e.pw = op.pad_w;
+    copy_window(op, &e);
     st->family = StageFamily::kMaxPool;
-    e.ep.n = e.c;
     if (requant_op >= 0) build_epilogue(model, info, head + 1, -1, -1, -1, requant_op, t, &e.ep);
     st->name = kernel_name(
         ks, std::string(requant_op >= 0 ? "s32_maxpool_requant_" : "s32_maxpool_") + ks.vec);
