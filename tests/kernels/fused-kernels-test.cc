@@ -323,3 +323,125 @@ TEST(FusedKernels, RequantizeByThirtyOneRoundsLikeTheReference) {
       EXPECT_TRUE(run(m, x, isa, threads) == want) << isa << " " << threads;
   }
 }
+
+namespace {
+
+struct PoolGeo {
+  int32_t c, h, w, n, k, stride, pool_k, pool_s, pool_p;
+};
+
+// input -> conv (+ an Add of a second conv, + ReLU) -> max pool -> tail. The pool alone reads
+// the conv's int32, so the fused engine runs both as one banded stage. tail 0: codes, read out by
+// a 1x1 conv; 1: the pooled int32 also feeds an Add (ResNet's stem and first block: the pool
+// writes int32 and codes); 2: the pooled int32 is the graph's output.
+rt::ModelDef conv_pool_model(const PoolGeo& g, bool sgn, bool add, bool relu, int tail,
+                             uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  rt::ModelDef m;
+  m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+  m.input = {rt::Shape{g.c, g.h, g.w}, sgn ? rt::DType::kInt8 : rt::DType::kUint8, 7};
+  rt::Conv2dParams p;
+  p.out_channels = g.n;
+  p.kernel_h = p.kernel_w = g.k;
+  p.stride_h = p.stride_w = g.stride;
+  p.pad_h = p.pad_w = g.k / 2;
+  const size_t nw = static_cast<size_t>(g.n) * g.c * g.k * g.k;
+  std::vector<int32_t> wfl(static_cast<size_t>(g.n));
+  for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int32_t>((i * 5 + seed) % 7);
+  const int32_t other =
+      add ? rt::add_conv2d(&m, 0, p, t::random_weights(rng, nw, 127),
+                           t::random_bias(rng, static_cast<size_t>(g.n), 5000), {3})
+          : -1;
+  int32_t v = rt::add_conv2d(&m, 0, p, t::random_weights(rng, nw, 127),
+                             t::random_bias(rng, static_cast<size_t>(g.n), 1 << 18), wfl);
+  if (add) v = rt::add_add(&m, v, other);
+  if (relu) v = rt::add_relu(&m, v);
+  const int32_t pooled = rt::add_max_pool(&m, v, g.pool_k, g.pool_s, g.pool_p);
+  if (tail == 2) return m;
+  const int32_t codes = rt::add_requantize(&m, pooled, 5, !relu);
+  if (tail == 1) {
+    rt::Conv2dParams q;
+    q.out_channels = g.n;
+    q.kernel_h = q.kernel_w = 3;
+    q.pad_h = q.pad_w = 1;
+    const int32_t body = rt::add_conv2d(
+        &m, codes, q, t::random_weights(rng, static_cast<size_t>(9 * g.n * g.n), 127),
+        t::random_bias(rng, static_cast<size_t>(g.n), 1000), {4});
+    const int32_t sum = rt::add_relu(&m, rt::add_add(&m, body, pooled));
+    rt::Conv2dParams one;
+    one.out_channels = 1;
+    rt::add_conv2d(&m, rt::add_requantize(&m, sum, 3, false), one,
+                   std::vector<int8_t>(static_cast<size_t>(g.n), 1), {0}, {0});
+    return m;
+  }
+  rt::Conv2dParams ones;
+  ones.out_channels = 2;
+  rt::add_conv2d(&m, codes, ones, std::vector<int8_t>(static_cast<size_t>(2 * g.n), 1), {0, -1},
+                 {0});
+  return m;
+}
+
+}  // namespace
+
+TEST(FusedKernels, ConvAndMaxPoolInOneStageEqualReference) {
+  const std::vector<std::string> isas = fused_isas();
+  if (isas.empty()) GTEST_SKIP() << "no fused kernels for this CPU";
+  const uint64_t seed = t::test_seed(91);
+  std::mt19937_64 rng(seed);
+  // ResNet's stem (7x7/2 on 3 channels, 3x3/2/1 pool) and in-place tap rows (c % 4 == 0), pools
+  // whose windows straddle bands (3x3/2, 3x3/1, 5x5/1) or never do (2x2/2), a 1x1 pool, odd
+  // sizes, channel counts off the vector widths, and a conv output of only a few rows.
+  const PoolGeo geos[] = {
+      {3, 60, 44, 64, 7, 2, 3, 2, 1},  {8, 37, 29, 24, 3, 1, 3, 2, 1},
+      {4, 26, 19, 70, 3, 2, 3, 1, 1},  {3, 33, 17, 16, 5, 1, 5, 1, 2},
+      {12, 30, 22, 40, 3, 1, 2, 2, 0}, {4, 21, 9, 9, 1, 1, 1, 1, 0},
+      {5, 9, 40, 33, 3, 2, 2, 1, 1},   {4, 6, 6, 16, 3, 1, 3, 2, 1},
+  };
+  for (const PoolGeo& g : geos) {
+    for (int variant = 0; variant < 6; ++variant) {
+      const bool sgn = variant % 2 == 1;
+      const bool add = variant == 2 || variant == 5;
+      const bool relu = variant != 1;
+      const int tail = variant % 3;
+      const rt::ModelDef m = conv_pool_model(g, sgn, add, relu, tail, seed + variant);
+      const rt::Status valid = rt::validate_model(m, nullptr);
+      ASSERT_TRUE(valid.is_ok()) << valid.message();
+      const int conv_op = add ? 1 : 0;
+      for (int mode = 0; mode < 4; ++mode) {
+        const std::vector<uint8_t> x = codes(rng, m.input, mode);
+        const std::vector<uint8_t> want = run(m, x, "ref", 1);
+        for (const std::string& isa : isas) {
+          for (int threads : {1, 2, 3}) {
+            rt::Interpreter it;
+            rt::InterpreterOptions o;
+            o.isa = isa;
+            o.num_threads = threads;
+            ASSERT_TRUE(it.load(m).is_ok());
+            ASSERT_TRUE(it.prepare(o).is_ok());
+            // The conv and the pool are one stage (the pool's op reports the same kernel).
+            const std::string name = it.kernel_name(conv_op);
+            EXPECT_NE(name.find("+s32_maxpool"), std::string::npos) << name;
+            EXPECT_EQ(name, it.kernel_name(conv_op + 1 + (add ? 1 : 0) + (relu ? 1 : 0)));
+            const std::string where = isa + " c" + std::to_string(g.c) + " h" +
+                                      std::to_string(g.h) + " w" + std::to_string(g.w) + " pool " +
+                                      std::to_string(g.pool_k) + "/" + std::to_string(g.pool_s) +
+                                      " variant " + std::to_string(variant) + " mode " +
+                                      std::to_string(mode) + " threads " + std::to_string(threads) +
+                                      " " + t::seed_note(seed);
+            EXPECT_TRUE(run(m, x, isa, threads) == want) << where;
+            // A batch of three (the image in the middle): per-image programs or one after another.
+            std::vector<uint8_t> batch(3 * x.size());
+            const std::vector<uint8_t> y = codes(rng, m.input, 0);
+            std::copy(y.begin(), y.end(), batch.begin());
+            std::copy(x.begin(), x.end(), batch.begin() + static_cast<int64_t>(x.size()));
+            std::copy(y.begin(), y.end(), batch.begin() + 2 * static_cast<int64_t>(x.size()));
+            std::vector<int32_t> out(3 * want.size() / 4);
+            ASSERT_TRUE(it.run_batch(batch.data(), 3, out.data()).is_ok()) << where;
+            EXPECT_EQ(std::memcmp(out.data() + want.size() / 4, want.data(), want.size()), 0)
+                << "batch " << where;
+          }
+        }
+      }
+    }
+  }
+}

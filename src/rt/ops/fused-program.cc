@@ -10,6 +10,7 @@
 
 #include "graph/fusion.h"
 #include "graph/memory-plan.h"
+#include "ops/conv-pool.h"
 
 namespace f8net::rt::ops {
 namespace {
@@ -22,6 +23,8 @@ void run_items(const void* ctx, int64_t begin, int64_t end, int thread) {
   switch (st->family) {
     case StageFamily::kGemm:
       k.gemm_conv(st->gemm, begin, end, thread);
+      break;
+    case StageFamily::kConvPool:  // run_stage runs it (two passes)
       break;
     case StageFamily::kDepthwise:
       k.depthwise_conv(st->dw, begin, end, thread);
@@ -80,6 +83,10 @@ Status allocate_and_bind(FusedProgram* prog) {
     }
     st.dw.src = src;
     st.elt.src = reinterpret_cast<const int32_t*>(src);
+    if (st.partials_buf >= 0) {
+      st.conv_pool.partials =
+          reinterpret_cast<int32_t*>(p.buffers[static_cast<size_t>(st.partials_buf)]);
+    }
   }
   p.output = p.buffers[static_cast<size_t>(p.output_buf)];
   return Status::ok();
@@ -118,11 +125,20 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   std::vector<int32_t> buf_of_value(n_values, -1);
   std::vector<uint64_t> sizes;
   std::vector<int32_t> written_at;  // per buffer: the stage that writes it
-  auto add_buffer = [&](const ValueInfo& v, int32_t stage) {
-    sizes.push_back(bytes_of(v));
+  auto add_bytes = [&](uint64_t bytes, int32_t stage) {
+    sizes.push_back(bytes);
     written_at.push_back(stage);
     return static_cast<int32_t>(sizes.size()) - 1;
   };
+  auto add_buffer = [&](const ValueInfo& v, int32_t stage) {
+    return add_bytes(bytes_of(v), stage);
+  };
+  std::vector<int32_t> readers(n_values, 0);
+  for (const OpDef& op : model.ops) {
+    for (int32_t v : op.inputs) {
+      if (v >= 0) ++readers[static_cast<size_t>(v)];
+    }
+  }
   add_buffer(info.values[0], -1);  // buffer 0: the API input, CHW
 
   FusedStage to_hwc;
@@ -186,7 +202,13 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
     st.src_buf = buf_of_value[static_cast<size_t>(head.inputs[0])];
     const int32_t other = head.type == OpType::kAdd ? head.inputs[1] : ch.add_other;
     if (other >= 0) st.other_buf = buf_of_value[static_cast<size_t>(other)];
-    const int32_t stage = static_cast<int32_t>(p.stages.size());
+    // A max pool alone reading the previous stage's int32 conv output joins that stage
+    // (conv-pool.h); the conv's int32 buffer is then never written.
+    const bool into_conv = head.type == OpType::kMaxPool && !p.stages.empty() &&
+                           p.stages.back().out_buf == st.src_buf &&
+                           readers[static_cast<size_t>(head.inputs[0])] == 1 &&
+                           can_fuse_conv_pool(p.stages.back(), st);
+    const int32_t stage = static_cast<int32_t>(p.stages.size()) - (into_conv ? 1 : 0);
     for (int32_t op : {ch.head, ch.add_op, ch.relu_op, ch.requant_op, side}) {
       if (op < 0) continue;
       st.ir_ops.push_back(op);
@@ -202,7 +224,18 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
       absorbed[static_cast<size_t>(side)] = true;
       requants_of_value[static_cast<size_t>(ch.out_value)].push_back(side);
     }
-    p.stages.push_back(std::move(st));
+    if (!into_conv) {
+      p.stages.push_back(std::move(st));
+      continue;
+    }
+    FusedStage& conv = p.stages.back();
+    sizes[static_cast<size_t>(conv.out_buf)] = 0;
+    conv.ir_ops.insert(conv.ir_ops.end(), st.ir_ops.begin(), st.ir_ops.end());
+    conv.out_buf = st.out_buf;
+    conv.out32_buf = st.out32_buf;
+    const int64_t partial_bytes = fuse_conv_pool(&conv, std::move(st), threads);
+    if (partial_bytes > 0)
+      conv.partials_buf = add_bytes(static_cast<uint64_t>(partial_bytes), stage);
   }
   const ValueInfo& out_info = info.values.back();
   const bool spatial = out_info.shape.h * int64_t{out_info.shape.w} > 1;
@@ -237,7 +270,7 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
 
   uint64_t scratch_stride = 0;
   for (const FusedStage& st : p.stages) {
-    if (st.family == StageFamily::kGemm) {
+    if (st.family == StageFamily::kGemm || st.family == StageFamily::kConvPool) {
       scratch_stride =
           std::max<uint64_t>(scratch_stride, static_cast<uint64_t>(st.gemm.scratch_stride));
     }
@@ -274,7 +307,13 @@ Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out) {
 }
 
 void run_stage(const FusedStage& st, ThreadPool* pool) {
-  if (pool == nullptr || pool->size() == 1 || st.items * st.work_per_item < kMinParallelWork) {
+  const bool parallel =
+      pool != nullptr && pool->size() > 1 && st.items * st.work_per_item >= kMinParallelWork;
+  if (st.family == StageFamily::kConvPool) {
+    run_conv_pool(st, pool, parallel);
+    return;
+  }
+  if (!parallel) {
     run_items(&st, 0, st.items, 0);
     return;
   }

@@ -14,17 +14,45 @@
 #include "f8net/rt/status.h"
 #include "kernels/fused-args.h"
 #include "kernels/fused-table.h"
+#include "ops/gemm-plan.h"
 #include "threads/thread-pool.h"
 
 namespace f8net::rt::ops {
 
-enum class StageFamily { kGemm, kDepthwise, kPointwise, kMaxPool, kGlobalSumPool, kToHwc, kToChw };
+enum class StageFamily {
+  kGemm,
+  kConvPool,  // a GEMM conv and the max pool that alone reads it (ops/conv-pool.h)
+  kDepthwise,
+  kPointwise,
+  kMaxPool,
+  kGlobalSumPool,
+  kToHwc,
+  kToChw
+};
 
 // A stage's packed weights and per-channel tables.
 struct StageTables {
   std::vector<int8_t> packed;
   std::vector<int16_t> packed16;
   std::vector<int32_t> init, weights32, rshift, lshift, rmask, rhalf, add_self, add_other;
+};
+
+// A kConvPool stage's work: the conv's output rows in bands of band_rows, each item one band
+// computed into the running thread's scratch (at band_offset) and pooled from there, so the
+// conv's int32 tensor never exists whole. A pooled row whose window spans two bands ("straddles")
+// gets a partial max from each band into `partials` ([straddle][2][pool ow][c] int32), and a
+// second pass takes their max and runs the pool's epilogue: max is exact in any grouping, so the
+// bytes are the unfused pool's.
+struct ConvPoolPlan {
+  int32_t band_rows = 0;  // >= the pool's kernel rows: a window spans at most two bands
+  int32_t bands = 0;
+  GemmPlan band_plan;  // the conv's items within one band (one thread)
+  int64_t band_pixel_list_offset = 0;
+  int64_t band_offset = 0;                        // the band's int32 rows in each thread's scratch
+  std::vector<int32_t> inside_begin, inside_end;  // per band: pooled rows whose window it holds
+  std::vector<int32_t> straddle;                  // pooled rows spanning bands (b - 1, b)
+  std::vector<int32_t> straddle_band;             // that b
+  int32_t* partials = nullptr;
 };
 
 struct FusedStage {
@@ -40,12 +68,18 @@ struct FusedStage {
   // out_buf holds the codes.
   int32_t out32_buf = -1;
   kernels::GemmConvArgs gemm;
+  GemmShape gemm_shape;  // what gemm's plan was made for
   kernels::DepthwiseArgs dw;
   kernels::EltArgs elt;
   kernels::LayoutArgs layout;
   // Storage the args point into (filled at prepare, never resized afterwards); shared read-only
   // by the copies of the program that run other images of a batch.
   std::shared_ptr<const StageTables> tables;
+  // kConvPool: elt holds the pool (its tables here), gemm the conv; partials_buf is an arena
+  // buffer of this stage only.
+  ConvPoolPlan conv_pool;
+  std::shared_ptr<const StageTables> pool_tables;
+  int32_t partials_buf = -1;
 };
 
 struct FusedProgram {
@@ -77,6 +111,9 @@ Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out);
 
 // Runs stage s (all its items, on the pool when it is big enough). Allocates nothing.
 void run_stage(const FusedStage& st, ThreadPool* pool);
+
+// Sets g's tile, split and scratch layout for `plan` (patch_bytes: scratch bytes per pixel).
+void set_gemm_plan(const GemmPlan& plan, int64_t patch_bytes, kernels::GemmConvArgs* g);
 
 // Fills a stage's kernel arguments other than buffer addresses (fused-stages.cc).
 Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, int32_t add_op,

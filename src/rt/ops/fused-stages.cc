@@ -146,13 +146,9 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   // vpdpbusd zmm: 64 MACs; vpmaddwd: 32 (zmm) or 16 (ymm); two vector ports.
   shape.macs_per_cycle = quads ? 128 : (nr >= 64 ? 64 : 32);
   const GemmPlan plan = plan_gemm(shape, threads);
-  g.m_tile = static_cast<int32_t>(plan.m_tile);
-  g.n_split = plan.n_split;
   g.tap_rows = quads && !g.direct && g.dw == 1 && g.c % 4 == 0;
-  g.pixel_list_offset = round_up(plan.m_tile * patch_bytes + kernels::kScratchSlack, 64);
-  g.scratch_stride =
-      g.direct ? 0
-               : g.pixel_list_offset + (g.tap_rows ? round_up(plan.m_tile * 8, 64) : int64_t{0});
+  set_gemm_plan(plan, patch_bytes, &g);
+  st->gemm_shape = shape;
   st->family = StageFamily::kGemm;
   st->name = kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") +
                                  (fc ? "_gemm_fc_" : "_gemm_conv_") + ks.gemm_tile);
@@ -199,6 +195,15 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
 }
 
 }  // namespace
+
+void set_gemm_plan(const GemmPlan& plan, int64_t patch_bytes, kernels::GemmConvArgs* g) {
+  g->m_tile = static_cast<int32_t>(plan.m_tile);
+  g->n_split = plan.n_split;
+  g->pixel_list_offset = round_up(plan.m_tile * patch_bytes + kernels::kScratchSlack, 64);
+  g->scratch_stride =
+      g->direct ? 0
+                : g->pixel_list_offset + (g->tap_rows ? round_up(plan.m_tile * 8, 64) : int64_t{0});
+}
 
 Status build_stage(const ModelDef& model, const GraphInfo& info, int32_t head, int32_t add_op,
                    int32_t add_other, int32_t relu_op, int32_t requant_op,
