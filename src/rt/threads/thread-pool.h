@@ -1,6 +1,7 @@
 // A small fixed pool for parallel_for: the caller and num_threads-1 workers share [0, n). Thread k
-// owns the contiguous slice [n*k/T, n*(k+1)/T) and claims it from the front in grains of about an
-// eighth; a thread whose slice is empty takes grains from the others' slices. So each thread
+// owns the contiguous slice [n*k/T, n*(k+1)/T) and claims it from the front in guided grains (an
+// eighth of what is left, at least 1/64 of the slice: the last claims are single items); a thread
+// whose slice is empty takes grains from the others' slices. So each thread
 // keeps its own slice's locality when all run at the same speed, and a thread that starts late or
 // runs slowly (a preempted vCPU, a sleeping worker) no longer holds up the op: the others finish
 // its items. Which thread runs an item depends on timing; the bytes never do, because every item is
