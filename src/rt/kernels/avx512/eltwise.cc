@@ -8,7 +8,7 @@
 
 #include "kernels/avx512/avx512-kernels.h"
 #include "kernels/avx512/epilogue.h"
-#include "kernels/pool-window.h"
+#include "kernels/maxpool-body.h"
 
 namespace f8net::rt::kernels::avx512 {
 
@@ -22,74 +22,8 @@ void s32_pointwise(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/)
   }
 }
 
-namespace {
-
-// Pixels [begin, end) of one pass over channels [c0, c0 + 16 * V): V known at compile time, so
-// the V running maxima stay in registers (with a run-time count they lived on the stack, and
-// every tap was a store-to-load chain).
-template <int V>
-void maxpool_pass(const EltArgs& a, int32_t c0, const __mmask16* mask,
-                  const EpilogueRegs<ZmmOps>* epilogue_regs, int64_t begin, int64_t end) {
-  int32_t* out = static_cast<int32_t*>(a.ep.out);
-  // Local copies: the code stores may alias the args and the tables.
-  const Epilogue ep = a.ep;
-  __mmask16 k[V];
-  EpilogueRegs<ZmmOps> regs[V];
-  for (int v = 0; v < V; ++v) {
-    k[v] = mask[v];
-    regs[v] = epilogue_regs[v];
-  }
-  for (int64_t m = begin; m < end; ++m) {
-    const PoolWindow win = pool_window(a, m);
-    __m512i best[V];
-    for (int v = 0; v < V; ++v) best[v] = _mm512_set1_epi32(INT_MIN);
-    for (int32_t ky = win.ky0; ky < win.ky1; ++ky) {
-      const int32_t* row = a.src + (int64_t{win.y0 + ky} * a.w + win.x0) * a.c + c0;
-      for (int32_t kx = win.kx0; kx < win.kx1; ++kx) {
-        const int32_t* p = row + int64_t{kx} * a.c;
-        for (int v = 0; v < V; ++v) {
-          best[v] = _mm512_max_epi32(best[v], _mm512_maskz_loadu_epi32(k[v], p + 16 * v));
-        }
-      }
-    }
-    for (int v = 0; v < V; ++v) {
-      if (ep.requant) {
-        apply_epilogue<ZmmOps>(ep, regs[v], m, c0 + 16 * v, best[v]);
-      } else {
-        _mm512_mask_storeu_epi32(out + m * a.c + c0 + 16 * v, k[v], best[v]);
-      }
-    }
-  }
-}
-
-}  // namespace
-
 void s32_maxpool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
-  // 64 channels (4 zmm) per pass, so each tap's pixel is read as whole cache lines; the pass's
-  // epilogue vectors (a fused Requantize) are loaded once for all its pixels.
-  for (int32_t c0 = 0; c0 < a.c; c0 += 64) {
-    const int32_t vecs = std::min(4, (a.c - c0 + 15) / 16);
-    __mmask16 k[4];
-    EpilogueRegs<ZmmOps> regs[4]{};
-    for (int v = 0; v < vecs; ++v) {
-      const int32_t lanes = std::min(16, a.c - c0 - 16 * v);
-      k[v] = lane_mask(lanes);
-      if (a.ep.requant) regs[v] = epilogue_regs<ZmmOps>(a.ep, c0 + 16 * v, lanes);
-    }
-    switch (vecs) {
-      case 1:
-        maxpool_pass<1>(a, c0, k, regs, begin, end);
-        break;
-      case 2:
-        maxpool_pass<2>(a, c0, k, regs, begin, end);
-        break;
-      case 3:
-        maxpool_pass<3>(a, c0, k, regs, begin, end);
-        break;
-      default:
-        maxpool_pass<4>(a, c0, k, regs, begin, end);
-    }
-  }
+  maxpool<ZmmOps>(a, begin, end);
 }
 
 void s32_global_sum_pool(const EltArgs& a, int64_t begin, int64_t end, int /*thread*/) {
