@@ -328,6 +328,7 @@ namespace {
 
 struct PoolGeo {
   int32_t c, h, w, n, k, stride, pool_k, pool_s, pool_p;
+  int32_t pad = -1;  // the conv's padding (-1: k / 2)
 };
 
 // input -> conv (+ an Add of a second conv, + ReLU) -> max pool -> tail. The pool alone reads
@@ -344,7 +345,7 @@ rt::ModelDef conv_pool_model(const PoolGeo& g, bool sgn, bool add, bool relu, in
   p.out_channels = g.n;
   p.kernel_h = p.kernel_w = g.k;
   p.stride_h = p.stride_w = g.stride;
-  p.pad_h = p.pad_w = g.k / 2;
+  p.pad_h = p.pad_w = g.pad >= 0 ? g.pad : g.k / 2;
   const size_t nw = static_cast<size_t>(g.n) * g.c * g.k * g.k;
   std::vector<int32_t> wfl(static_cast<size_t>(g.n));
   for (size_t i = 0; i < wfl.size(); ++i) wfl[i] = static_cast<int32_t>((i * 5 + seed) % 7);
@@ -392,10 +393,18 @@ TEST(FusedKernels, ConvAndMaxPoolInOneStageEqualReference) {
   // whose windows straddle bands (3x3/2, 3x3/1, 5x5/1) or never do (2x2/2), a 1x1 pool, odd
   // sizes, channel counts off the vector widths, and a conv output of only a few rows.
   const PoolGeo geos[] = {
-      {3, 60, 44, 64, 7, 2, 3, 2, 1},  {8, 37, 29, 24, 3, 1, 3, 2, 1},
-      {4, 26, 19, 70, 3, 2, 3, 1, 1},  {3, 33, 17, 16, 5, 1, 5, 1, 2},
-      {12, 30, 22, 40, 3, 1, 2, 2, 0}, {4, 21, 9, 9, 1, 1, 1, 1, 0},
-      {5, 9, 40, 33, 3, 2, 2, 1, 1},   {4, 6, 6, 16, 3, 1, 3, 2, 1},
+      {3, 60, 44, 64, 7, 2, 3, 2, 1},
+      {8, 37, 29, 24, 3, 1, 3, 2, 1},
+      {4, 26, 19, 70, 3, 2, 3, 1, 1},
+      {3, 33, 17, 16, 5, 1, 5, 1, 2},
+      {12, 30, 22, 40, 3, 1, 2, 2, 0},
+      {4, 21, 9, 9, 1, 1, 1, 1, 0},
+      {5, 9, 40, 33, 3, 2, 2, 1, 1},
+      {4, 6, 6, 16, 3, 1, 3, 2, 1},
+      // Odd int32 row bytes (3 channels x 45: per-thread slots must stay 64-byte aligned), and
+      // a 1x1 conv padded by 3 on a 2-row input, whose last bands read only padding.
+      {4, 45, 45, 3, 3, 1, 3, 1, 1},
+      {4, 2, 5, 8, 1, 1, 2, 2, 0, 3},
   };
   for (const PoolGeo& g : geos) {
     for (int variant = 0; variant < 6; ++variant) {

@@ -50,7 +50,11 @@ void run_band(const FusedStage& st, int32_t b, int thread) {
 
   kernels::GemmConvArgs band = g;
   const int32_t start = r0 * g.sh - g.ph;  // the first input row band row 0 reads
-  if (start >= 0) {
+  if (start >= g.h) {  // padding larger than the kernel: the band reads only padding rows
+    band.src = g.src + int64_t{g.h} * g.w * g.c;
+    band.h = 0;
+    band.ph = 0;
+  } else if (start >= 0) {
     band.src = g.src + int64_t{start} * g.w * g.c;
     band.h = g.h - start;
     band.ph = 0;
@@ -167,7 +171,8 @@ int64_t fuse_conv_pool(FusedStage* conv, FusedStage&& pool, int threads) {
                 &planned);
   cp.band_pixel_list_offset = planned.pixel_list_offset;
   cp.band_offset = round_up(planned.scratch_stride, 64);
-  st.gemm.scratch_stride = cp.band_offset + cp.band_rows * row_bytes;
+  // A multiple of 64: each thread's slot (and its int64 pixel list) stays aligned.
+  st.gemm.scratch_stride = round_up(cp.band_offset + cp.band_rows * row_bytes, 64);
 
   st.family = StageFamily::kConvPool;
   st.name = st.name.substr(0, st.name.find("__")) + "+" + pool.name;
