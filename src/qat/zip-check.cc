@@ -64,11 +64,23 @@ Directory find_directory(const Bytes& b) {
   for (uint64_t at = b.size() - 22 + 1; at-- > lowest;) {
     if (b.le(at, 4) != kEndOfCentralDir || at + 22 + b.le(at + 20, 2) != b.size()) continue;
     Directory d{b.le(at + 10, 2), b.le(at + 16, 4), b.le(at + 12, 4)};
-    if (d.entries == 0xffff || d.offset == 0xffffffff || d.size == 0xffffffff) {
-      if (at < 20 || b.le(at - 20, 4) != kZip64Locator) b.fail("zip64 end record missing");
+    if (b.le(at + 8, 2) != d.entries) b.fail("multi-disk zip");
+    // LibTorch's reader (miniz) takes the zip64 record's values whenever its locator precedes
+    // the end record, escaped or not: read what it reads, and refuse a 32-bit field that says
+    // otherwise (else a 32-bit "0 records" would hide records from this check).
+    if (at >= 20 && b.le(at - 20, 4) == kZip64Locator) {
       const uint64_t z = b.le(at - 20 + 8, 8);
       if (b.le(z, 4) != kZip64End) b.fail("bad zip64 end record");
-      d = Directory{b.le(z + 32, 8), b.le(z + 48, 8), b.le(z + 40, 8)};
+      const Directory d64{b.le(z + 32, 8), b.le(z + 48, 8), b.le(z + 40, 8)};
+      if (b.le(z + 24, 8) != d64.entries) b.fail("multi-disk zip");
+      if ((d.entries != 0xffff && d.entries != d64.entries) ||
+          (d.offset != 0xffffffff && d.offset != d64.offset) ||
+          (d.size != 0xffffffff && d.size != d64.size)) {
+        b.fail("zip end records disagree");
+      }
+      d = d64;
+    } else if (d.entries == 0xffff || d.offset == 0xffffffff || d.size == 0xffffffff) {
+      b.fail("zip64 end record missing");
     }
     if (d.offset > b.size() || d.size > b.size() - d.offset) {
       b.fail("central directory outside the file");

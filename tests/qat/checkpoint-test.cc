@@ -398,6 +398,16 @@ TEST(Checkpoint, ArchivesWithCodeOrCompressedRecordsAreRefusedBeforeLibTorchOpen
   EXPECT_NE(msg.find("outside the file"), std::string::npos) << msg;
   EXPECT_NE(load(good.substr(0, good.size() - 10)).find("not an f8net checkpoint"),
             std::string::npos);
+
+  // A 32-bit end record claiming no records while the zip64 one (which LibTorch reads) lists
+  // them all: the check must not be skipped (a fuzzed file hid a pickle asking for 4 GB so).
+  std::string hidden = good;
+  const size_t end = hidden.rfind("PK\x05\x06");
+  ASSERT_NE(end, std::string::npos);
+  ASSERT_EQ(hidden.compare(end - 20, 4, "PK\x06\x07"), 0);  // LibTorch writes zip64 records
+  hidden[end + 8] = hidden[end + 9] = hidden[end + 10] = hidden[end + 11] = '\0';
+  msg = load(hidden);
+  EXPECT_NE(msg.find("zip end records disagree"), std::string::npos) << msg;
 }
 
 }  // namespace
