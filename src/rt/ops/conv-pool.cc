@@ -145,9 +145,9 @@ int64_t fuse_conv_pool(FusedStage* conv, FusedStage&& pool, int threads) {
   rows = round_up(std::max<int64_t>(rows, e.kh), e.sh);
   ConvPoolPlan& cp = st.conv_pool;
   cp.band_rows = static_cast<int32_t>(std::min<int64_t>(rows, oh));
-  cp.bands = (oh + cp.band_rows - 1) / cp.band_rows;
-  cp.inside_begin.assign(static_cast<size_t>(cp.bands), 0);
-  cp.inside_end.assign(static_cast<size_t>(cp.bands), 0);
+  const int32_t bands = (oh + cp.band_rows - 1) / cp.band_rows;
+  cp.inside_begin.assign(static_cast<size_t>(bands), 0);
+  cp.inside_end.assign(static_cast<size_t>(bands), 0);
   for (int32_t p = 0; p < e.oh; ++p) {
     int32_t lo = 0, hi = 0;
     window_rows(e, p, &lo, &hi);
@@ -178,17 +178,17 @@ int64_t fuse_conv_pool(FusedStage* conv, FusedStage&& pool, int threads) {
   st.name = st.name.substr(0, st.name.find("__")) + "+" + pool.name;
   st.elt = pool.elt;
   st.pool_tables = std::move(pool.tables);
-  st.items = cp.bands;
-  st.work_per_item = st.macs / std::max<int64_t>(cp.bands, 1);
+  st.items = bands;  // one band per item
+  st.work_per_item = st.macs / std::max<int64_t>(bands, 1);
   return static_cast<int64_t>(cp.straddle.size()) * 2 * e.ow * e.c * 4;
 }
 
 void run_conv_pool(const FusedStage& st, ThreadPool* pool, bool parallel) {
   const ConvPoolPlan& cp = st.conv_pool;
   if (parallel) {
-    pool->parallel_for(cp.bands, run_bands, &st);
+    pool->parallel_for(st.items, run_bands, &st);
   } else {
-    run_bands(&st, 0, cp.bands, 0);
+    run_bands(&st, 0, st.items, 0);
   }
   const auto merges = static_cast<int64_t>(cp.straddle.size());
   if (parallel && merges > 1 && merges * st.elt.ow * st.elt.c >= kMinParallelMerge) {

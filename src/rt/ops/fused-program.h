@@ -37,16 +37,15 @@ struct StageTables {
   std::vector<int32_t> init, weights32, rshift, lshift, rmask, rhalf, add_self, add_other;
 };
 
-// A kConvPool stage's work: the conv's output rows in bands of band_rows, each item one band
-// computed into the running thread's scratch (at band_offset) and pooled from there, so the
-// conv's int32 tensor never exists whole. A pooled row whose window spans two bands ("straddles")
-// gets a partial max from each band into `partials` ([straddle][2][pool ow][c] int32), and a
-// second pass takes their max and runs the pool's epilogue: max is exact in any grouping, so the
-// bytes are the unfused pool's.
+// A kConvPool stage's work: the conv's output rows in bands of band_rows, each of the stage's
+// items one band computed into the running thread's scratch (at band_offset) and pooled from there,
+// so the conv's int32 tensor never exists whole. A pooled row whose window spans two bands
+// ("straddles") gets a partial max from each band into `partials` ([straddle][2][pool ow][c]
+// int32), and a second pass takes their max and runs the pool's epilogue: max is exact in any
+// grouping, so the bytes are the unfused pool's.
 struct ConvPoolPlan {
   int32_t band_rows = 0;  // >= the pool's kernel rows: a window spans at most two bands
-  int32_t bands = 0;
-  GemmPlan band_plan;  // the conv's items within one band (one thread)
+  GemmPlan band_plan;     // the conv's items within one band (one thread)
   int64_t band_pixel_list_offset = 0;
   int64_t band_offset = 0;                        // the band's int32 rows in each thread's scratch
   std::vector<int32_t> inside_begin, inside_end;  // per band: pooled rows whose window it holds
