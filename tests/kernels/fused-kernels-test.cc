@@ -2,10 +2,11 @@
 // of every row of kernels/fused-table.h this CPU runs (avx2, avx512, avx512vnni) against the
 // op-by-op reference on single-op models: edge shapes (M, N, K below, at and above the 6 x 16
 // and 6 x 64 tiles, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
-// (int32 out, Add, ReLU, signed/unsigned requantize, left shifts; int32 max pools of 3x3/2 and
-// 2x2/1 after it, with the requantize fused into the pool) and extreme codes (0, 255,
-// +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output buffers
-// sit in the interpreter's arena between other live values, so a stray write changes logits.
+// (int32 out, Add, ReLU, signed/unsigned requantize, 3- and 4-bit codes, left shifts; int32 max
+// pools of 3x3/2 and 2x2/1 after it, with the requantize fused into the pool) and extreme codes
+// (0, 255, +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output
+// buffers sit in the interpreter's arena between other live values, so a stray write changes
+// logits.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -118,6 +119,11 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
     case 6:  // a 2x2 stride-1 max pool of signed values with padding on both sides
       v = rt::add_requantize(&m, rt::add_max_pool(&m, v, 2, 1, 1), 6, true);
       break;
+    case 7:  // narrow codes: signed 3-bit ([-3, 3]) and unsigned 4-bit ([0, 15]) words
+    case 8:
+      v = rt::add_requantize(&m, v, variant == 7 ? 2 : 4, variant == 7);
+      m.ops.back().code_bits = variant == 7 ? 3 : 4;
+      break;
     default: {
       // A second conv reading the same input, added to the first (add fused into the later one).
       const int32_t other =
@@ -175,7 +181,7 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {
-      for (int variant = 0; variant < 7; ++variant) {
+      for (int variant = 0; variant < 9; ++variant) {
         for (int mode = 0; mode < 4; ++mode) {
           const int wmode = mode == 1 ? 1 : mode == 2 ? -1 : 0;
           const rt::ModelDef m = conv_model(g, sgn, variant, wmode, seed + variant);

@@ -56,18 +56,23 @@ inline EpilogueRegs<V> epilogue_regs(const Epilogue& ep, int32_t o, int32_t lane
 // to 1024 (any such value saturates 8-bit codes). Rounding up happens when the remainder
 // exceeds half, or equals it with q odd: when rem + (q & 1) > half, tested as
 // rem - (~q & 1) > half - 1 because rem + 1 wraps for rem = 2^31 - 1 (rs 31, x = -1 must give 0).
+// requantize_unclamped stops before the clamp (for callers that clamp the packed bytes).
 template <class V, bool kAnyLeft>
-inline typename V::Reg requantize(typename V::Reg x, const EpilogueRegs<V>& r) {
+inline typename V::Reg requantize_unclamped(typename V::Reg x, const EpilogueRegs<V>& r) {
   using Reg = typename V::Reg;
   const Reg one = V::set1(1);
   if (kAnyLeft) {
     const Reg c = V::min(V::max(x, V::set1(-1024)), V::set1(1024));
     x = V::sllv(V::select(V::gt(r.ls, V::zero()), c, x), r.ls);
   }
-  Reg q = V::srav(x, r.rs);
+  const Reg q = V::srav(x, r.rs);
   const Reg t = V::sub(V::and_(x, r.mask), V::andnot(q, one));  // in [-1, 2^31 - 1]
-  q = V::add1_where(V::gt(t, r.half_m1), q);
-  return V::min(V::max(q, r.lo), r.hi);
+  return V::add1_where(V::gt(t, r.half_m1), q);
+}
+
+template <class V, bool kAnyLeft>
+inline typename V::Reg requantize(typename V::Reg x, const EpilogueRegs<V>& r) {
+  return V::min(V::max(requantize_unclamped<V, kAnyLeft>(x, r), r.lo), r.hi);
 }
 
 // Applies `ep` to the channels of r (from o) of pixel m.

@@ -106,8 +106,8 @@ MicroFn pick(int32_t mr, int32_t nv) {
 // V, the ISA's vector ops: Reg, kMr (pixels per call), kNr (channels per packed block), kLanes
 // (int32 per Reg); load(const int32_t* / const int16_t*), set1(int32_t), madd_add(acc, a, b) =
 // acc + vpmaddwd(a, b), store(int32_t*, Reg); Regs = regs(ep, o, lanes), the epilogue's vectors
-// for channels [o, o + lanes), and epilogue(ep, regs, m, o, acc) applying ep to those channels'
-// accumulators of pixel m.
+// for channels [o, o + lanes), and pick_epilogue(ep, regs, nv), the tile epilogue
+// (epilogue-tile.h) of a block of nv vectors with those tables.
 template <class V>
 void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   const int64_t m_count = int64_t{a.oh} * a.ow;
@@ -130,15 +130,13 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       for (int32_t j = 0; j < nv; ++j) {
         regs[j] = V::regs(a.ep, o0 + j * V::kLanes, std::min(V::kLanes, lanes - j * V::kLanes));
       }
+      const auto epilogue = V::pick_epilogue(a.ep, regs, nv);
+      int64_t pix[V::kMr];
       for (int64_t m = m0; m < m1; m += V::kMr) {
         const int32_t mr = static_cast<int32_t>(std::min<int64_t>(V::kMr, m1 - m));
         pick<V>(mr, nv)(rows + (m - m0) * a.kp, a.kp, b, a.kp / 2, a.init + o0, tile);
-        for (int32_t r = 0; r < mr; ++r) {
-          for (int32_t j = 0; j < nv; ++j) {
-            V::epilogue(a.ep, regs[j], m + r, o0 + j * V::kLanes,
-                        tile + r * V::kNr + j * V::kLanes);
-          }
-        }
+        for (int32_t r = 0; r < mr; ++r) pix[r] = m + r;
+        epilogue(a.ep, regs, tile, V::kNr, mr, pix, o0, lanes);
       }
     }
   }

@@ -117,6 +117,30 @@ struct YmmOps {
   static void store_codes(uint8_t* p, Mask lanes, Reg q, bool sgn) {
     store8_codes(p, q, lanes, sgn);
   }
+
+  // epilogue-tile.h: NV vectors of codes -> bytes. The in-lane packs leave q[j]'s channels
+  // 4l .. 4l + 3 in dword 4l + j; the permute puts them at dword 2j + l (channel order).
+  static Reg set1_bytes(int32_t v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+  template <int NV>
+  static Reg pack_codes(const Reg* q, bool sgn, Reg lo8, Reg hi8) {
+    const Reg z = zero();
+    const Reg a = _mm256_packs_epi32(q[0], NV > 1 ? q[1] : z);
+    const Reg b = NV > 2 ? _mm256_packs_epi32(q[2], NV > 3 ? q[3] : z) : z;
+    const Reg v = sgn ? _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(a, b), lo8), hi8)
+                      : _mm256_min_epu8(_mm256_packus_epi16(a, b), hi8);
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  }
+  static void store_bytes(uint8_t* p, int32_t n, Reg v) {
+    if (n >= 32) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    } else if (n == 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(v));
+    } else {
+      alignas(32) uint8_t tmp[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), v);
+      std::memcpy(p, tmp, static_cast<size_t>(n));
+    }
+  }
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "kernels/avx2/avx2-kernels.h"
 #include "kernels/avx2/epilogue.h"
+#include "kernels/epilogue-tile.h"
 #include "kernels/gemm-s16-driver.h"
 
 namespace f8net::rt::kernels::avx2 {
@@ -23,9 +24,8 @@ struct Ymm {
   static Regs regs(const Epilogue& ep, int32_t o, int32_t lanes) {
     return epilogue_regs<YmmOps>(ep, o, lanes);
   }
-  static void epilogue(const Epilogue& ep, const Regs& r, int64_t m, int32_t o,
-                       const int32_t* acc) {
-    apply_epilogue<YmmOps>(ep, r, m, o, _mm256_load_si256(reinterpret_cast<const __m256i*>(acc)));
+  static TileEpilogue<YmmOps> pick_epilogue(const Epilogue& ep, const Regs* r, int32_t nv) {
+    return pick_tile_epilogue<YmmOps, kNr / kLanes>(ep, r, nv);
   }
 };
 

@@ -2,8 +2,9 @@
 // by the avx512 row (vpmaddwd + vpaddd) and the avx512vnni row (vpdpwssd): 16 channels per
 // vector, one tap at a time: the tap's 16 codes widened to int32 (x in the low int16, the high
 // int16 0 or -1) times the per-tap table of uint16(w) (high int16 0), so each int32 lane gains
-// exactly x * w. The loop runs channel group outer, pixels inner: the group's weights (3x3: in
-// registers), bias and epilogue vectors are loaded once per row. Interior pixels (every tap
+// exactly x * w. Per chunk of pixels the loop runs channel group outer, pixels inner (the
+// group's weights, 3x3 and 5x5: in registers) into an int32 tile, then the tile epilogue
+// (epilogue-tile.h) writes up to 64 channels per pixel in one store. Interior pixels (every tap
 // inside) read taps at fixed offsets with unmasked loads; borders skip the taps outside (code
 // 0 adds 0). int32 sums are exact in any order: the loader proved every partial sum fits.
 // Include from one .cc per ISA row only; everything here has internal linkage.
@@ -14,6 +15,7 @@
 #include <algorithm>
 
 #include "kernels/avx512/epilogue.h"
+#include "kernels/epilogue-tile.h"
 
 namespace f8net::rt::kernels::avx512 {
 namespace {
@@ -34,14 +36,18 @@ inline __m512i dw_mac(__m512i acc, __m512i x, __m512i w) {
   }
 }
 
-// One row of output pixels for channels [c0, c0 + 16) (lanes valid); kTaps > 0 fixes the tap
-// count at compile time (the weights then stay in registers).
+// Output pixels [x0, x1) of row oy for channels [c0, c0 + 16) (lanes valid): their int32 sums
+// into tile rows kDwTileLd int32 apart (pixel x0 first). kTaps > 0 fixes the tap count at
+// compile time (the weights then stay in registers).
+constexpr int32_t kDwTileLd = 64;
+constexpr int32_t kDwChunk = 32;  // pixels per tile: 32 x 64 int32 = 8 KB, in L1
+
 template <bool kSigned, bool kVnni, int kTaps>
-void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int32_t ox_hi,
-                  int64_t oy, int32_t c0, int32_t lanes) {
+void dw_accumulate(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int32_t ox_hi,
+                   int64_t oy, int32_t c0, int32_t lanes, int32_t x0, int32_t x1, int32_t* tile) {
   const int32_t taps = kTaps > 0 ? kTaps : a.kh * a.kw;
   const int32_t cpad = (a.c + 15) / 16 * 16;
-  const EpilogueRegs<ZmmOps> r = epilogue_regs<ZmmOps>(a.ep, c0, lanes);
+  const __mmask16 k = lane_mask(lanes);
   const __m512i bias = _mm512_loadu_si512(a.bias + c0);
   const int32_t* wt = a.tap_weights + c0;
   constexpr int kRegs = kTaps > 0 ? kTaps : 1;
@@ -59,9 +65,9 @@ void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int
   };
   const int32_t iy0 = static_cast<int32_t>(oy) * a.sh - a.ph;
   const bool rows_inside = iy0 >= 0 && iy0 + (a.kh - 1) * a.dh < a.h;
-  const bool full = lanes == 16;
-  const int64_t row_px = oy * a.ow;
-  int32_t ox = 0;
+  const auto store = [&](int32_t x, __m512i acc) {
+    _mm512_store_si512(tile + int64_t{x - x0} * kDwTileLd, acc);
+  };
   // Borders: any tap may lie outside; skip those (their codes read as 0).
   const auto border = [&](int32_t x) {
     __m512i acc = bias;
@@ -72,39 +78,53 @@ void dw_row_group(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int
         const int32_t ix = x * a.sw - a.pw + kx * a.dw;
         if (ix < 0 || ix >= a.w) continue;
         const uint8_t* p = a.src + (int64_t{iy} * a.w + ix) * a.c + c0;
-        const __m512i xv = dw_widen<kSigned>(_mm_maskz_loadu_epi8(r.k, p));
+        const __m512i xv = dw_widen<kSigned>(_mm_maskz_loadu_epi8(k, p));
         acc = dw_mac<kVnni>(acc, xv, weight(ky * a.kw + kx));
       }
     }
-    apply_epilogue<ZmmOps>(a.ep, r, row_px + x, c0, acc);
+    store(x, acc);
   };
-  if (!rows_inside || !full) {
-    for (; ox < a.ow; ++ox) border(ox);
+  int32_t x = x0;
+  if (!rows_inside || lanes != 16) {
+    for (; x < x1; ++x) border(x);
     return;
   }
-  for (; ox < ox_lo; ++ox) border(ox);
+  for (; x < std::min(x1, ox_lo); ++x) border(x);
   const uint8_t* row = a.src + int64_t{iy0} * a.w * a.c + c0;
-  for (; ox < ox_hi; ++ox) {
-    const uint8_t* base = row + int64_t{ox * a.sw - a.pw} * a.c;
+  for (const int32_t end = std::min(x1, ox_hi); x < end; ++x) {
+    const uint8_t* base = row + int64_t{x * a.sw - a.pw} * a.c;
     // Two chains, so the vpdpwssd latency of one tap overlaps the next.
     __m512i acc0 = bias, acc1 = _mm512_setzero_si512();
     int32_t t = 0;
 #pragma GCC unroll 32
     for (; t + 1 < taps; t += 2) {
-      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
-      const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t + 1]));
-      acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(x0), weight(t));
-      acc1 = dw_mac<kVnni>(acc1, dw_widen<kSigned>(x1), weight(t + 1));
+      const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
+      const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t + 1]));
+      acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(v0), weight(t));
+      acc1 = dw_mac<kVnni>(acc1, dw_widen<kSigned>(v1), weight(t + 1));
     }
     if (t < taps) {
-      const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
-      acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(x0), weight(t));
+      const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + off[t]));
+      acc0 = dw_mac<kVnni>(acc0, dw_widen<kSigned>(v0), weight(t));
     }
-    apply_epilogue<ZmmOps>(a.ep, r, row_px + ox, c0, _mm512_add_epi32(acc0, acc1));
+    store(x, _mm512_add_epi32(acc0, acc1));
   }
-  for (; ox < a.ow; ++ox) border(ox);
+  for (; x < x1; ++x) border(x);
 }
 
+template <bool kSigned, bool kVnni, int kTaps>
+void dw_accumulate_block(const DepthwiseArgs& a, const int64_t* off, int32_t ox_lo, int32_t ox_hi,
+                         int64_t oy, int32_t c0, int32_t lanes, int32_t nv, int32_t x0, int32_t x1,
+                         int32_t* tile) {
+  for (int32_t j = 0; j < nv; ++j) {
+    dw_accumulate<kSigned, kVnni, kTaps>(a, off, ox_lo, ox_hi, oy, c0 + 16 * j,
+                                         std::min(16, lanes - 16 * j), x0, x1, tile + 16 * j);
+  }
+}
+
+// Items are (output row, channel range); each range runs in blocks of up to 4 groups (64
+// channels) and chunks of kDwChunk pixels: the sums of a chunk go to a tile in L1, then the tile
+// epilogue packs each pixel's block of codes into one store.
 template <bool kSigned, bool kVnni>
 void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
   const int32_t taps = a.kh * a.kw;
@@ -119,18 +139,34 @@ void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
       off[ky * a.kw + kx] = (int64_t{ky} * a.dh * a.w + int64_t{kx} * a.dw) * a.c;
     }
   }
+  alignas(64) int32_t tile[kDwChunk * kDwTileLd];
+  int64_t pix[kDwChunk];
   for (int64_t item = begin; item < end; ++item) {
     const int64_t oy = item / a.c_split;
     const int32_t cs = static_cast<int32_t>(item % a.c_split);
     const int32_t g0 = groups * cs / a.c_split, g1 = groups * (cs + 1) / a.c_split;
-    for (int32_t g = g0; g < g1; ++g) {
-      const int32_t c0 = 16 * g, lanes = std::min(16, a.c - c0);
-      if (taps == 9) {
-        dw_row_group<kSigned, kVnni, 9>(a, off, ox_lo, ox_hi, oy, c0, lanes);
-      } else if (taps == 25) {
-        dw_row_group<kSigned, kVnni, 25>(a, off, ox_lo, ox_hi, oy, c0, lanes);
-      } else {
-        dw_row_group<kSigned, kVnni, 0>(a, off, ox_lo, ox_hi, oy, c0, lanes);
+    for (int32_t g = g0; g < g1; g += 4) {
+      const int32_t c0 = 16 * g, nv = std::min(4, g1 - g);
+      const int32_t lanes = std::min(16 * nv, a.c - c0);
+      EpilogueRegs<ZmmOps> regs[4];
+      for (int32_t j = 0; j < nv; ++j) {
+        regs[j] = epilogue_regs<ZmmOps>(a.ep, c0 + 16 * j, std::min(16, lanes - 16 * j));
+      }
+      const TileEpilogue<ZmmOps> epilogue = pick_tile_epilogue<ZmmOps, 4>(a.ep, regs, nv);
+      for (int32_t x0 = 0; x0 < a.ow; x0 += kDwChunk) {
+        const int32_t x1 = std::min(a.ow, x0 + kDwChunk);
+        if (taps == 9) {
+          dw_accumulate_block<kSigned, kVnni, 9>(a, off, ox_lo, ox_hi, oy, c0, lanes, nv, x0, x1,
+                                                 tile);
+        } else if (taps == 25) {
+          dw_accumulate_block<kSigned, kVnni, 25>(a, off, ox_lo, ox_hi, oy, c0, lanes, nv, x0, x1,
+                                                  tile);
+        } else {
+          dw_accumulate_block<kSigned, kVnni, 0>(a, off, ox_lo, ox_hi, oy, c0, lanes, nv, x0, x1,
+                                                 tile);
+        }
+        for (int32_t x = x0; x < x1; ++x) pix[x - x0] = oy * a.ow + x;
+        epilogue(a.ep, regs, tile, kDwTileLd, x1 - x0, pix, c0, lanes);
       }
     }
   }

@@ -79,6 +79,24 @@ struct ZmmOps {
   static void store_codes(uint8_t* p, Mask k, Reg q, bool /*sgn: the low byte either way*/) {
     _mm512_mask_cvtepi32_storeu_epi8(p, k, q);
   }
+
+  // epilogue-tile.h: NV vectors of codes -> bytes. The in-lane packs leave q[j]'s channels
+  // 4l .. 4l + 3 in dword 4l + j; the permute puts them at dword 4j + l (channel order).
+  static Reg set1_bytes(int32_t v) { return _mm512_set1_epi8(static_cast<char>(v)); }
+  template <int NV>
+  static Reg pack_codes(const Reg* q, bool sgn, Reg lo8, Reg hi8) {
+    const Reg z = zero();
+    const Reg a = _mm512_packs_epi32(q[0], NV > 1 ? q[1] : z);
+    const Reg b = NV > 2 ? _mm512_packs_epi32(q[2], NV > 3 ? q[3] : z) : z;
+    const Reg v = sgn ? _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(a, b), lo8), hi8)
+                      : _mm512_min_epu8(_mm512_packus_epi16(a, b), hi8);
+    const Reg order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, v);
+  }
+  static void store_bytes(uint8_t* p, int32_t n, Reg v) {
+    const __mmask64 k = n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+    _mm512_mask_storeu_epi8(p, k, v);
+  }
 };
 
 }  // namespace

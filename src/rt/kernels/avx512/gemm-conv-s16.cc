@@ -5,6 +5,7 @@
 
 #include "kernels/avx512/avx512-kernels.h"
 #include "kernels/avx512/epilogue.h"
+#include "kernels/epilogue-tile.h"
 #include "kernels/gemm-s16-driver.h"
 
 namespace f8net::rt::kernels::avx512 {
@@ -23,9 +24,8 @@ struct Zmm {
   static Regs regs(const Epilogue& ep, int32_t o, int32_t lanes) {
     return epilogue_regs<ZmmOps>(ep, o, lanes);
   }
-  static void epilogue(const Epilogue& ep, const Regs& r, int64_t m, int32_t o,
-                       const int32_t* acc) {
-    apply_epilogue<ZmmOps>(ep, r, m, o, _mm512_load_si512(acc));
+  static TileEpilogue<ZmmOps> pick_epilogue(const Epilogue& ep, const Regs* r, int32_t nv) {
+    return pick_tile_epilogue<ZmmOps, kNr / kLanes>(ep, r, nv);
   }
 };
 

@@ -2,7 +2,7 @@
 // channels in packed blocks of 64, K = taps x input channels. Each m tile's input patches are
 // gathered once (im2col into per-thread scratch, signed codes flipped to x + 128 whose
 // 128 * sum(w) is pre-subtracted in `init`), then a 6 x 64 register-blocked microkernel runs per
-// n block and the shift epilogue writes codes or int32 straight from its registers. With
+// n block and the shift epilogue (epilogue-tile.h) writes codes or int32 from its tile. With
 // tap_rows (dilation_w 1, c % 4 == 0: every 3x3 conv after the stem) only the patches that touch
 // the padding are gathered; the others are read in place as kh runs of kw * c bytes, since in
 // NHWC a kernel row is contiguous and the pixels of one output row are sw * c bytes apart. vpdpbusd
@@ -15,6 +15,7 @@
 
 #include "kernels/avx512/epilogue.h"
 #include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/epilogue-tile.h"
 #include "kernels/patch-walk.h"
 
 namespace f8net::rt::kernels::avx512vnni {
@@ -23,7 +24,8 @@ namespace {
 using avx512::ZmmOps;
 
 // Fully unrolled so the MR x NB accumulators live in zmm registers (24 + 4 weights + 1 input);
-// the epilogue runs on them in place (pixels pix[0..MR), channels o0..) with the block's vectors.
+// they are then stored to a tile on the stack (L1) for the block's tile epilogue (pixels
+// pix[0..MR), channels o0 .. o0 + lanes), a function per variant (epilogue-tile.h).
 // Row m's K bytes are `segs` runs of seg_k4 quads at a + m * lda + s * seg_stride (one run for
 // gathered patches; kh kernel rows for patches read in place), matching b's K order.
 struct Rows {
@@ -34,12 +36,16 @@ struct Rows {
   int32_t seg_k4;
 };
 
+// The tile epilogue of a channel block with its tables and lane count.
+struct BlockEpilogue {
+  TileEpilogue<ZmmOps> fn;
+  const EpilogueRegs<ZmmOps>* regs;
+  int32_t o0, lanes;
+};
+
 template <int MR, int NB, bool kFlip>
-__attribute__((always_inline)) inline void microkernel_body(const Rows& r, const int8_t* b,
-                                                            const int32_t* init,
-                                                            const EpilogueRegs<ZmmOps>* regs,
-                                                            const Epilogue& ep, const int64_t* pix,
-                                                            int32_t o0) {
+void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const Epilogue& ep,
+                 const BlockEpilogue& be, const int64_t* pix) {
   __m512i acc[MR][NB];
 #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
@@ -67,25 +73,17 @@ __attribute__((always_inline)) inline void microkernel_body(const Rows& r, const
       }
     }
   }
-  // A local copy: the code stores may alias `ep` (uint8_t), so through the reference every
-  // field would be reloaded and re-tested after each store.
-  const Epilogue e = ep;
+  alignas(64) int32_t tile[MR * kGemmNr];
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m) {
 #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) apply_epilogue<ZmmOps>(e, regs[j], pix[m], o0 + 16 * j, acc[m][j]);
+    for (int j = 0; j < NB; ++j) _mm512_store_si512(tile + m * kGemmNr + 16 * j, acc[m][j]);
   }
+  be.fn(ep, be.regs, tile, kGemmNr, MR, pix, be.o0, be.lanes);
 }
 
-template <int MR, int NB, bool kFlip>
-void microkernel(const Rows& r, const int8_t* b, const int32_t* init,
-                 const EpilogueRegs<ZmmOps>* regs, const Epilogue& ep, const int64_t* pix,
-                 int32_t o0) {
-  microkernel_body<MR, NB, kFlip>(r, b, init, regs, ep, pix, o0);
-}
-
-using MicroFn = void (*)(const Rows&, const int8_t*, const int32_t*, const EpilogueRegs<ZmmOps>*,
-                         const Epilogue&, const int64_t*, int32_t);
+using MicroFn = void (*)(const Rows&, const int8_t*, const int32_t*, const Epilogue&,
+                         const BlockEpilogue&, const int64_t*);
 
 template <int MR, bool F>
 constexpr MicroFn pick_nb(int nb) {
@@ -260,8 +258,7 @@ __attribute__((noinline)) int64_t gather_border(const GemmConvArgs& a, const Int
 // reading the input in place, then the gathered border patches.
 void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64_t m1,
                     const uint8_t* border_rows, const int64_t* border_pix, int64_t border_count,
-                    const int8_t* b, const int32_t* init, const EpilogueRegs<ZmmOps>* regs,
-                    int32_t nv, int32_t o0) {
+                    const int8_t* b, const int32_t* init, const BlockEpilogue& be, int32_t nv) {
   const int32_t ow = a.ow;
   const int64_t row_bytes = int64_t{a.w} * a.c;
   Rows r;
@@ -281,7 +278,7 @@ void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64
       for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
       r.a = src_row + int64_t{static_cast<int32_t>(m - row_m) * a.sw - a.pw} * a.c;
       const MicroFn fn = a.src_signed ? pick<true>(mr, nv) : pick<false>(mr, nv);
-      fn(r, b, init, regs, a.ep, pix, o0);
+      fn(r, b, init, a.ep, be, pix);
     }
   }
   r.lda = a.kp;
@@ -291,7 +288,7 @@ void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64
   for (int64_t i = 0; i < border_count; i += kGemmMr) {
     const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, border_count - i));
     r.a = border_rows + i * a.kp;
-    pick<false>(mr, nv)(r, b, init, regs, a.ep, border_pix + i, o0);  // gathered: already flipped
+    pick<false>(mr, nv)(r, b, init, a.ep, be, border_pix + i);  // gathered: already flipped
   }
 }
 
@@ -339,9 +336,10 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       for (int32_t j = 0; j < nv; ++j) {
         regs[j] = epilogue_regs<ZmmOps>(a.ep, o0 + 16 * j, std::min(16, lanes - 16 * j));
       }
+      const BlockEpilogue be{pick_tile_epilogue<ZmmOps, kGemmNr / 16>(a.ep, regs, nv), regs, o0,
+                             lanes};
       if (a.tap_rows) {
-        tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, regs, nv,
-                       o0);
+        tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, be, nv);
         continue;
       }
       Rows r{rows, lda, 1, 0, a.kp / 4};
@@ -351,7 +349,7 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
         for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
         r.a = rows + (m - m0) * lda;
         const MicroFn fn = flip ? pick<true>(mr, nv) : pick<false>(mr, nv);
-        fn(r, b, a.init + o0, regs, a.ep, pix, o0);
+        fn(r, b, a.init + o0, a.ep, be, pix);
       }
     }
   }
