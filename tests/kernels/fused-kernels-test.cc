@@ -178,6 +178,12 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
       // wide 5x5 whose interior runs the fixed-tap path.
       {48, 7, 7, 0, 3, 2, 1, 1, true},
       {33, 12, 20, 0, 5, 1, 2, 1, true},
+      // 64-channel blocks (vnni tap quads): one full block (3x3 fixed path, strides 1 and 2),
+      // three blocks with a 2-channel tail split across threads, a 5x5 of 7 quads.
+      {64, 6, 7, 0, 3, 1, 1, 1, true},
+      {64, 9, 8, 0, 3, 2, 1, 1, true},
+      {130, 5, 6, 0, 3, 1, 1, 1, true},
+      {70, 6, 9, 0, 5, 2, 2, 1, true},
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {

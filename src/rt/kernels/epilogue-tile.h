@@ -32,8 +32,8 @@ enum class TileAdd { kNone, kPlain, kAligned };
 // Row r of the tile (ld int32 apart) is pixel pix[r]; its channels o0 .. o0 + lanes, lanes <=
 // NV * V::kLanes, use regs[0 .. NV).
 template <class V, int NV, TileAdd kAdd, bool kRelu, bool kRequant, bool kOut32>
-void tile_epilogue(const Epilogue& ep, const EpilogueRegs<V>* regs, const int32_t* tile,
-                   int32_t ld, int32_t rows, const int64_t* pix, int32_t o0, int32_t lanes) {
+void tile_epilogue(const Epilogue& ep, const EpilogueRegs<V>* regs, const int32_t* tile, int32_t ld,
+                   int32_t rows, const int64_t* pix, int32_t o0, int32_t lanes) {
   using Reg = typename V::Reg;
   // Local copies: the code stores may alias anything reached through `ep`.
   const int64_t n = ep.n;
@@ -63,7 +63,8 @@ void tile_epilogue(const Epilogue& ep, const EpilogueRegs<V>* regs, const int32_
                         : requantize_unclamped<V, false>(acc, regs[j]);
       }
     }
-    if constexpr (kRequant) V::store_bytes(codes + at, lanes, V::template pack_codes<NV>(q, sgn, lo8, hi8));
+    if constexpr (kRequant)
+      V::store_bytes(codes + at, lanes, V::template pack_codes<NV>(q, sgn, lo8, hi8));
   }
 }
 

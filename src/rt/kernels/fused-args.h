@@ -70,7 +70,12 @@ struct GemmConvArgs {
 // (w[c][2p] low, w[c][2p + 1] high, 0 past the last tap) in int32 [(taps + 1) / 2][round16(n)],
 // and one per tap as int32 [taps][round16(n)] holding uint16(w) (high half 0, so vpmaddwd of a
 // code widened to int32 is x * w for either sign of x). Items: output rows x c_split channel
-// ranges (row-major; each range a run of whole 16-channel groups).
+// ranges (row-major; each range a run of whole 16-channel groups, or with quad_weights of whole
+// 64-channel blocks). quad_weights (DepthwisePacking::kTapQuads): per 64-channel block, per quad
+// of taps (taps padded to a multiple of 4 with zero weights), 4 vectors of 16 s8 quads: vector
+// q's lane 4l + i is channel 16l + 4q + i (the order in-lane byte and word interleaves of 4 tap
+// vectors produce), bytes its 4 taps; quad_init the bias in that order, minus 128 * sum(w) for
+// signed sources (whose codes the kernel flips to x + 128).
 struct DepthwiseArgs {
   const uint8_t* src = nullptr;
   bool src_signed = false;
@@ -79,6 +84,8 @@ struct DepthwiseArgs {
   const int32_t* weights = nullptr;
   const int32_t* tap_weights = nullptr;
   const int32_t* bias = nullptr;
+  const int8_t* quad_weights = nullptr;
+  const int32_t* quad_init = nullptr;
   int32_t c_split = 1;
   Epilogue ep;
 };

@@ -18,12 +18,20 @@ namespace f8net::rt::kernels {
 //             im2col, init = bias (vpmaddwd: s16 x s16 pairs, exact for any codes).
 enum class GemmPacking { kU8S8Quads, kS16Pairs };
 
+// How a depthwise stage's weights are laid out for its kernel (DepthwiseArgs):
+// kTaps:     int16 pairs and one uint16 per tap in int32 (`weights`, `tap_weights`), 16
+//            channels per vector (vpmaddwd / vpdpwssd); c_split ranges are 16-channel groups.
+// kTapQuads: also s8 quads of 4 taps per channel (`quad_weights`, `quad_init`) for vpdpbusd on
+//            64 channels per pixel; c_split ranges are 64-channel blocks.
+enum class DepthwisePacking { kTaps, kTapQuads };
+
 template <class Args>
 using FusedFn = void (*)(const Args& a, int64_t begin, int64_t end, int thread);
 
 struct FusedKernels {
   Isa isa;
   GemmPacking packing;
+  DepthwisePacking dw_packing;
   int32_t gemm_mr;                  // pixels per microkernel call (m tiles are multiples of it)
   int32_t gemm_nr;                  // output channels per packed block
   const char* gemm_tile;            // "6x64", for kernel names

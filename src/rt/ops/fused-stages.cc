@@ -157,6 +157,36 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   st->work_per_item = st->macs / std::max<int64_t>(st->items, 1);
 }
 
+// DepthwisePacking::kTapQuads (kernels/fused-args.h): s8 quads in `packed` and the Q-ordered
+// init after the bias in `init`.
+void pack_depthwise_quads(const OpDef& op, int32_t c, int64_t taps, bool src_signed,
+                          StageTables* tables) {
+  const int64_t blocks = round_up(c, 64) / 64, quads = (taps + 3) / 4;
+  tables->packed.assign(static_cast<size_t>(blocks * quads * 256), 0);
+  const size_t init_at = tables->init.size();
+  tables->init.resize(init_at + static_cast<size_t>(blocks * 64), 0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int32_t q = 0; q < 4; ++q) {
+      for (int32_t lane = 0; lane < 16; ++lane) {
+        const int64_t ch = 64 * b + 16 * (lane / 4) + 4 * q + lane % 4;
+        if (ch >= c) continue;
+        int32_t init = op.bias[static_cast<size_t>(ch)];
+        for (int64_t t = 0; t < taps; ++t) {
+          const int8_t w = op.weights[static_cast<size_t>(ch * taps + t)];
+          tables
+              ->packed[static_cast<size_t>(((b * quads + t / 4) * 4 + q) * 64 + 4 * lane + t % 4)] =
+              w;
+          // Wraps like the kernel's int32 sums (mod 2^32); the true sums fit (loader's bound).
+          if (src_signed)
+            init = static_cast<int32_t>(static_cast<uint32_t>(init) -
+                                        128u * static_cast<uint32_t>(static_cast<int32_t>(w)));
+        }
+        tables->init[init_at + static_cast<size_t>(b * 64 + 16 * q + lane)] = init;
+      }
+    }
+  }
+}
+
 void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
                      const kernels::FusedKernels& ks, int threads, StageTables* tables,
                      FusedStage* st) {
@@ -178,17 +208,25 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
     }
     tables->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
   }
+  const bool quads = ks.dw_packing == kernels::DepthwisePacking::kTapQuads;
+  if (quads) pack_depthwise_quads(op, d.c, taps, d.src_signed, tables);
   d.weights = tables->weights32.data();
   d.tap_weights = tables->weights32.data() + pairs * cpad;
   d.bias = tables->init.data();
-  // Few output rows (7 x 7 maps): split the 16-channel groups too, so T threads get equal work.
-  const int64_t groups = cpad / 16;
+  if (quads) {
+    d.quad_weights = tables->packed.data();
+    d.quad_init = tables->init.data() + round_up(d.c, 64);
+  }
+  // Few output rows (7 x 7 maps): split the channels too (16-channel groups, or 64-channel
+  // blocks for quads), so T threads get equal work.
+  const int64_t units = quads ? round_up(d.c, 64) / 64 : cpad / 16;
   d.c_split = 1;
   if (threads > 1 && d.oh < 8 * threads) {
-    d.c_split = static_cast<int32_t>(std::min<int64_t>(groups, (8 * threads + d.oh - 1) / d.oh));
+    d.c_split = static_cast<int32_t>(std::min<int64_t>(units, (8 * threads + d.oh - 1) / d.oh));
   }
   st->family = StageFamily::kDepthwise;
-  st->name = kernel_name(ks, std::string(d.src_signed ? "s8" : "u8") + "_dw_conv_" + ks.vec);
+  st->name = kernel_name(ks, std::string(d.src_signed ? "s8" : "u8") + "_dw_conv_" +
+                                 (quads ? std::string("64c_quads") : std::string(ks.vec)));
   st->items = int64_t{d.oh} * d.c_split;
   st->macs = int64_t{d.oh} * d.ow * d.c * taps;
   st->work_per_item = int64_t{d.ow} * d.c * taps / d.c_split;

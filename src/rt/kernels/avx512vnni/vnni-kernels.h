@@ -1,7 +1,7 @@
 // The fused engine's AVX-512 VNNI microkernels (Zen 4, Ice Lake and later): the vpdpbusd GEMM
-// (GemmPacking::kU8S8Quads), the vpdpwssd depthwise conv and the int8 peak measurement. The other
-// families of the avx512vnni row of kernels/fused-table.h are the plain AVX-512 ones
-// (kernels/avx512/).
+// (GemmPacking::kU8S8Quads), the vpdpbusd depthwise conv (DepthwisePacking::kTapQuads) and the int8
+// peak measurement. The other families of the avx512vnni row of kernels/fused-table.h are the plain
+// AVX-512 ones (kernels/avx512/).
 #pragma once
 
 #include <cstdint>
