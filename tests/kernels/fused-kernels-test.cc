@@ -184,6 +184,10 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
       {64, 9, 8, 0, 3, 2, 1, 1, true},
       {130, 5, 6, 0, 3, 1, 1, 1, true},
       {70, 6, 9, 0, 5, 2, 2, 1, true},
+      // (review) quads with dilation 2, a 36-channel tail split across threads, a 7x7.
+      {96, 9, 10, 0, 3, 1, 2, 2, true},
+      {100, 5, 7, 0, 3, 1, 1, 1, true},
+      {80, 9, 9, 0, 7, 1, 3, 1, true},
   };
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {

@@ -209,11 +209,12 @@ void build_depthwise(const OpDef& op, const ValueInfo& src, const ValueInfo& dst
     tables->init[static_cast<size_t>(c)] = op.bias[static_cast<size_t>(c)];
   }
   const bool quads = ks.dw_packing == kernels::DepthwisePacking::kTapQuads;
-  if (quads) pack_depthwise_quads(op, d.c, taps, d.src_signed, tables);
+  // Blocks of at most 32 channels take the widening kernel: no quad tables for c <= 32.
+  if (quads && d.c > 32) pack_depthwise_quads(op, d.c, taps, d.src_signed, tables);
   d.weights = tables->weights32.data();
   d.tap_weights = tables->weights32.data() + pairs * cpad;
   d.bias = tables->init.data();
-  if (quads) {
+  if (quads && d.c > 32) {
     d.quad_weights = tables->packed.data();
     d.quad_init = tables->init.data() + round_up(d.c, 64);
   }

@@ -143,7 +143,8 @@ void row_chunk(const DepthwiseArgs& a, const Block& bl, int32_t oy, int32_t ox_l
   const int32_t hi = rows_inside ? std::clamp(ox_hi, lo, x1) : x1;
   int32_t x = x0;
   for (; x < lo; ++x) border_pixel<kSigned>(a, bl, oy, x, c0, tile + (x - x0) * kTileLd);
-  const uint8_t* src_row = a.src + int64_t{iy0} * a.w * a.c + c0;
+  // Only rows inside the input form a row pointer (iy0 < 0 would point before the tensor).
+  const uint8_t* src_row = rows_inside ? a.src + int64_t{iy0} * a.w * a.c + c0 : a.src;
   for (; x < hi; ++x) {
     interior_pixel<kSigned, kFull, kQuads>(bl, wreg, src_row + int64_t{x * a.sw - a.pw} * a.c,
                                            tile + (x - x0) * kTileLd);
@@ -192,8 +193,8 @@ void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
       const int32_t c0 = 64 * b, lanes = std::min(64, a.c - c0), nv = (lanes + 15) / 16;
       Block bl;
       bl.k = lanes >= 64 ? ~__mmask64{0} : (__mmask64{1} << lanes) - 1;
-      bl.w = a.quad_weights + int64_t{b} * quads * 256;
-      bl.init = a.quad_init + c0;
+      bl.w = lanes > 32 ? a.quad_weights + int64_t{b} * quads * 256 : nullptr;  // (c <= 32: none)
+      bl.init = lanes > 32 ? a.quad_init + c0 : nullptr;
       bl.off = off;
       bl.quads = quads;
       EpilogueRegs<ZmmOps> regs[4];
