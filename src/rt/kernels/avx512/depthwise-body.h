@@ -122,6 +122,45 @@ void dw_accumulate_block(const DepthwiseArgs& a, const int64_t* off, int32_t ox_
   }
 }
 
+// Interior output columns [lo, hi): every kx tap inside the row.
+struct DwColumns {
+  int32_t lo, hi;
+};
+inline DwColumns dw_interior_columns(const DepthwiseArgs& a) {
+  const int32_t lo = std::min(a.ow, (a.pw + a.sw - 1) / a.sw);
+  const int32_t last = a.w - 1 - (a.kw - 1) * a.dw + a.pw;  // ox * sw <= last (may be < 0)
+  return {lo, last < 0 ? lo : std::max(lo, std::min(a.ow, last / a.sw + 1))};
+}
+
+// off[t]: tap t's byte offset from its pixel's first tap (ky-major, dilated, channels-last).
+inline void dw_tap_offsets(const DepthwiseArgs& a, int64_t* off) {
+  for (int32_t t = 0; t < a.kh * a.kw; ++t) {
+    off[t] = (int64_t{t / a.kw} * a.dh * a.w + int64_t{t % a.kw} * a.dw) * a.c;
+  }
+}
+
+// The tile epilogue of channels [c0, c0 + lanes) (at most 64): tables once per block, then per
+// chunk of pixels of one output row.
+struct DwBlockEpilogue {
+  EpilogueRegs<ZmmOps> regs[4];
+  TileEpilogue<ZmmOps> fn;
+  int32_t c0, lanes;
+
+  DwBlockEpilogue(const Epilogue& ep, int32_t first, int32_t count) : c0(first), lanes(count) {
+    const int32_t nv = (lanes + 15) / 16;
+    for (int32_t j = 0; j < nv; ++j) {
+      regs[j] = epilogue_regs<ZmmOps>(ep, c0 + 16 * j, std::min(16, lanes - 16 * j));
+    }
+    fn = pick_tile_epilogue<ZmmOps, 4>(ep, regs, nv);
+  }
+  // Pixels [x0, x1) of row oy, their sums in tile rows kDwTileLd apart.
+  void run(const DepthwiseArgs& a, int64_t oy, int32_t x0, int32_t x1, const int32_t* tile) const {
+    int64_t pix[kDwChunk];
+    for (int32_t x = x0; x < x1; ++x) pix[x - x0] = oy * a.ow + x;
+    fn(a.ep, regs, tile, kDwTileLd, x1 - x0, pix, c0, lanes);
+  }
+};
+
 // Items are (output row, channel range); each range runs in blocks of up to 4 groups (64
 // channels) and chunks of kDwChunk pixels: the sums of a chunk go to a tile in L1, then the tile
 // epilogue packs each pixel's block of codes into one store.
@@ -129,18 +168,11 @@ template <bool kSigned, bool kVnni>
 void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
   const int32_t taps = a.kh * a.kw;
   const int32_t groups = (a.c + 15) / 16;
-  // Interior columns [ox_lo, ox_hi): every kx tap inside the row.
-  const int32_t ox_lo = std::min(a.ow, (a.pw + a.sw - 1) / a.sw);
-  const int32_t last = a.w - 1 - (a.kw - 1) * a.dw + a.pw;  // ox * sw <= last (may be < 0)
-  const int32_t ox_hi = last < 0 ? ox_lo : std::max(ox_lo, std::min(a.ow, last / a.sw + 1));
+  const DwColumns in = dw_interior_columns(a);
+  const int32_t ox_lo = in.lo, ox_hi = in.hi;
   int64_t off[kDwMaxTaps];
-  for (int32_t ky = 0; ky < a.kh; ++ky) {
-    for (int32_t kx = 0; kx < a.kw; ++kx) {
-      off[ky * a.kw + kx] = (int64_t{ky} * a.dh * a.w + int64_t{kx} * a.dw) * a.c;
-    }
-  }
+  dw_tap_offsets(a, off);
   alignas(64) int32_t tile[kDwChunk * kDwTileLd];
-  int64_t pix[kDwChunk];
   for (int64_t item = begin; item < end; ++item) {
     const int64_t oy = item / a.c_split;
     const int32_t cs = static_cast<int32_t>(item % a.c_split);
@@ -148,11 +180,7 @@ void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
     for (int32_t g = g0; g < g1; g += 4) {
       const int32_t c0 = 16 * g, nv = std::min(4, g1 - g);
       const int32_t lanes = std::min(16 * nv, a.c - c0);
-      EpilogueRegs<ZmmOps> regs[4];
-      for (int32_t j = 0; j < nv; ++j) {
-        regs[j] = epilogue_regs<ZmmOps>(a.ep, c0 + 16 * j, std::min(16, lanes - 16 * j));
-      }
-      const TileEpilogue<ZmmOps> epilogue = pick_tile_epilogue<ZmmOps, 4>(a.ep, regs, nv);
+      const DwBlockEpilogue epilogue(a.ep, c0, lanes);
       for (int32_t x0 = 0; x0 < a.ow; x0 += kDwChunk) {
         const int32_t x1 = std::min(a.ow, x0 + kDwChunk);
         if (taps == 9) {
@@ -165,8 +193,7 @@ void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
           dw_accumulate_block<kSigned, kVnni, 0>(a, off, ox_lo, ox_hi, oy, c0, lanes, nv, x0, x1,
                                                  tile);
         }
-        for (int32_t x = x0; x < x1; ++x) pix[x - x0] = oy * a.ow + x;
-        epilogue(a.ep, regs, tile, kDwTileLd, x1 - x0, pix, c0, lanes);
+        epilogue.run(a, oy, x0, x1, tile);
       }
     }
   }

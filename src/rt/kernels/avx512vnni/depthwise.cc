@@ -175,16 +175,11 @@ template <bool kSigned>
 void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
   const int32_t taps = a.kh * a.kw, quads = (taps + 3) / 4;
   const int32_t blocks = (a.c + 63) / 64;
-  // Interior columns [ox_lo, ox_hi): every kx tap inside the row.
-  const int32_t ox_lo = std::min(a.ow, (a.pw + a.sw - 1) / a.sw);
-  const int32_t last = a.w - 1 - (a.kw - 1) * a.dw + a.pw;  // ox * sw <= last (may be < 0)
-  const int32_t ox_hi = last < 0 ? ox_lo : std::max(ox_lo, std::min(a.ow, last / a.sw + 1));
-  int64_t off[4 * kMaxQuads] = {};
-  for (int32_t t = 0; t < taps; ++t) {
-    off[t] = (int64_t{t / a.kw} * a.dh * a.w + int64_t{t % a.kw} * a.dw) * a.c;
-  }
+  const avx512::DwColumns in = avx512::dw_interior_columns(a);
+  const int32_t ox_lo = in.lo, ox_hi = in.hi;
+  int64_t off[4 * kMaxQuads] = {};  // taps past the last: offset 0 (zero weights)
+  avx512::dw_tap_offsets(a, off);
   alignas(64) int32_t tile[kChunk * kTileLd];
-  int64_t pix[kChunk];
   for (int64_t item = begin; item < end; ++item) {
     const int32_t oy = static_cast<int32_t>(item / a.c_split);
     const int32_t cs = static_cast<int32_t>(item % a.c_split);
@@ -197,11 +192,7 @@ void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
       bl.init = lanes > 32 ? a.quad_init + c0 : nullptr;
       bl.off = off;
       bl.quads = quads;
-      EpilogueRegs<ZmmOps> regs[4];
-      for (int32_t j = 0; j < nv; ++j) {
-        regs[j] = epilogue_regs<ZmmOps>(a.ep, c0 + 16 * j, std::min(16, lanes - 16 * j));
-      }
-      const TileEpilogue<ZmmOps> epilogue = pick_tile_epilogue<ZmmOps, 4>(a.ep, regs, nv);
+      const avx512::DwBlockEpilogue epilogue(a.ep, c0, lanes);
       for (int32_t x0 = 0; x0 < a.ow; x0 += kChunk) {
         const int32_t x1 = std::min(a.ow, x0 + kChunk);
         if (lanes <= 32) {
@@ -215,8 +206,7 @@ void dw_items(const DepthwiseArgs& a, int64_t begin, int64_t end) {
         } else {
           row_chunk<kSigned, false, 0>(a, bl, oy, ox_lo, ox_hi, c0, x0, x1, tile);
         }
-        for (int32_t x = x0; x < x1; ++x) pix[x - x0] = int64_t{oy} * a.ow + x;
-        epilogue(a.ep, regs, tile, kTileLd, x1 - x0, pix, c0, lanes);
+        epilogue.run(a, oy, x0, x1, tile);
       }
     }
   }
