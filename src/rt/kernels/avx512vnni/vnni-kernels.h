@@ -18,7 +18,8 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread);
 // Items: output rows x c_split channel ranges (kernels/fused-args.h).
 void depthwise_conv(const DepthwiseArgs& a, int64_t begin, int64_t end, int thread);
 
-// Measured vpdpbusd zmm throughput of the calling core, in GMAC/s (~20 ms).
+// Measured vpdpbusd zmm throughput of the calling core, in GMAC/s: the best of ~1 ms bursts
+// (under 60 ms in all).
 double vnni_peak_gmacs();
 
 }  // namespace f8net::rt::kernels::avx512vnni
