@@ -140,11 +140,12 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       }
       const auto epilogue = V::pick_epilogue(a.ep, regs, nv);
       int64_t pix[V::kMr];
-      for (int64_t m = m0; m < m1; m += V::kMr) {
-        const int32_t mr = static_cast<int32_t>(std::min<int64_t>(V::kMr, m1 - m));
+      for (int64_t m = m0; m < m1;) {
+        const int32_t mr = call_rows(V::kMr, m1 - m);
         pick<V>(mr, nv)(rows + (m - m0) * a.kp, a.kp, b, a.kp / 2, a.init + o0, tile);
         for (int32_t r = 0; r < mr; ++r) pix[r] = m + r;
         epilogue(a.ep, regs, tile, V::kNr, mr, pix, o0, lanes);
+        m += mr;
       }
     }
   }

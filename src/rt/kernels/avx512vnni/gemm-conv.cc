@@ -284,22 +284,24 @@ void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64
     const int64_t row_m = int64_t{oy} * ow;
     const int64_t s = std::max(m0, row_m + in.ox_lo), e = std::min(m1, row_m + in.ox_hi);
     const uint8_t* src_row = a.src + int64_t{oy * a.sh - a.ph} * row_bytes;
-    for (int64_t m = s; m < e; m += kGemmMr) {
-      const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, e - m));
+    for (int64_t m = s; m < e;) {
+      const int32_t mr = call_rows(kGemmMr, e - m);
       for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
       r.a = src_row + int64_t{static_cast<int32_t>(m - row_m) * a.sw - a.pw} * a.c;
       const MicroFn fn = a.src_signed ? pick<true>(mr, nv) : pick<false>(mr, nv);
       fn(r, b, init, a.ep, be, pix);
+      m += mr;
     }
   }
   r.lda = a.kp;
   r.segs = 1;
   r.seg_stride = 0;
   r.seg_k4 = a.kp / 4;
-  for (int64_t i = 0; i < border_count; i += kGemmMr) {
-    const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, border_count - i));
+  for (int64_t i = 0; i < border_count;) {
+    const int32_t mr = call_rows(kGemmMr, border_count - i);
     r.a = border_rows + i * a.kp;
     pick<false>(mr, nv)(r, b, init, a.ep, be, border_pix + i);  // gathered: already flipped
+    i += mr;
   }
 }
 
@@ -355,12 +357,13 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       }
       Rows r{rows, lda, 1, 0, a.kp / 4};
       int64_t pix[kGemmMr];
-      for (int64_t m = m0; m < m1; m += kGemmMr) {
-        const int32_t mr = static_cast<int32_t>(std::min<int64_t>(kGemmMr, m1 - m));
+      for (int64_t m = m0; m < m1;) {
+        const int32_t mr = call_rows(kGemmMr, m1 - m);
         for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
         r.a = rows + (m - m0) * lda;
         const MicroFn fn = flip ? pick<true>(mr, nv) : pick<false>(mr, nv);
         fn(r, b, a.init + o0, a.ep, be, pix);
+        m += mr;
       }
     }
   }
