@@ -9,18 +9,39 @@
 #include "threads/thread-pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace f8net::rt {
 namespace {
 int64_t chunk_start(int64_t n, int k, int t) { return n / t * k + (n % t) * k / t; }
 
-constexpr int kSpinRounds = 4000;        // x ~25 ns pause on Zen 4: ~100 us before a thread sleeps
+// How long a thread spins before it sleeps: wall time, not pause count (a pause took ~25 ns on
+// Zen 4 and 13 ns on the Sapphire Rapids-class Xeon, where 4000 of them lasted 52 us). The window
+// covers the gap between a caller's back-to-back requests (the peer benchmark's pipe round trip):
+// when a worker had gone to sleep, the next run paid a futex wake-up of an idle vCPU and ran its
+// first stages alone (ResNet-18, 2 threads, runs 2 ms apart: median 4.39 ms; back to back 3.65).
+// ONNX Runtime's workers spin likewise.
+constexpr auto kSpinWindow = std::chrono::microseconds(1000);
 constexpr int64_t kGrainsPerSlice = 64;  // the smallest claim: 1/64 of a slice (or 1 item)
 constexpr int64_t kGuidedDivisor = 8;
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+// Spins until done() or kSpinWindow has passed; whether done() held. The clock is read once
+// per 64 pauses (a vDSO call).
+template <class Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinWindow;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
 }
 
 struct Plain {
@@ -105,10 +126,7 @@ void ThreadPool::parallel_for(int64_t n, IndexedTask task, const void* ctx) {
   start_cv_.notify_all();
   const int64_t mine = run_slices(0, task, ctx);
   if (done_items_.fetch_add(mine, std::memory_order_acq_rel) + mine == n) return;
-  for (int i = 0; i < kSpinRounds; ++i) {
-    if (done_items_.load(std::memory_order_acquire) == n) return;
-    cpu_relax();
-  }
+  if (spin_until([&] { return done_items_.load(std::memory_order_acquire) == n; })) return;
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [this, n] { return done_items_.load(std::memory_order_acquire) == n; });
 }
@@ -119,10 +137,7 @@ void ThreadPool::worker_loop(int index) {
     IndexedTask task;
     const void* ctx;
     int64_t n;
-    for (int i = 0; i < kSpinRounds; ++i) {
-      if (generation_.load(std::memory_order_acquire) != seen || stop_.load()) break;
-      cpu_relax();
-    }
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); });
     {
       std::unique_lock<std::mutex> lock(mu_);
       start_cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });

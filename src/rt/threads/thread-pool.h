@@ -7,8 +7,8 @@
 // its items. Which thread runs an item depends on timing; the bytes never do, because every item is
 // computed on its own (per-thread scratch is selected by the running thread's index). Threads
 // start in the constructor; parallel_for itself never allocates. Workers and the caller spin
-// briefly (~100 us) before sleeping, so back-to-back small ops (a fused model has ~40 per image)
-// do not each pay a futex wake-up.
+// for up to 1 ms before sleeping, so back-to-back small ops (a fused model has ~40 per image) and
+// back-to-back requests do not each pay a futex wake-up.
 #pragma once
 
 #include <atomic>
