@@ -4,7 +4,8 @@
 // and 6 x 64 tiles, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
 // (int32 out, Add, ReLU, signed/unsigned requantize, 3- and 4-bit codes, left shifts; int32 max
 // pools of 3x3/2 and 2x2/1 after it, with the requantize fused into the pool) and extreme codes
-// (0, 255, +-127 with +-127 weights, an FC whose accumulator reaches the proven bound). Output
+// (0, 255, +-127 with +-127 weights, an FC whose accumulator reaches the proven bound; weights
+// at vpmaddubsw's int16 bound, where avx2 / avx512 switch to their u8 x s8 GEMM). Output
 // buffers sit in the interpreter's arena between other live values, so a stray write changes
 // logits.
 #include <gtest/gtest.h>
@@ -34,6 +35,17 @@ std::vector<std::string> fused_isas() {
     if (rt::kernels::isa_available(rows[i].isa)) out.push_back(rt::kernels::isa_name(rows[i].isa));
   }
   return out;
+}
+
+// The kernel name of op 0 under `isa`.
+std::string first_kernel(const rt::ModelDef& m, const std::string& isa) {
+  rt::Interpreter it;
+  rt::InterpreterOptions o;
+  o.isa = isa;
+  rt::Status s = it.load(m);
+  if (s.is_ok()) s = it.prepare(o);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return s.is_ok() ? it.kernel_name(0) : "";
 }
 
 std::vector<uint8_t> run(const rt::ModelDef& m, const std::vector<uint8_t>& x,
@@ -89,9 +101,12 @@ rt::ModelDef conv_model(const Geo& g, bool sgn, int variant, int wmode, uint64_t
   p.dilation_h = p.dilation_w = g.dil;
   p.groups = g.depthwise ? g.c : 1;
   const size_t nw = static_cast<size_t>(p.out_channels) * (g.depthwise ? 1 : g.c) * g.k * g.k;
-  std::vector<int8_t> w = t::random_weights(rng, nw, 127);
-  if (wmode != 0) {
-    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(wmode > 0 ? 127 : -127);
+  // wmode 0: random; 1 / -1: all +-127; 2: random within +-64; 3 / -3: all +-64 (every pair's
+  // weights sum to +-128, the most vpmaddubsw takes: 255 * 128 = 32640 fits int16).
+  std::vector<int8_t> w = t::random_weights(rng, nw, wmode == 2 ? 64 : 127);
+  if (wmode == 1 || wmode == -1 || wmode == 3 || wmode == -3) {
+    const int mag = wmode == 1 || wmode == -1 ? 127 : 64;
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(wmode > 0 ? mag : -mag);
   }
   // Per-channel weight FLs for depthwise and the pools (whose fused requantize then shifts each
   // channel by its own amount), one per layer otherwise.
@@ -192,14 +207,25 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
   for (const Geo& g : geos) {
     for (bool sgn : {false, true}) {
       for (int variant = 0; variant < 9; ++variant) {
-        for (int mode = 0; mode < 4; ++mode) {
-          const int wmode = mode == 1 ? 1 : mode == 2 ? -1 : 0;
+        // Modes 4-6: weights vpmaddubsw takes (avx2 / avx512 then run the u8 x s8 GEMM), random
+        // and at its int16 bound with the largest patch bytes (max codes; signed ones flip to
+        // 255); for a few epilogues, to keep the test short.
+        const bool quads_modes = variant == 0 || variant == 2 || variant == 4 || variant == 5;
+        for (int mode = 0; mode < (quads_modes ? 7 : 4); ++mode) {
+          static constexpr int kWmode[] = {0, 1, -1, 0, 2, 3, -3};
+          static constexpr int kCodes[] = {0, 1, 2, 3, 0, 1, 1};
+          const int wmode = kWmode[mode];
           const rt::ModelDef m = conv_model(g, sgn, variant, wmode, seed + variant);
           const rt::Status valid = rt::validate_model(m, nullptr);
           ASSERT_TRUE(valid.is_ok()) << valid.message() << " variant " << variant;
-          const std::vector<uint8_t> x = codes(rng, m.input, mode);
+          const std::vector<uint8_t> x = codes(rng, m.input, kCodes[mode]);
           const std::vector<uint8_t> want = run(m, x, "ref", 1);
           for (const std::string& isa : isas) {
+            if (mode >= 4 && !g.depthwise && (isa == "avx2" || isa == "avx512")) {
+              const std::string tile = isa == "avx2" ? "_6x16q" : "_6x64q";
+              EXPECT_NE(first_kernel(m, isa).find(tile), std::string::npos)
+                  << isa << " mode " << mode << ": " << first_kernel(m, isa);
+            }
             for (int threads : {1, 3}) {
               EXPECT_TRUE(run(m, x, isa, threads) == want)
                   << isa << " c" << g.c << " h" << g.h << " w" << g.w << " n" << g.n << " k" << g.k
@@ -208,6 +234,47 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
                   << " mode " << mode << " threads " << threads << " " << t::seed_note(seed);
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// vpmaddubsw (avx2 / avx512 without VNNI) only where no weight pair can saturate int16: each
+// pair's positive and |negative| weight sums at most 128; one more and the conv keeps vpmaddwd.
+// Either way the bytes equal the reference at the largest patch bytes.
+TEST(FusedKernels, VpmaddubswOnlyForWeightPairsThatFitInt16) {
+  struct Case {
+    std::vector<int8_t> w;  // 2 output channels x 4 input channels (pairs c0 c1, c2 c3)
+    bool quads;
+  };
+  const Case cases[] = {
+      {{127, 1, 64, 64, -1, -127, 100, -100}, true},
+      {{127, 2, 0, 0, 1, 1, 1, 1}, false},
+      {{0, 0, 0, 0, -65, -64, 3, 3}, false},
+      {{-64, -64, 0, 127, 0, 0, 5, -5}, true},
+  };
+  std::vector<std::string> isas;
+  for (const std::string& isa : fused_isas()) {
+    if (isa == "avx2" || isa == "avx512") isas.push_back(isa);
+  }
+  if (isas.empty()) GTEST_SKIP() << "no avx2 / avx512 on this CPU";
+  std::mt19937_64 rng(t::test_seed(91));
+  for (const Case& c : cases) {
+    for (bool sgn : {false, true}) {
+      rt::ModelDef m;
+      m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+      m.input = {rt::Shape{4, 3, 5}, sgn ? rt::DType::kInt8 : rt::DType::kUint8, sgn ? 7 : 8};
+      rt::Conv2dParams p;
+      p.out_channels = 2;
+      rt::add_conv2d(&m, 0, p, c.w, {0, 0}, {0});
+      for (int mode : {0, 1, 2}) {
+        const std::vector<uint8_t> x = codes(rng, m.input, mode);
+        const std::vector<uint8_t> want = run(m, x, "ref", 1);
+        for (const std::string& isa : isas) {
+          const std::string name = first_kernel(m, isa);
+          EXPECT_EQ(name.find("q__") != std::string::npos, c.quads) << name;
+          EXPECT_TRUE(run(m, x, isa, 1) == want) << isa << " " << name << " mode " << mode;
         }
       }
     }

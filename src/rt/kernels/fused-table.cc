@@ -21,10 +21,10 @@ const FusedKernels kRows[] = {
     {Isa::kAvx512, GemmPacking::kS16Pairs, DepthwisePacking::kTaps, avx512::kGemmMr,
      avx512::kGemmNr, "6x64", "16c", avx512::gemm_conv_s16, avx512::depthwise_conv,
      avx512::s32_pointwise, avx512::s32_maxpool, avx512::s32_global_sum_pool, u8_chw_to_hwc,
-     s32_hwc_to_chw},
+     s32_hwc_to_chw, avx512::gemm_conv_u8s8},
     {Isa::kAvx2, GemmPacking::kS16Pairs, DepthwisePacking::kTaps, avx2::kGemmMr, avx2::kGemmNr,
      "6x16", "8c", avx2::gemm_conv, avx2::depthwise_conv, avx2::s32_pointwise, avx2::s32_maxpool,
-     avx2::s32_global_sum_pool, u8_chw_to_hwc, s32_hwc_to_chw},
+     avx2::s32_global_sum_pool, u8_chw_to_hwc, s32_hwc_to_chw, avx2::gemm_conv_u8s8},
 };
 #endif
 

@@ -70,7 +70,7 @@ void run_band(const FusedStage& st, int32_t b, int thread) {
   band.ep.other = g.ep.other != nullptr ? g.ep.other + r0 * conv_row : nullptr;
   const int64_t m = int64_t{band.oh} * g.ow;
   const int64_t items = (m + band.m_tile - 1) / band.m_tile * band.n_split;
-  st.kernels->gemm_conv(band, 0, items, thread);
+  st.gemm_fn(band, 0, items, thread);
 
   const int32_t pa = cp.inside_begin[static_cast<size_t>(b)];
   const int32_t pb = cp.inside_end[static_cast<size_t>(b)];

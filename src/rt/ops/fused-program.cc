@@ -22,7 +22,7 @@ void run_items(const void* ctx, int64_t begin, int64_t end, int thread) {
   const kernels::FusedKernels& k = *st->kernels;
   switch (st->family) {
     case StageFamily::kGemm:
-      k.gemm_conv(st->gemm, begin, end, thread);
+      st->gemm_fn(st->gemm, begin, end, thread);
       break;
     case StageFamily::kConvPool:  // run_stage runs it (two passes)
       break;

@@ -67,6 +67,9 @@ struct FusedStage {
   // out_buf holds the codes.
   int32_t out32_buf = -1;
   kernels::GemmConvArgs gemm;
+  // The GEMM microkernel for `gemm`: the row's gemm_conv, or its gemm_conv_u8s8 for weights
+  // proven safe for vpmaddubsw (the packing follows).
+  kernels::FusedFn<kernels::GemmConvArgs> gemm_fn = nullptr;
   GemmShape gemm_shape;  // what gemm's plan was made for
   kernels::DepthwiseArgs dw;
   kernels::EltArgs elt;

@@ -86,6 +86,28 @@ void set_geometry(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, A
   a->dw = op.dilation_w;
 }
 
+// Whether vpmaddubsw is exact for these weights (gemm-u8s8-driver.h): patches are bytes in
+// [0, 255], so a pair (K indices 2j, 2j + 1 in (ky, kx, c) order, the last one padded with a zero
+// weight) sums to at most 255 * (its positive weights) and at least -255 * (its |negative|
+// weights); both stay inside int16 when each of those weight sums is at most 128.
+bool safe_weight_pairs(const OpDef& op, int32_t c, int32_t kh, int32_t kw) {
+  const int64_t k = int64_t{kh} * kw * c;
+  for (int32_t o = 0; o < op.out_channels; ++o) {
+    const int8_t* wo = op.weights.data() + static_cast<size_t>(int64_t{o} * k);
+    for (int64_t k0 = 0; k0 < k; k0 += 2) {
+      int32_t pos = 0, neg = 0;
+      for (int64_t kidx = k0; kidx < std::min(k0 + 2, k); ++kidx) {
+        // kidx = (ky * kw + kx) * c + ci; the weights are stored [o][ci][ky][kx].
+        const int64_t ci = kidx % c, tap = kidx / c;
+        const int32_t w = wo[(ci * kh + tap / kw) * kw + tap % kw];
+        (w > 0 ? pos : neg) += w > 0 ? w : -w;
+      }
+      if (pos > 128 || neg > 128) return false;
+    }
+  }
+  return true;
+}
+
 void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
                 const kernels::FusedKernels& ks, int threads, StageTables* t, FusedStage* st) {
   kernels::GemmConvArgs& g = st->gemm;
@@ -97,7 +119,11 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   g.kp = static_cast<int32_t>(round_up(k, 4));
   const int32_t nr = ks.gemm_nr;
   const int64_t n_blocks = round_up(n, nr) / nr;
-  const bool quads = ks.packing == kernels::GemmPacking::kU8S8Quads;
+  // vnni: quads always; avx2 / avx512: quads (vpmaddubsw) when the weights allow, else s16 pairs.
+  const bool vnni = ks.packing == kernels::GemmPacking::kU8S8Quads;
+  const bool u8s8 = !vnni && ks.gemm_conv_u8s8 != nullptr && safe_weight_pairs(op, g.c, g.kh, g.kw);
+  const bool quads = vnni || u8s8;
+  st->gemm_fn = u8s8 ? ks.gemm_conv_u8s8 : ks.gemm_conv;
   const bool subtract = quads && g.src_signed;  // +128 flip: init carries -128 * sum(w)
   if (quads) {
     t->packed.assign(static_cast<size_t>(n_blocks * g.kp * nr), 0);
@@ -134,7 +160,7 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
       g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.c % 4 == 0;
   const bool whole = g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.ph == 0 &&
                      g.pw == 0 && g.dh == 1 && g.dw == 1 && g.k % 4 == 0;
-  g.direct = quads && (pointwise || whole);  // s16 patches are always widened by im2col
+  g.direct = vnni && (pointwise || whole);  // the other drivers always gather (im2col)
   const int64_t patch_bytes = quads ? g.kp : 2 * int64_t{g.kp};
   GemmShape shape;
   shape.m = int64_t{g.oh} * g.ow;
@@ -143,15 +169,18 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   shape.mr = ks.gemm_mr;
   shape.kp = g.kp;
   shape.patch_bytes = g.direct ? 0 : patch_bytes;
-  // vpdpbusd zmm: 64 MACs; vpmaddwd: 32 (zmm) or 16 (ymm); two vector ports.
-  shape.macs_per_cycle = quads ? 128 : (nr >= 64 ? 64 : 32);
+  // vpdpbusd zmm: 64 MACs; vpmaddwd: 32 (zmm) or 16 (ymm); two vector ports; vpmaddubsw: 4/3
+  // of vpmaddwd's rate (three instructions per 32 MACs instead of two per 16).
+  const double s16_rate = nr >= 64 ? 64 : 32;
+  shape.macs_per_cycle = vnni ? 128 : u8s8 ? s16_rate * 4 / 3 : s16_rate;
   const GemmPlan plan = plan_gemm(shape, threads);
-  g.tap_rows = quads && !g.direct && g.dw == 1 && g.c % 4 == 0;
+  g.tap_rows = vnni && !g.direct && g.dw == 1 && g.c % 4 == 0;
   set_gemm_plan(plan, patch_bytes, &g);
   st->gemm_shape = shape;
   st->family = StageFamily::kGemm;
-  st->name = kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") +
-                                 (fc ? "_gemm_fc_" : "_gemm_conv_") + ks.gemm_tile);
+  st->name =
+      kernel_name(ks, std::string(g.src_signed ? "s8" : "u8") + (fc ? "_gemm_fc_" : "_gemm_conv_") +
+                          ks.gemm_tile + (u8s8 ? "q" : ""));
   st->items = plan.items;
   st->macs = shape.m * n * k;
   st->work_per_item = st->macs / std::max<int64_t>(st->items, 1);
