@@ -90,8 +90,7 @@ void microkernel(const uint8_t* a, int64_t lda, const int8_t* b, int32_t kp4, co
   }
 }
 
-using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*,
-                         int32_t*);
+using MicroFn = void (*)(const uint8_t*, int64_t, const int8_t*, int32_t, const int32_t*, int32_t*);
 
 template <class V, int MR, int NB>
 MicroFn pick_nb(int32_t nv) {

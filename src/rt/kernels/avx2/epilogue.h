@@ -97,6 +97,7 @@ struct YmmOps {
   static Reg load(const int32_t* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   }
+  static void store(int32_t* p, Reg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static Reg load_masked(const int32_t* p, Mask lanes) { return load8_s32(p, lanes); }
   static void store_masked(int32_t* p, Mask lanes, Reg v) { store8_s32(p, v, lanes); }
   static Reg add(Reg a, Reg b) { return _mm256_add_epi32(a, b); }

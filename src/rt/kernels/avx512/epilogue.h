@@ -28,6 +28,7 @@ struct ZmmOps {
   static Reg zero() { return _mm512_setzero_si512(); }
   static Reg set1(int32_t v) { return _mm512_set1_epi32(v); }
   static Reg load(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void store(int32_t* p, Reg v) { _mm512_storeu_si512(p, v); }
   static Reg load_masked(const int32_t* p, Mask k) { return _mm512_maskz_loadu_epi32(k, p); }
   static void store_masked(int32_t* p, Mask k, Reg v) { _mm512_mask_storeu_epi32(p, k, v); }
   static Reg add(Reg a, Reg b) { return _mm512_add_epi32(a, b); }
