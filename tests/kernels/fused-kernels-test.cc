@@ -1,6 +1,6 @@
 // The fused engine's microkernels (implicit-GEMM conv, FC, depthwise, pointwise epilogue, pools)
-// of every row of kernels/fused-table.h this CPU runs (avx2, avx512, avx512vnni) against the
-// op-by-op reference on single-op models: edge shapes (M, N, K below, at and above the 6 x 16
+// of every row of kernels/fused-table.h this CPU runs (avx2, avx512, avx512vnni, avxvnni) against
+// the op-by-op reference on single-op models: edge shapes (M, N, K below, at and above the 6 x 16
 // and 6 x 64 tiles, channel counts 1, 3, 4, 5; strides 1/2, padding, dilation), every epilogue
 // (int32 out, Add, ReLU, signed/unsigned requantize, 3- and 4-bit codes, left shifts; int32 max
 // pools of 3x3/2 and 2x2/1 after it, with the requantize fused into the pool) and extreme codes
@@ -221,6 +221,11 @@ TEST(FusedKernels, ConvAndDepthwiseEqualReferenceOnEdgeShapes) {
           const std::vector<uint8_t> x = codes(rng, m.input, kCodes[mode]);
           const std::vector<uint8_t> want = run(m, x, "ref", 1);
           for (const std::string& isa : isas) {
+            // avxvnni's vpdpbusd takes any weights: every conv runs its q kernel.
+            if (!g.depthwise && isa == "avxvnni") {
+              EXPECT_NE(first_kernel(m, isa).find("_6x16q"), std::string::npos)
+                  << first_kernel(m, isa);
+            }
             if (mode >= 4 && !g.depthwise && (isa == "avx2" || isa == "avx512")) {
               const std::string tile = isa == "avx2" ? "_6x16q" : "_6x64q";
               EXPECT_NE(first_kernel(m, isa).find(tile), std::string::npos)

@@ -86,7 +86,7 @@ TEST(WordBits, NarrowCodesMatchTheOracleInEveryEngine) {
           f8net::testing::naive_run(m, std::vector<int64_t>(input.begin(), input.end()));
       // The reference engine and the fused engine under every ISA (one this CPU lacks is
       // skipped).
-      for (const char* isa : {"ref", "avx2", "avx512", "avx512vnni"}) {
+      for (const char* isa : {"ref", "avx2", "avx512", "avx512vnni", "avxvnni"}) {
         for (int threads : {1, 2}) {
           rt::Interpreter it;
           ASSERT_TRUE(it.load_memory(bytes.data(), bytes.size()).is_ok());

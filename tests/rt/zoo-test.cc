@@ -57,8 +57,8 @@ std::vector<uint8_t> logits(const rt::ModelDef& m, const std::vector<uint8_t>& i
 
 std::vector<std::string> machine_isas() {
   std::vector<std::string> out;
-  for (auto isa :
-       {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
+  for (auto isa : {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512,
+                   rt::kernels::Isa::kAvx512Vnni, rt::kernels::Isa::kAvxVnni}) {
     if (rt::kernels::isa_available(isa)) out.push_back(rt::kernels::isa_name(isa));
   }
   return out;
@@ -193,8 +193,8 @@ TEST(Zoo, IsaChoiceIsValidated) {
   const rt::Status s = it.prepare(o);
   EXPECT_EQ(s.code(), rt::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("unknown ISA 'sse9'"), std::string::npos) << s.message();
-  for (auto isa :
-       {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512, rt::kernels::Isa::kAvx512Vnni}) {
+  for (auto isa : {rt::kernels::Isa::kAvx2, rt::kernels::Isa::kAvx512,
+                   rt::kernels::Isa::kAvx512Vnni, rt::kernels::Isa::kAvxVnni}) {
     o.isa = rt::kernels::isa_name(isa);
     const rt::Status st = it.prepare(o);
     EXPECT_EQ(st.is_ok(), rt::kernels::isa_available(isa)) << o.isa << ": " << st.message();

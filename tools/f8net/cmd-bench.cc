@@ -121,7 +121,8 @@ void add_bench(CLI::App& app) {
       ->check(CLI::Range(0, kMaxThreads));
   cmd->add_option("--batch", args->batch, "Images per timed run (default 1)");
   cmd->add_option("--runs", args->runs, "Timed runs after 3 warm-up runs (default 30)");
-  cmd->add_option("--isa", args->isa, "ref, avx2, avx512, avx512vnni (default: F8NET_ISA or best)");
+  cmd->add_option("--isa", args->isa,
+                  "ref, avx2, avx512, avx512vnni, avxvnni (default: F8NET_ISA or best)");
   cmd->add_flag("--json", args->json, "Also print the results as one JSON object (last line)");
   cmd->callback([args] { run_bench(*args); });
 }

@@ -28,10 +28,11 @@ struct InterpreterOptions {
   // declare a huge input); 0 = no limit. F8NET_MAX_GMAC=<GMAC> overrides it. 2^35 is ~3x
   // ResNet-152 at 224x224.
   uint64_t max_macs_per_image = uint64_t{1} << 35;
-  // "ref", "avx2", "avx512", "avx512vnni" or "" (the F8NET_ISA environment variable, else the
-  // best this CPU has). prepare() refuses an ISA the CPU or build lacks. "ref" runs the IR op by
-  // op (CHW, the oracle); "avx2", "avx512" (F/BW/VL/DQ) and "avx512vnni" run the fused
-  // channels-last engine with their own microkernels. Same bytes for all.
+  // "ref", "avx2", "avx512", "avx512vnni", "avxvnni" or "" (the F8NET_ISA environment variable,
+  // else the best this CPU has). prepare() refuses an ISA the CPU or build lacks. "ref" runs the
+  // IR op by op (CHW, the oracle); "avx2", "avx512" (F/BW/VL/DQ), "avx512vnni" and "avxvnni"
+  // (AVX2 + AVX-VNNI) run the fused channels-last engine with their own microkernels. Same bytes
+  // for all.
   std::string isa = "";
 };
 

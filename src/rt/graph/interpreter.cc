@@ -69,7 +69,7 @@ Status choose_isa(const InterpreterOptions& options, kernels::Isa* out) {
   }
   if (!kernels::parse_isa(name.c_str(), out)) {
     return Status(StatusCode::kInvalidArgument,
-                  "unknown ISA '" + name + "' (ref, avx2, avx512, avx512vnni)");
+                  "unknown ISA '" + name + "' (ref, avx2, avx512, avx512vnni, avxvnni)");
   }
   if (!kernels::isa_available(*out)) {
     return Status(StatusCode::kUnsupported,

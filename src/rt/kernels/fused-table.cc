@@ -7,6 +7,7 @@
 #include "kernels/avx2/avx2-kernels.h"
 #include "kernels/avx512/avx512-kernels.h"
 #include "kernels/avx512vnni/vnni-kernels.h"
+#include "kernels/avxvnni/avxvnni-kernels.h"
 #endif
 
 namespace f8net::rt::kernels {
@@ -22,6 +23,10 @@ const FusedKernels kRows[] = {
      avx512::kGemmNr, "6x64", "16c", avx512::gemm_conv_s16, avx512::depthwise_conv,
      avx512::s32_pointwise, avx512::s32_maxpool, avx512::s32_global_sum_pool, u8_chw_to_hwc,
      s32_hwc_to_chw, avx512::gemm_conv_u8s8},
+    // AVX-VNNI: the avx2 row with a vpdpbusd ymm GEMM for every conv and FC.
+    {Isa::kAvxVnni, GemmPacking::kS16Pairs, DepthwisePacking::kTaps, avx2::kGemmMr, avx2::kGemmNr,
+     "6x16", "8c", avx2::gemm_conv, avx2::depthwise_conv, avx2::s32_pointwise, avx2::s32_maxpool,
+     avx2::s32_global_sum_pool, u8_chw_to_hwc, s32_hwc_to_chw, avxvnni::gemm_conv, true},
     {Isa::kAvx2, GemmPacking::kS16Pairs, DepthwisePacking::kTaps, avx2::kGemmMr, avx2::kGemmNr,
      "6x16", "8c", avx2::gemm_conv, avx2::depthwise_conv, avx2::s32_pointwise, avx2::s32_maxpool,
      avx2::s32_global_sum_pool, u8_chw_to_hwc, s32_hwc_to_chw, avx2::gemm_conv_u8s8},

@@ -43,10 +43,12 @@ struct FusedKernels {
   FusedFn<EltArgs> s32_global_sum_pool;   // items: blocks of 16 channels
   FusedFn<LayoutArgs> u8_chw_to_hwc;      // items: rows y of the CHW source
   FusedFn<LayoutArgs> s32_hwc_to_chw;     // items: channels of the CHW destination
-  // Optional (null where `packing` is already kU8S8Quads): the same tile on kU8S8Quads with
-  // vpmaddubsw, which prepare uses instead of gemm_conv for a conv or FC whose every weight pair
-  // it proves cannot saturate int16 (its name carries gemm_tile + "q").
+  // Optional (null where `packing` is already kU8S8Quads): the same tile on kU8S8Quads, which
+  // prepare uses instead of gemm_conv for a conv or FC whose every weight pair it proves cannot
+  // saturate int16 (vpmaddubsw), or for every conv and FC when u8s8_any_weights (vpdpbusd on
+  // ymm). Its stages' names carry gemm_tile + "q".
   FusedFn<GemmConvArgs> gemm_conv_u8s8 = nullptr;
+  bool u8s8_any_weights = false;
 };
 
 // The layout changes, plain C++ shared by every row (kernels/fused-layout.cc).

@@ -55,8 +55,11 @@ struct Microkernel {
         const Reg av = V::set1(group);
 #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) {
-          acc[m][j] =
-              kQuads ? V::dot4_add(acc[m][j], av, wv[j], ones) : V::madd_add(acc[m][j], av, wv[j]);
+          if constexpr (kQuads) {
+            acc[m][j] = V::dot4_add(acc[m][j], av, wv[j], ones);
+          } else {
+            acc[m][j] = V::madd_add(acc[m][j], av, wv[j]);
+          }
         }
       }
     }

@@ -87,12 +87,14 @@ const char* isa_name(Isa isa) {
       return "avx512";
     case Isa::kAvx512Vnni:
       return "avx512vnni";
+    case Isa::kAvxVnni:
+      return "avxvnni";
   }
   return "invalid";
 }
 
 bool parse_isa(const char* name, Isa* out) {
-  for (Isa isa : {Isa::kReference, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni}) {
+  for (Isa isa : {Isa::kReference, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAvxVnni}) {
     if (name != nullptr && std::strcmp(name, isa_name(isa)) == 0) {
       *out = isa;
       return true;
@@ -131,12 +133,20 @@ bool isa_available(Isa isa) {
 #else
       return false;
 #endif
+    case Isa::kAvxVnni:
+#if defined(F8NET_HAVE_FUSED_KERNELS) && defined(__GNUC__)
+      return avx2 && __builtin_cpu_supports("avxvnni");
+#else
+      return false;
+#endif
   }
   return false;
 }
 
 Isa best_isa() {
-  for (Isa isa : {Isa::kAvx512Vnni, Isa::kAvx512, Isa::kAvx2}) {
+  // avxvnni before avx512: one vpdpbusd ymm does 32 MACs, vpmaddubsw + vpmaddwd + vpaddd on zmm
+  // 64 in three instructions (no CPU sold so far has AVX-VNNI and AVX-512 without VNNI).
+  for (Isa isa : {Isa::kAvx512Vnni, Isa::kAvxVnni, Isa::kAvx512, Isa::kAvx2}) {
     if (isa_available(isa)) return isa;
   }
   return Isa::kReference;

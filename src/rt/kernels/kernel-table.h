@@ -13,8 +13,9 @@
 
 namespace f8net::rt::kernels {
 
-enum class Isa : uint32_t { kReference, kAvx2, kAvx512, kAvx512Vnni };
-const char* isa_name(Isa isa);               // "ref", "avx2", "avx512", "avx512vnni"
+// kAvxVnni: AVX2 + AVX-VNNI (VEX vpdpbusd on ymm; Alder Lake-class cores without AVX-512).
+enum class Isa : uint32_t { kReference, kAvx2, kAvx512, kAvx512Vnni, kAvxVnni };
+const char* isa_name(Isa isa);               // "ref", "avx2", "avx512", "avx512vnni", "avxvnni"
 bool parse_isa(const char* name, Isa* out);  // the inverse; false for unknown names
 
 struct KernelEntry {

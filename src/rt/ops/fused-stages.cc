@@ -119,9 +119,11 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   g.kp = static_cast<int32_t>(round_up(k, 4));
   const int32_t nr = ks.gemm_nr;
   const int64_t n_blocks = round_up(n, nr) / nr;
-  // vnni: quads always; avx2 / avx512: quads (vpmaddubsw) when the weights allow, else s16 pairs.
+  // avx512vnni: quads always; avxvnni: quads through the u8s8 driver always; avx2 / avx512:
+  // quads (vpmaddubsw) when the weights allow, else s16 pairs.
   const bool vnni = ks.packing == kernels::GemmPacking::kU8S8Quads;
-  const bool u8s8 = !vnni && ks.gemm_conv_u8s8 != nullptr && safe_weight_pairs(op, g.c, g.kh, g.kw);
+  const bool u8s8 = !vnni && ks.gemm_conv_u8s8 != nullptr &&
+                    (ks.u8s8_any_weights || safe_weight_pairs(op, g.c, g.kh, g.kw));
   const bool quads = vnni || u8s8;
   st->gemm_fn = u8s8 ? ks.gemm_conv_u8s8 : ks.gemm_conv;
   const bool subtract = quads && g.src_signed;  // +128 flip: init carries -128 * sum(w)
@@ -172,7 +174,8 @@ void build_gemm(const OpDef& op, const ValueInfo& src, const ValueInfo& dst,
   // vpdpbusd zmm: 64 MACs; vpmaddwd: 32 (zmm) or 16 (ymm); two vector ports; vpmaddubsw: 4/3
   // of vpmaddwd's rate (three instructions per 32 MACs instead of two per 16).
   const double s16_rate = nr >= 64 ? 64 : 32;
-  shape.macs_per_cycle = vnni ? 128 : u8s8 ? s16_rate * 4 / 3 : s16_rate;
+  const double u8s8_rate = s16_rate * (ks.u8s8_any_weights ? 2.0 : 4.0 / 3);
+  shape.macs_per_cycle = vnni ? 128 : u8s8 ? u8s8_rate : s16_rate;
   const GemmPlan plan = plan_gemm(shape, threads);
   g.tap_rows = vnni && !g.direct && g.dw == 1 && g.c % 4 == 0;
   set_gemm_plan(plan, patch_bytes, &g);
