@@ -5,6 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#if defined(F8NET_HAVE_FUSED_KERNELS) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 
 #include "kernels/ref/ref-kernels.h"
 #ifdef F8NET_HAVE_AVX2_KERNELS
@@ -103,6 +106,16 @@ bool parse_isa(const char* name, Isa* out) {
   return false;
 }
 
+#if defined(F8NET_HAVE_FUSED_KERNELS) && defined(__GNUC__)
+// AVX-VNNI: CPUID leaf 7 sub-leaf 1, EAX bit 4 (Clang 14's __builtin_cpu_supports does not know
+// "avxvnni"). The OS's YMM state is what "avx2" already checked.
+static bool cpu_has_avx_vnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
+  return ((a >> 4) & 1u) != 0;
+}
+#endif
+
 bool isa_available(Isa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -135,7 +148,7 @@ bool isa_available(Isa isa) {
 #endif
     case Isa::kAvxVnni:
 #if defined(F8NET_HAVE_FUSED_KERNELS) && defined(__GNUC__)
-      return avx2 && __builtin_cpu_supports("avxvnni");
+      return avx2 && cpu_has_avx_vnni();
 #else
       return false;
 #endif
