@@ -5,9 +5,8 @@
 // (call_rows) each store an MR x NR int32 tile that the ISA's tile epilogue writes out. Both
 // packings have one geometry in bytes: per K step 4 bytes of each patch row (an s16 pair or a u8
 // quad) times 4 * nr bytes of weights (nr channels' pairs or quads), so one microkernel serves
-// both; only the multiply-add differs. Included only from files
-// compiled with one ISA's flags, through those drivers; V is the ISA's file-local ops type, so
-// every instance is that file's own.
+// both; only the multiply-add differs. Included only from files compiled with one ISA's flags,
+// through those drivers; V is the ISA's file-local ops type, so every instance is that file's own.
 #pragma once
 
 #include <algorithm>
@@ -23,7 +22,7 @@ constexpr int64_t kWeightPrefetchBytes = 1024;
 // The MR x NB-vector register tile from the bias in `init`: per K step one broadcast 4-byte group
 // of each of the MR rows (lda bytes apart) times NB vectors of weights, through
 // V::madd_add(acc, a, w) = acc + vpmaddwd(a, w) (s16 pairs) or, with kQuads, V::dot4_add(acc, a,
-// w, ones) = acc + vpmaddwd(vpmaddubsw(a, w), ones) (u8 x s8 quads); the tile's rows are V::kNr
+// w) = acc + the four u8 x s8 products of each lane (u8 x s8 quads); the tile's rows are V::kNr
 // int32 apart in c. The weight lines kWeightPrefetchBytes ahead go to L1 (as in the VNNI
 // microkernel: ResNet-18 under avx2 5 % faster).
 template <class V, bool kQuads>
@@ -39,7 +38,6 @@ struct Microkernel {
 #pragma GCC unroll 8
       for (int m = 0; m < MR; ++m) acc[m][j] = v;
     }
-    const Reg ones = V::ones16();
     constexpr int kLines = std::max<int>(1, static_cast<int>(NB * sizeof(Reg) / 64));
     for (int32_t k = 0; k < steps; ++k) {
       const uint8_t* bk = b + int64_t{k} * 4 * V::kNr;
@@ -56,7 +54,7 @@ struct Microkernel {
 #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) {
           if constexpr (kQuads) {
-            acc[m][j] = V::dot4_add(acc[m][j], av, wv[j], ones);
+            acc[m][j] = V::dot4_add(acc[m][j], av, wv[j]);
           } else {
             acc[m][j] = V::madd_add(acc[m][j], av, wv[j]);
           }

@@ -1,14 +1,14 @@
-// The u8 x s8 implicit-GEMM driver for the ISAs without VNNI (avx2, avx512), used for a conv or FC
-// whose every weight pair the prepare step proved cannot saturate int16 (safe_weight_pairs() in
-// ops/fused-stages.cc). Patches are bytes in [0, 255]: u8 codes, or signed codes flipped to
-// x + 128 whose 128 * sum(w) is subtracted in `init`, as for vpdpbusd. One K quad of 4 codes is
-// broadcast per pixel; vpmaddubsw multiplies it with 4 weights of each channel and adds adjacent
-// products into two s16 pair sums, vpmaddwd by ones adds the pairs into int32 and vpaddd
-// accumulates. A pair sum is at most 255 * (sum of the pair's positive weights) <= 255 * 128 =
-// 32640 and at least -255 * 128 = -32640, so vpmaddubsw never saturates and every int32 sum equals
-// the reference's (mod 2^32 like vpdpbusd; the loader proved the true sum fits int32). Three
-// instructions per 32 MACs instead of the s16 driver's two per 16: in isolation 87.5 vs 67 GMAC/s
-// per core on ymm (Xeon, family 6 model 207).
+// The u8 x s8 implicit-GEMM driver for the ISAs without AVX-512 VNNI: on avx2 and avx512 for a
+// conv or FC whose every weight pair the prepare step proved cannot saturate int16
+// (safe_weight_pairs() in ops/fused-stages.cc), on avxvnni (vpdpbusd on ymm) for every one. Patches
+// are bytes in [0, 255]: u8 codes, or signed codes flipped to x + 128 whose 128 * sum(w) is
+// subtracted in `init`, as for vpdpbusd. One K quad of 4 codes is broadcast per pixel; vpmaddubsw
+// multiplies it with 4 weights of each channel and adds adjacent products into two s16 pair sums,
+// vpmaddwd by ones adds the pairs into int32 and vpaddd accumulates. A pair sum is at most 255 *
+// (sum of the pair's positive weights) <= 255 * 128 = 32640 and at least -255 * 128 = -32640, so
+// vpmaddubsw never saturates and every int32 sum equals the reference's (mod 2^32 like vpdpbusd;
+// the loader proved the true sum fits int32). Three instructions per 32 MACs instead of the s16
+// driver's two per 16: in isolation 87.5 vs 67 GMAC/s per core on ymm (Xeon, family 6 model 207).
 //
 // Per work item (m tile, n split) the tile's patches are gathered once into per-thread byte rows
 // (K padding zero), then per nr-channel block MR x NR microkernel calls and the ISA's shift
@@ -58,8 +58,8 @@ void im2col(const GemmConvArgs& a, int64_t m0, int64_t m1, uint8_t* rows) {
 }
 
 // V, the ISA's vector ops: Reg, kMr, kNr, kLanes (int32 per Reg); load(const void*),
-// set1(int32_t), ones16() (int16 ones), dot4_add(acc, quads, w, ones) = acc +
-// vpmaddwd(vpmaddubsw(quads, w), ones), store(int32_t*, Reg); Regs = regs(ep, o, lanes) and
+// set1(int32_t), dot4_add(acc, quads, w) = acc + vpmaddwd(vpmaddubsw(quads, w), ones) (or
+// vpdpbusd with AVX-VNNI), store(int32_t*, Reg); Regs = regs(ep, o, lanes) and
 // pick_epilogue(ep, regs, nv) as in gemm-s16-driver.h.
 template <class V>
 void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {

@@ -93,17 +93,23 @@ void set_geometry(const OpDef& op, const ValueInfo& src, const ValueInfo& dst, A
 bool safe_weight_pairs(const OpDef& op, int32_t c, int32_t kh, int32_t kw) {
   const int64_t k = int64_t{kh} * kw * c;
   for (int32_t o = 0; o < op.out_channels; ++o) {
+    // The weights are stored [o][ci][ky][kx]; K runs (ky, kx, ci).
     const int8_t* wo = op.weights.data() + static_cast<size_t>(int64_t{o} * k);
-    for (int64_t k0 = 0; k0 < k; k0 += 2) {
-      int32_t pos = 0, neg = 0;
-      for (int64_t kidx = k0; kidx < std::min(k0 + 2, k); ++kidx) {
-        // kidx = (ky * kw + kx) * c + ci; the weights are stored [o][ci][ky][kx].
-        const int64_t ci = kidx % c, tap = kidx / c;
-        const int32_t w = wo[(ci * kh + tap / kw) * kw + tap % kw];
-        (w > 0 ? pos : neg) += w > 0 ? w : -w;
+    int32_t pos = 0, neg = 0;
+    int64_t kidx = 0;
+    for (int32_t ky = 0; ky < kh; ++ky) {
+      for (int32_t kx = 0; kx < kw; ++kx) {
+        for (int32_t ci = 0; ci < c; ++ci) {
+          const int32_t w = wo[(int64_t{ci} * kh + ky) * kw + kx];
+          (w > 0 ? pos : neg) += w > 0 ? w : -w;
+          if (++kidx % 2 == 0) {
+            if (pos > 128 || neg > 128) return false;
+            pos = neg = 0;
+          }
+        }
       }
-      if (pos > 128 || neg > 128) return false;
     }
+    if (pos > 128 || neg > 128) return false;  // an odd K's last pair (its partner weight is 0)
   }
   return true;
 }

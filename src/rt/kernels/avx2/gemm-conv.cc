@@ -5,33 +5,20 @@
 #include <immintrin.h>
 
 #include "kernels/avx2/avx2-kernels.h"
-#include "kernels/avx2/epilogue.h"
-#include "kernels/epilogue-tile.h"
+#include "kernels/avx2/gemm-ops.h"
 #include "kernels/gemm-s16-driver.h"
 #include "kernels/gemm-u8s8-driver.h"
 
 namespace f8net::rt::kernels::avx2 {
 namespace {
 
-struct Ymm {
-  using Reg = __m256i;
-  static constexpr int32_t kMr = kGemmMr, kNr = kGemmNr, kLanes = 8;
-  static Reg load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-  static Reg set1(int32_t v) { return _mm256_set1_epi32(v); }
+struct Ymm : YmmGemmOps {
   static Reg madd_add(Reg acc, Reg a, Reg b) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
   }
-  static Reg ones16() { return _mm256_set1_epi16(1); }
-  static Reg dot4_add(Reg acc, Reg quads, Reg w, Reg ones) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(quads, w), ones));
-  }
-  static void store(int32_t* p, Reg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  using Regs = EpilogueRegs<YmmOps>;
-  static Regs regs(const Epilogue& ep, int32_t o, int32_t lanes) {
-    return epilogue_regs<YmmOps>(ep, o, lanes);
-  }
-  static TileEpilogue<YmmOps> pick_epilogue(const Epilogue& ep, const Regs* r, int32_t nv) {
-    return pick_tile_epilogue<YmmOps, kNr / kLanes>(ep, r, nv);
+  static Reg dot4_add(Reg acc, Reg quads, Reg w) {
+    const Reg pairs = _mm256_maddubs_epi16(quads, w);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
   }
 };
 

@@ -21,9 +21,9 @@ struct Zmm {
   static Reg madd_add(Reg acc, Reg a, Reg b) {
     return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
   }
-  static Reg ones16() { return _mm512_set1_epi16(1); }
-  static Reg dot4_add(Reg acc, Reg quads, Reg w, Reg ones) {
-    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(quads, w), ones));
+  static Reg dot4_add(Reg acc, Reg quads, Reg w) {
+    const Reg pairs = _mm512_maddubs_epi16(quads, w);
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)));
   }
   static void store(int32_t* p, Reg v) { _mm512_storeu_si512(p, v); }
   using Regs = EpilogueRegs<ZmmOps>;
