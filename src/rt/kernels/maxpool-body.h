@@ -21,13 +21,13 @@
 namespace f8net::rt::kernels {
 namespace {
 
+constexpr int kPoolTileRows = 8;
+
 // Pixels [begin, end) of the pass over channels [c0, c0 + NV * V::kLanes). NV is a template
 // argument so the NV running maxima stay in registers (with a run-time count GCC kept them on
 // the stack: a store-to-load chain per tap).
-constexpr int kPoolTileRows = 8;
-
 template <class V, int NV>
-void maxpool_pass(const EltArgs& a, int32_t c0, int32_t lanes, const typename V::Mask* mask,
+void maxpool_pass(const EltArgs& a, int32_t c0, const typename V::Mask* mask,
                   const EpilogueRegs<V>* epilogue_regs, int64_t begin, int64_t end) {
   using Reg = typename V::Reg;
   int32_t* out = static_cast<int32_t*>(a.ep.out);
@@ -40,6 +40,7 @@ void maxpool_pass(const EltArgs& a, int32_t c0, int32_t lanes, const typename V:
     regs[v] = epilogue_regs[v];
   }
   constexpr int32_t kLd = NV * V::kLanes;
+  const int32_t lanes = a.c - c0 < kLd ? a.c - c0 : kLd;
   alignas(64) int32_t tile[kPoolTileRows * kLd];
   int64_t pix[kPoolTileRows];
   int32_t rows = 0;
@@ -85,19 +86,18 @@ void maxpool(const EltArgs& a, int64_t begin, int64_t end) {
       k[v] = V::mask(lanes);
       if (a.ep.requant) regs[v] = epilogue_regs<V>(a.ep, c0 + V::kLanes * v, lanes);
     }
-    const int32_t lanes = left < 4 * V::kLanes ? left : 4 * V::kLanes;
     switch (vecs) {
       case 1:
-        maxpool_pass<V, 1>(a, c0, lanes, k, regs, begin, end);
+        maxpool_pass<V, 1>(a, c0, k, regs, begin, end);
         break;
       case 2:
-        maxpool_pass<V, 2>(a, c0, lanes, k, regs, begin, end);
+        maxpool_pass<V, 2>(a, c0, k, regs, begin, end);
         break;
       case 3:
-        maxpool_pass<V, 3>(a, c0, lanes, k, regs, begin, end);
+        maxpool_pass<V, 3>(a, c0, k, regs, begin, end);
         break;
       default:
-        maxpool_pass<V, 4>(a, c0, lanes, k, regs, begin, end);
+        maxpool_pass<V, 4>(a, c0, k, regs, begin, end);
     }
   }
 }
