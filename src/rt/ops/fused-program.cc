@@ -5,6 +5,7 @@
 #include "ops/fused-program.h"
 
 #include <algorithm>
+#include <cstring>
 #include <initializer_list>
 #include <new>
 
@@ -54,14 +55,13 @@ uint64_t bytes_of(const ValueInfo& v) {
 // Allocates p's arena and scratch and points every stage's arguments at its buffers.
 Status allocate_and_bind(FusedProgram* prog) {
   FusedProgram& p = *prog;
-  p.arena.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.arena_bytes, 64)]);
-  p.scratch.reset(new (std::nothrow) uint8_t[std::max<uint64_t>(p.scratch_bytes, 64)]);
-  if (p.arena == nullptr || p.scratch == nullptr) {
+  if (!p.arena.allocate(std::max<uint64_t>(p.arena_bytes, 64)) ||
+      !p.scratch.allocate(std::max<uint64_t>(p.scratch_bytes, 64))) {
     return Status(StatusCode::kUnsupported,
                   "cannot allocate a " + std::to_string(p.arena_bytes) + "-byte arena");
   }
   p.buffers.resize(p.offsets.size());
-  for (size_t b = 0; b < p.offsets.size(); ++b) p.buffers[b] = p.arena.get() + p.offsets[b];
+  for (size_t b = 0; b < p.offsets.size(); ++b) p.buffers[b] = p.arena.data() + p.offsets[b];
   for (FusedStage& st : p.stages) {
     uint8_t* src = p.buffers[static_cast<size_t>(st.src_buf)];
     uint8_t* dst = p.buffers[static_cast<size_t>(st.out_buf)];
@@ -72,7 +72,7 @@ Status allocate_and_bind(FusedProgram* prog) {
     st.layout.src = src;
     st.layout.dst = dst;
     st.gemm.src = src;
-    st.gemm.scratch = p.scratch.get();
+    st.gemm.scratch = p.scratch.data();
     int32_t* out32 = st.out32_buf >= 0
                          ? reinterpret_cast<int32_t*>(p.buffers[static_cast<size_t>(st.out32_buf)])
                          : nullptr;
@@ -89,6 +89,47 @@ Status allocate_and_bind(FusedProgram* prog) {
     }
   }
   p.output = p.buffers[static_cast<size_t>(p.output_buf)];
+  return Status::ok();
+}
+
+// Moves every stage's packed GEMM and depthwise weights into one PageBuffer (each stage's at a
+// 64-byte boundary) and points the stages' arguments at it: one block instead of a heap
+// allocation per stage, so large models get huge pages (page-buffer.h).
+Status pool_weights(FusedProgram* prog) {
+  FusedProgram& p = *prog;
+  auto line = [](uint64_t n) { return (n + 63) / 64 * 64; };
+  uint64_t total = 0;
+  for (const FusedStage& st : p.stages) {
+    if (st.tables == nullptr) continue;
+    total += line(st.tables->packed.size()) + line(2 * st.tables->packed16.size());
+  }
+  if (total == 0) return Status::ok();
+  auto pool = std::make_shared<PageBuffer>();
+  if (!pool->allocate(total)) {
+    return Status(StatusCode::kUnsupported,
+                  "cannot allocate " + std::to_string(total) + " bytes of packed weights");
+  }
+  uint64_t at = 0;
+  for (FusedStage& st : p.stages) {
+    if (st.tables == nullptr) continue;
+    StageTables& t = *st.tables;
+    if (!t.packed.empty()) {
+      auto* dst = reinterpret_cast<int8_t*>(pool->data() + at);
+      std::memcpy(dst, t.packed.data(), t.packed.size());
+      if (st.gemm.packed == t.packed.data()) st.gemm.packed = dst;
+      if (st.dw.quad_weights == t.packed.data()) st.dw.quad_weights = dst;
+      at += line(t.packed.size());
+      std::vector<int8_t>().swap(t.packed);
+    }
+    if (!t.packed16.empty()) {
+      auto* dst = reinterpret_cast<int16_t*>(pool->data() + at);
+      std::memcpy(dst, t.packed16.data(), 2 * t.packed16.size());
+      if (st.gemm.packed16 == t.packed16.data()) st.gemm.packed16 = dst;
+      at += line(2 * t.packed16.size());
+      std::vector<int16_t>().swap(t.packed16);
+    }
+  }
+  p.weights = std::move(pool);
   return Status::ok();
 }
 
@@ -290,13 +331,15 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   p.offsets = plan.offsets;
   p.arena_bytes = plan.arena_bytes;
   p.output_buf = spatial ? static_cast<int32_t>(sizes.size()) - 1 : buf_of_value.back();
+  F8NET_RETURN_IF_ERROR(pool_weights(&p));
   return allocate_and_bind(&p);
 }
 
 Status clone_fused_for_image(const FusedProgram& p, FusedProgram* out) {
   FusedProgram& c = *out;
   c = FusedProgram{};
-  c.stages = p.stages;  // arguments copied, tables shared
+  c.stages = p.stages;  // arguments copied, tables and weights shared
+  c.weights = p.weights;
   c.offsets = p.offsets;
   c.arena_bytes = p.arena_bytes;
   c.scratch_stride = p.scratch_stride;

@@ -15,6 +15,7 @@
 #include "kernels/fused-args.h"
 #include "kernels/fused-table.h"
 #include "ops/gemm-plan.h"
+#include "ops/page-buffer.h"
 #include "threads/thread-pool.h"
 
 namespace f8net::rt::ops {
@@ -74,9 +75,10 @@ struct FusedStage {
   kernels::DepthwiseArgs dw;
   kernels::EltArgs elt;
   kernels::LayoutArgs layout;
-  // Storage the args point into (filled at prepare, never resized afterwards); shared read-only
-  // by the copies of the program that run other images of a batch.
-  std::shared_ptr<const StageTables> tables;
+  // Storage the args point into (filled at prepare, never resized afterwards; the packed
+  // weights then move to FusedProgram::weights); shared read-only by the copies of the program
+  // that run other images of a batch.
+  std::shared_ptr<StageTables> tables;
   // kConvPool: elt holds the pool (its tables here), gemm the conv; partials_buf is an arena
   // buffer of this stage only.
   ConvPoolPlan conv_pool;
@@ -88,9 +90,12 @@ struct FusedProgram {
   std::vector<FusedStage> stages;
   std::vector<uint8_t*> buffers;  // buffer 0: the API input (CHW); then in the order written
   std::vector<uint64_t> offsets;  // buffer b at arena + offsets[b]
-  std::unique_ptr<uint8_t[]> arena;
+  PageBuffer arena;
   uint64_t arena_bytes = 0;
-  std::unique_ptr<uint8_t[]> scratch;  // per-thread im2col rows
+  PageBuffer scratch;  // per-thread im2col rows
+  // Every stage's packed GEMM and depthwise weights in one block (huge pages when large), which
+  // the stages' arguments point into; shared with the clones.
+  std::shared_ptr<const PageBuffer> weights;
   uint64_t scratch_bytes = 0;
   uint64_t scratch_stride = 0;       // bytes per thread
   int32_t output_buf = -1;           // the buffer holding the int32 CHW logits

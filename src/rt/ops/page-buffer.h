@@ -1,0 +1,39 @@
+// PageBuffer: owned bytes for the runtime's large, long-lived buffers (the packed weights of a
+// fused program, its arena and scratch). Every buffer is 64-byte aligned; one of at least 2 MiB
+// is aligned to 2 MiB, rounded up to whole 2 MiB pages and, on Linux, advised as transparent huge
+// pages. Why: ResNet-18's 11.7 MB of packed weights stream through the GEMM microkernels once per
+// image, 2 860 4 KiB pages against a 3 072-entry second-level TLB that the arena and every other
+// tenant of the core share; in a virtual machine each miss is a two-level page walk. On a 2-core
+// Zen 4 VM, huge pages for these buffers made ResNet-18 about 2.5 % faster at 1 and 2 threads
+// (same-run A/B). Where the kernel refuses or THP is off, the buffer is simply 4 KiB pages.
+#pragma once
+
+#include <cstdint>
+
+namespace f8net::rt::ops {
+
+class PageBuffer {
+ public:
+  PageBuffer() = default;
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+  PageBuffer(PageBuffer&& o) noexcept;
+  PageBuffer& operator=(PageBuffer&& o) noexcept;
+  ~PageBuffer();
+
+  // Replaces the contents with `bytes` (>= 1) uninitialized bytes; false if allocation fails
+  // (the buffer is then empty).
+  bool allocate(uint64_t bytes);
+  uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  // Whether the buffer was advised as huge pages (2 MiB aligned and sized).
+  bool huge() const { return huge_; }
+
+ private:
+  void release();
+  uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+  bool huge_ = false;
+};
+
+}  // namespace f8net::rt::ops
