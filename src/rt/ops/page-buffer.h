@@ -1,11 +1,12 @@
 // PageBuffer: owned bytes for the runtime's large, long-lived buffers (the packed weights of a
 // fused program, its arena and scratch). Every buffer is 64-byte aligned; one of at least 2 MiB
 // is aligned to 2 MiB, rounded up to whole 2 MiB pages and, on Linux, advised as transparent huge
-// pages. Why: ResNet-18's 11.7 MB of packed weights stream through the GEMM microkernels once per
-// image, 2 860 4 KiB pages against a 3 072-entry second-level TLB that the arena and every other
-// tenant of the core share; in a virtual machine each miss is a two-level page walk. On a 2-core
-// Zen 4 VM, huge pages for these buffers made ResNet-18 about 2.5 % faster at 1 and 2 threads
-// (same-run A/B). Where the kernel refuses or THP is off, the buffer is simply 4 KiB pages.
+// pages. Why: the microkernels load weights and store codes 64 bytes at a time, and glibc's
+// blocks are 16-byte aligned (large ones 16 bytes past a page boundary), so each such access
+// split two cache lines; and ResNet-18's 11.7 MB of packed weights stream through once per image
+// in 2 860 4 KiB pages, more than the second-level TLB holds beside the arena (in a VM each miss
+// is a two-level walk). On a 2-core Zen 4 VM this made ResNet-18 about 3 % faster at 1 and 2
+// threads (same-run A/B). Where the kernel refuses or THP is off, the pages are simply 4 KiB.
 #pragma once
 
 #include <cstdint>
