@@ -63,6 +63,11 @@ struct GemmConvArgs {
                                // kScratchSlack bytes that short unmasked stores may overrun into
                                // (then the tap_rows pixel list)
   int64_t scratch_stride = 0;
+  // The next weighted stage's packed weights (or null): each work item pulls its share of these
+  // bytes into L2 while it computes (avx512vnni; other drivers ignore it), so that stage does not
+  // start on weights from DRAM. Prefetches only: no effect on any result.
+  const uint8_t* prefetch = nullptr;
+  int64_t prefetch_bytes = 0;
   Epilogue ep;
 };
 

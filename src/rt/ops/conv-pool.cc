@@ -67,6 +67,7 @@ void run_band(const FusedStage& st, int32_t b, int thread) {
   band.pixel_list_offset = cp.band_pixel_list_offset;
   band.ep.out = rows;
   band.ep.out32 = nullptr;
+  band.prefetch = nullptr;  // every band would prefetch all of it again
   band.ep.other = g.ep.other != nullptr ? g.ep.other + r0 * conv_row : nullptr;
   const int64_t m = int64_t{band.oh} * g.ow;
   const int64_t items = (m + band.m_tile - 1) / band.m_tile * band.n_split;

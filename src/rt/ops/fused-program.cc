@@ -110,9 +110,12 @@ Status pool_weights(FusedProgram* prog) {
                   "cannot allocate " + std::to_string(total) + " bytes of packed weights");
   }
   uint64_t at = 0;
-  for (FusedStage& st : p.stages) {
+  std::vector<uint64_t> weight_at(p.stages.size(), 0), weight_bytes(p.stages.size(), 0);
+  for (size_t s = 0; s < p.stages.size(); ++s) {
+    FusedStage& st = p.stages[s];
     if (st.tables == nullptr) continue;
     StageTables& t = *st.tables;
+    weight_at[s] = at;
     if (!t.packed.empty()) {
       auto* dst = reinterpret_cast<int8_t*>(pool->data() + at);
       std::memcpy(dst, t.packed.data(), t.packed.size());
@@ -127,6 +130,19 @@ Status pool_weights(FusedProgram* prog) {
       if (st.gemm.packed16 == t.packed16.data()) st.gemm.packed16 = dst;
       at += line(2 * t.packed16.size());
       std::vector<int16_t>().swap(t.packed16);
+    }
+    weight_bytes[s] = at - weight_at[s];
+  }
+  // Each GEMM stage prefetches the next weighted stage's weights.
+  const uint8_t* next = nullptr;
+  int64_t next_bytes = 0;
+  for (size_t s = p.stages.size(); s-- > 0;) {
+    FusedStage& st = p.stages[s];
+    st.gemm.prefetch = next;
+    st.gemm.prefetch_bytes = next_bytes;
+    if (weight_bytes[s] > 0) {
+      next = pool->data() + weight_at[s];
+      next_bytes = static_cast<int64_t>(weight_bytes[s]);
     }
   }
   p.weights = std::move(pool);

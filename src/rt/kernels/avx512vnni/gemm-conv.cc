@@ -28,13 +28,39 @@ using avx512::ZmmOps;
 // pix[0..MR), channels o0 .. o0 + lanes), a function per variant (epilogue-tile.h).
 // Row m's K bytes are `segs` runs of seg_k4 quads at a + m * lda + s * seg_stride (one run for
 // gathered patches; kh kernel rows for patches read in place), matching b's K order.
+// Each k-step also prefetches pf into L2, then advances it by pf_step bytes (the next stage's
+// weights, GemmConvArgs::prefetch; pf_step 0 when the item's share is done).
 struct Rows {
   const uint8_t* a;
   int64_t lda;
   int32_t segs;
   int64_t seg_stride;
   int32_t seg_k4;
+  const uint8_t* pf;
+  int64_t pf_step;
 };
+
+// The next stage's weight lines this work item still has to prefetch.
+struct PrefetchShare {
+  const uint8_t* at;
+  int64_t lines;
+};
+
+// Spreads the next call's part of `share` over its k-steps: as many lines as it has k-steps, or
+// all that remain, at a stride of ceil(lines * 64 / k-steps) bytes. With nothing left it keeps
+// prefetching `idle` (an address the call reads anyway).
+inline void take_prefetch(PrefetchShare* share, int64_t k_steps, const void* idle, Rows* r) {
+  if (share->lines <= 0 || k_steps <= 0) {
+    r->pf = static_cast<const uint8_t*>(idle);
+    r->pf_step = 0;
+    return;
+  }
+  const int64_t lines = std::min(share->lines, k_steps);
+  r->pf = share->at;
+  r->pf_step = (lines * 64 + k_steps - 1) / k_steps;
+  share->at += lines * 64;
+  share->lines -= lines;
+}
 
 // The tile epilogue of a channel block with its tables and lane count.
 struct BlockEpilogue {
@@ -64,8 +90,11 @@ void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const Epil
   const int64_t lda = r.lda;
   const int32_t seg_k4 = r.seg_k4;
   const uint8_t* seg = r.a;
+  const uint8_t* pf = r.pf;
+  const int64_t pf_step = r.pf_step;
   for (int32_t s = 0; s < r.segs; ++s, seg += r.seg_stride) {
-    for (int32_t k4 = 0; k4 < seg_k4; ++k4, b += 256) {
+    for (int32_t k4 = 0; k4 < seg_k4; ++k4, b += 256, pf += pf_step) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
       __m512i wv[NB];
 #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(b + 64 * j);
@@ -269,7 +298,8 @@ __attribute__((noinline)) int64_t gather_border(const GemmConvArgs& a, const Int
 // reading the input in place, then the gathered border patches.
 void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64_t m1,
                     const uint8_t* border_rows, const int64_t* border_pix, int64_t border_count,
-                    const int8_t* b, const int32_t* init, const BlockEpilogue& be, int32_t nv) {
+                    const int8_t* b, const int32_t* init, const BlockEpilogue& be, int32_t nv,
+                    PrefetchShare* share) {
   const int32_t ow = a.ow;
   const int64_t row_bytes = int64_t{a.w} * a.c;
   Rows r;
@@ -288,6 +318,7 @@ void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64
       const int32_t mr = call_rows(kGemmMr, e - m);
       for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
       r.a = src_row + int64_t{static_cast<int32_t>(m - row_m) * a.sw - a.pw} * a.c;
+      take_prefetch(share, int64_t{r.segs} * r.seg_k4, b, &r);
       const MicroFn fn = a.src_signed ? pick<true>(mr, nv) : pick<false>(mr, nv);
       fn(r, b, init, a.ep, be, pix);
       m += mr;
@@ -300,6 +331,7 @@ void tap_rows_block(const GemmConvArgs& a, const Interior& in, int64_t m0, int64
   for (int64_t i = 0; i < border_count;) {
     const int32_t mr = call_rows(kGemmMr, border_count - i);
     r.a = border_rows + i * a.kp;
+    take_prefetch(share, r.seg_k4, b, &r);
     pick<false>(mr, nv)(r, b, init, a.ep, be, border_pix + i);  // gathered: already flipped
     i += mr;
   }
@@ -315,7 +347,12 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
   const Interior in = a.tap_rows ? interior(a) : Interior{};
   int64_t* border_pix =
       a.tap_rows ? reinterpret_cast<int64_t*>(scratch + a.pixel_list_offset) : nullptr;
+  const int64_t all_items = (m_count + a.m_tile - 1) / a.m_tile * a.n_split;
+  const int64_t prefetch_lines = a.prefetch != nullptr ? a.prefetch_bytes / 64 : 0;
   for (int64_t item = begin; item < end; ++item) {
+    const int64_t first_line = item * prefetch_lines / all_items;
+    PrefetchShare share{a.prefetch + first_line * 64,
+                        (item + 1) * prefetch_lines / all_items - first_line};
     const int64_t mt = item / a.n_split;
     const int32_t ns = static_cast<int32_t>(item % a.n_split);
     const int64_t m0 = mt * a.m_tile, m1 = std::min<int64_t>(m_count, m0 + a.m_tile);
@@ -352,15 +389,17 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       const BlockEpilogue be{pick_tile_epilogue<ZmmOps, kGemmNr / 16>(a.ep, regs, nv), regs, o0,
                              lanes};
       if (a.tap_rows) {
-        tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, be, nv);
+        tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, be, nv,
+                       &share);
         continue;
       }
-      Rows r{rows, lda, 1, 0, a.kp / 4};
+      Rows r{rows, lda, 1, 0, a.kp / 4, nullptr, 0};
       int64_t pix[kGemmMr];
       for (int64_t m = m0; m < m1;) {
         const int32_t mr = call_rows(kGemmMr, m1 - m);
         for (int32_t i = 0; i < mr; ++i) pix[i] = m + i;
         r.a = rows + (m - m0) * lda;
+        take_prefetch(&share, r.seg_k4, b, &r);
         const MicroFn fn = flip ? pick<true>(mr, nv) : pick<false>(mr, nv);
         fn(r, b, a.init + o0, a.ep, be, pix);
         m += mr;
