@@ -542,3 +542,60 @@ TEST(FusedKernels, ConvAndMaxPoolInOneStageEqualReference) {
     }
   }
 }
+
+// A block output whose only readers are two Requantize ops to one code format (ResNet's block
+// read by the next block's conv and by its downsample shortcut): both take the codes the block's
+// stage writes from its registers, and its int32 value (64 KB here) is never stored, so the arena
+// stays below that size; the logits still equal the reference. A third reader (a ReLU) needs the
+// int32 value again.
+TEST(FusedKernels, Int32ValueReadOnlyAsSameCodesIsNotStored) {
+  const std::vector<std::string> isas = fused_isas();
+  if (isas.empty()) GTEST_SKIP() << "no fused kernels for this CPU";
+  for (bool int32_reader : {false, true}) {
+    std::mt19937_64 rng(77);
+    rt::ModelDef m;
+    m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
+    m.input = {rt::Shape{8, 16, 16}, rt::DType::kUint8, 8};
+    rt::Conv2dParams p3;
+    p3.out_channels = 64;
+    p3.kernel_h = p3.kernel_w = 3;
+    p3.pad_h = p3.pad_w = 1;
+    const int32_t block =
+        rt::add_relu(&m, rt::add_conv2d(&m, 0, p3, t::random_weights(rng, 64 * 8 * 9, 127),
+                                        t::random_bias(rng, 64, 1 << 12), {7}));
+    const int32_t a = rt::add_requantize(&m, block, 4, false);
+    const int32_t b = rt::add_requantize(&m, block, 4, false);
+    rt::Conv2dParams p1;
+    p1.out_channels = 2;
+    const int32_t ya = rt::add_conv2d(&m, a, p1, t::random_weights(rng, 2 * 64, 127), {5, -5}, {3});
+    const int32_t yb = rt::add_conv2d(&m, b, p1, t::random_weights(rng, 2 * 64, 127), {1, 2}, {3});
+    int32_t y = rt::add_add(&m, ya, yb);
+    if (int32_reader) {
+      // The block's int32 value read again (a ReLU of it), aligned and added to the output.
+      const int32_t again = rt::add_relu(&m, block);
+      rt::Conv2dParams sum;
+      sum.out_channels = 2;
+      const int32_t codes = rt::add_requantize(&m, again, 2, false);
+      y = rt::add_add(
+          &m, y, rt::add_conv2d(&m, codes, sum, t::random_weights(rng, 2 * 64, 127), {0, 0}, {3}));
+    }
+    ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
+    const std::vector<uint8_t> x = codes(rng, m.input, 0);
+    const std::vector<uint8_t> want = run(m, x, "ref", 1);
+    for (const std::string& isa : isas) {
+      EXPECT_TRUE(run(m, x, isa, 1) == want) << isa << " int32 reader " << int32_reader;
+      rt::Interpreter it;
+      rt::InterpreterOptions o;
+      o.isa = isa;
+      o.num_threads = 1;
+      ASSERT_TRUE(it.load(m).is_ok());
+      ASSERT_TRUE(it.prepare(o).is_ok());
+      const size_t block_int32 = size_t{64} * 16 * 16 * 4;
+      if (int32_reader) {
+        EXPECT_GE(it.arena_bytes(), block_int32) << isa;
+      } else {
+        EXPECT_LT(it.arena_bytes(), block_int32) << isa;
+      }
+    }
+  }
+}
