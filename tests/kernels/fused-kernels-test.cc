@@ -37,31 +37,34 @@ std::vector<std::string> fused_isas() {
   return out;
 }
 
+// Loads m into *it and prepares it under `isa` with `threads` threads; false (a test failure) if
+// either step fails.
+bool prepare(const rt::ModelDef& m, const std::string& isa, int threads, rt::Interpreter* it) {
+  rt::InterpreterOptions o;
+  o.isa = isa;
+  o.num_threads = threads;
+  rt::Status s = it->load(m);
+  if (s.is_ok()) s = it->prepare(o);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return s.is_ok();
+}
+
 // The kernel name of op 0 under `isa`.
 std::string first_kernel(const rt::ModelDef& m, const std::string& isa) {
   rt::Interpreter it;
-  rt::InterpreterOptions o;
-  o.isa = isa;
-  rt::Status s = it.load(m);
-  if (s.is_ok()) s = it.prepare(o);
-  EXPECT_TRUE(s.is_ok()) << s.message();
-  return s.is_ok() ? it.kernel_name(0) : "";
+  return prepare(m, isa, rt::InterpreterOptions{}.num_threads, &it) ? it.kernel_name(0) : "";
 }
 
 std::vector<uint8_t> run(const rt::ModelDef& m, const std::vector<uint8_t>& x,
                          const std::string& isa, int threads) {
   rt::Interpreter it;
-  rt::InterpreterOptions o;
-  o.isa = isa;
-  o.num_threads = threads;
-  rt::Status s = it.load(m);
-  if (s.is_ok()) s = it.prepare(o);
-  if (s.is_ok() && isa != "ref") {
+  if (!prepare(m, isa, threads, &it)) return {};
+  if (isa != "ref") {
     EXPECT_EQ(std::string(it.isa()), isa);
     EXPECT_NE(std::string(it.kernel_name(0)).find("__" + isa), std::string::npos)
         << it.kernel_name(0);  // the fused engine ran, not the op-by-op fallback
   }
-  if (s.is_ok()) s = it.set_input(x.data(), x.size());
+  rt::Status s = it.set_input(x.data(), x.size());
   if (s.is_ok()) s = it.run();
   EXPECT_TRUE(s.is_ok()) << s.message();
   if (!s.is_ok()) return {};
@@ -585,11 +588,7 @@ TEST(FusedKernels, Int32ValueReadOnlyAsSameCodesIsNotStored) {
     for (const std::string& isa : isas) {
       EXPECT_TRUE(run(m, x, isa, 1) == want) << isa << " int32 reader " << int32_reader;
       rt::Interpreter it;
-      rt::InterpreterOptions o;
-      o.isa = isa;
-      o.num_threads = 1;
-      ASSERT_TRUE(it.load(m).is_ok());
-      ASSERT_TRUE(it.prepare(o).is_ok());
+      ASSERT_TRUE(prepare(m, isa, 1, &it));
       const size_t block_int32 = size_t{64} * 16 * 16 * 4;
       if (int32_reader) {
         EXPECT_GE(it.arena_bytes(), block_int32) << isa;

@@ -149,15 +149,17 @@ Status pool_weights(FusedProgram* prog) {
   return Status::ok();
 }
 
+// Whether two Requantize ops make the same codes (FL, signedness, word length).
+bool same_code_format(const OpDef& a, const OpDef& b) {
+  return a.out_fl == b.out_fl && a.out_signed == b.out_signed && a.code_bits == b.code_bits;
+}
+
 // The first of `earlier` (Requantize ops reading op's input) that makes the same code format, or
 // -1.
 int32_t first_same_requantize(const ModelDef& model, const std::vector<int32_t>& earlier,
                               const OpDef& op) {
   for (int32_t e : earlier) {
-    const OpDef& o = model.ops[static_cast<size_t>(e)];
-    if (o.out_fl == op.out_fl && o.out_signed == op.out_signed && o.code_bits == op.code_bits) {
-      return e;
-    }
+    if (same_code_format(model.ops[static_cast<size_t>(e)], op)) return e;
   }
   return -1;
 }
@@ -190,13 +192,10 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
   auto add_buffer = [&](const ValueInfo& v, int32_t stage) {
     return add_bytes(bytes_of(v), stage);
   };
-  std::vector<int32_t> readers(n_values, 0);
-  std::vector<std::vector<int32_t>> readers_of(n_values);
+  std::vector<std::vector<int32_t>> readers_of(n_values);  // the ops reading each value
   for (size_t i = 0; i < model.ops.size(); ++i) {
     for (int32_t v : model.ops[i].inputs) {
-      if (v < 0) continue;
-      ++readers[static_cast<size_t>(v)];
-      readers_of[static_cast<size_t>(v)].push_back(static_cast<int32_t>(i));
+      if (v >= 0) readers_of[static_cast<size_t>(v)].push_back(static_cast<int32_t>(i));
     }
   }
   add_buffer(info.values[0], -1);  // buffer 0: the API input, CHW
@@ -264,8 +263,7 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
       const OpDef& rq = model.ops[static_cast<size_t>(side)];
       for (int32_t r : readers_of[static_cast<size_t>(ch.out_value)]) {
         const OpDef& o = model.ops[static_cast<size_t>(r)];
-        int32_unread = int32_unread && o.type == OpType::kRequantize && o.out_fl == rq.out_fl &&
-                       o.out_signed == rq.out_signed && o.code_bits == rq.code_bits;
+        int32_unread = int32_unread && o.type == OpType::kRequantize && same_code_format(o, rq);
       }
     }
     FusedStage st;
@@ -279,7 +277,7 @@ Status prepare_fused(const ModelDef& model, const GraphInfo& info, const kernels
     // (conv-pool.h); the conv's int32 buffer is then never written.
     const bool into_conv = head.type == OpType::kMaxPool && !p.stages.empty() &&
                            p.stages.back().out_buf == st.src_buf &&
-                           readers[static_cast<size_t>(head.inputs[0])] == 1 &&
+                           readers_of[static_cast<size_t>(head.inputs[0])].size() == 1 &&
                            can_fuse_conv_pool(p.stages.back(), st);
     const int32_t stage = static_cast<int32_t>(p.stages.size()) - (into_conv ? 1 : 0);
     for (int32_t op : {ch.head, ch.add_op, ch.relu_op, ch.requant_op, side}) {

@@ -10,7 +10,6 @@
 namespace f8net::rt::ops {
 namespace {
 
-constexpr uint64_t kHugePage = uint64_t{2} << 20;
 constexpr uint64_t kLine = 64;
 
 uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
@@ -18,16 +17,13 @@ uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 }  // namespace
 
 PageBuffer::PageBuffer(PageBuffer&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)),
-      size_(std::exchange(o.size_, 0)),
-      huge_(std::exchange(o.huge_, false)) {}
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 PageBuffer& PageBuffer::operator=(PageBuffer&& o) noexcept {
   if (this != &o) {
     release();
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
-    huge_ = std::exchange(o.huge_, false);
   }
   return *this;
 }
@@ -38,7 +34,6 @@ void PageBuffer::release() {
   std::free(data_);
   data_ = nullptr;
   size_ = 0;
-  huge_ = false;
 }
 
 bool PageBuffer::allocate(uint64_t bytes) {
@@ -56,7 +51,6 @@ bool PageBuffer::allocate(uint64_t bytes) {
 #endif
   data_ = static_cast<uint8_t*>(p);
   size_ = bytes;
-  huge_ = huge;
   return true;
 }
 

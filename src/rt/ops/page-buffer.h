@@ -15,6 +15,8 @@ namespace f8net::rt::ops {
 
 class PageBuffer {
  public:
+  static constexpr uint64_t kHugePage = uint64_t{2} << 20;
+
   PageBuffer() = default;
   PageBuffer(const PageBuffer&) = delete;
   PageBuffer& operator=(const PageBuffer&) = delete;
@@ -28,13 +30,12 @@ class PageBuffer {
   uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   // Whether the buffer was advised as huge pages (2 MiB aligned and sized).
-  bool huge() const { return huge_; }
+  bool huge() const { return size_ >= kHugePage; }
 
  private:
   void release();
   uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
-  bool huge_ = false;
 };
 
 }  // namespace f8net::rt::ops
