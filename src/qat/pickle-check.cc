@@ -37,6 +37,13 @@ struct Token {
 
 }  // namespace
 
+std::string ascii_lower(std::string s) {
+  for (char& ch : s) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+  return s;
+}
+
 void check_pickle(const std::string& name, const std::string& p,
                   const std::map<std::string, uint64_t>& record_sizes) {
   const std::string storage_dir = name.substr(0, name.size() - 4) + "/";  // a/data.pkl -> a/data/
@@ -108,7 +115,7 @@ void check_pickle(const std::string& name, const std::string& p,
     }
     const uint64_t item = storage_item_size(tuple[1].s);
     if (item == 0) fail("unknown storage type " + tuple[1].s);
-    const auto rec = record_sizes.find(storage_dir + tuple[2].s);
+    const auto rec = record_sizes.find(ascii_lower(storage_dir + tuple[2].s));
     if (rec == record_sizes.end()) fail("storage '" + tuple[2].s + "' has no data record");
     const int64_t numel = tuple[4].i;
     if (numel < 0 || static_cast<uint64_t>(numel) > rec->second / item) {

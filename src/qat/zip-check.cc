@@ -242,23 +242,29 @@ void check_zip_container(const std::string& bytes, const std::string& path,
       }
       inflated += size;
     }
-    if (record_sizes.count(name)) b.fail("record '" + name + "' appears twice");
+    // LibTorch's zip reader (miniz without MZ_ZIP_FLAG_CASE_SENSITIVE) finds records
+    // case-insensitively: "data.pkL" is read as data.pkl, so names are compared, and pickles and
+    // sources recognised, in lower case (found by fuzz_checkpoint: an unchecked "data.pkL"
+    // declared a 1.4 GB storage).
+    const std::string key = ascii_lower(name);
+    if (record_sizes.count(key)) b.fail("record '" + name + "' appears twice (names ignore case)");
     if (b.le(local, 4) != kLocalHeader) b.fail("bad local header of '" + name + "'");
     const uint64_t data = local + 30 + b.le(local + 26, 2) + b.le(local + 28, 2);
     if (data > d.offset || packed > d.offset - data) {
       b.fail("record '" + name + "' outside the file");
     }
     records.push_back(Record{name, method, data, packed, size});
-    record_sizes[name] = size;
+    record_sizes[key] = size;
     at += 46 + name_len + extra_len + comment_len;
   }
   for (const Record& r : records) {
     const std::string& name = r.name;
+    const std::string key = ascii_lower(name);
     auto ends_with = [&](const char* tail) {
       const size_t k = std::strlen(tail);
-      return name.size() >= k && name.compare(name.size() - k, k, tail) == 0;
+      return key.size() >= k && key.compare(key.size() - k, k, tail) == 0;
     };
-    const bool in_code = name.rfind("code/", 0) == 0 || name.find("/code/") != std::string::npos;
+    const bool in_code = key.rfind("code/", 0) == 0 || key.find("/code/") != std::string::npos;
     const bool source = in_code && ends_with(".py"), pickle = ends_with(".pkl");
     if (!source && !pickle) continue;
     const std::string text =

@@ -331,6 +331,38 @@ TEST(Checkpoint, AStorageLargerThanItsDataRecordIsRefused) {
   EXPECT_NE(msg.find("larger than its data record"), std::string::npos) << msg;
 }
 
+// LibTorch finds records case-insensitively, so a pickle renamed "data.pkL" is still the one it
+// unpickles: it gets the same checks (found by fuzz_checkpoint: such a pickle declared a 1.4 GB
+// storage).
+TEST(Checkpoint, RecordNamesAreCheckedIgnoringCase) {
+  TempDir dir;
+  struct OneParam : torch::nn::Module {
+    OneParam() { w = register_parameter("w", torch::arange(77, torch::kFloat)); }
+    torch::Tensor w;
+  };
+  OneParam m;
+  save_state(m, dir / "s.pt");
+  std::string bytes = read_file(dir / "s.pt");
+  const size_t cpu = bytes.find("cpu");
+  ASSERT_NE(cpu, std::string::npos);
+  const size_t count = bytes.find("K\x4d", cpu);
+  ASSERT_NE(count, std::string::npos);
+  ASSERT_LT(count - cpu, 8u) << "the pickle layout of storages changed";
+  bytes[count + 1] = static_cast<char>(200);  // 200 floats in a 77-float record
+  int renamed = 0;
+  for (size_t at = bytes.find("data.pkl"); at != std::string::npos;
+       at = bytes.find("data.pkl", at + 1)) {
+    bytes[at + 7] = 'L';  // the local header's and the central directory's copy of the name
+    ++renamed;
+  }
+  ASSERT_EQ(renamed, 2);
+  fix_zip_crcs(&bytes);
+  write_file_atomic(dir / "renamed.pt", bytes);
+  OneParam target;
+  std::string msg = load_error([&] { load_state_by_intersection(target, dir / "renamed.pt"); });
+  EXPECT_NE(msg.find("larger than its data record"), std::string::npos) << msg;
+}
+
 TEST(Checkpoint, ArchivesWithCodeOrCompressedRecordsAreRefusedBeforeLibTorchOpensThem) {
   torch::set_num_threads(1);
   TempDir dir;
