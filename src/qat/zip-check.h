@@ -10,8 +10,8 @@
 namespace f8net::qat::detail {
 
 // Throws std::runtime_error("<path>: ...") unless `bytes` is a zip (zip64 allowed) whose records
-// are stored or deflated (at most 64 MiB inflated in all), unencrypted, uniquely named and
-// inside the file, and whose
+// are stored or deflated (at most 64 MiB inflated in all), unencrypted, uniquely named (ignoring
+// case, as LibTorch's reader finds them) and inside the file, and whose
 // TorchScript sources (".py" records under code/) define no function or method, and whose
 // pickles (".pkl") use known opcodes with lengths inside the record and memo indices in order.
 // `kind` names what the file should be in the message ("<path>: not <kind> (...)").
