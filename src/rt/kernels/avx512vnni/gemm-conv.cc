@@ -62,12 +62,24 @@ inline void take_prefetch(PrefetchShare* share, int64_t k_steps, const void* idl
   share->lines -= lines;
 }
 
-// The tile epilogue of a channel block with its tables and lane count.
+// The tile epilogue of a channel block with its tables and lane count. An int32 output with no
+// Add and no Requantize (the stem's rows before its max pool, a conv whose output only an Add
+// reads) is stored straight from the accumulators instead: `out32` is then non-null and `relu`
+// says whether max(x, 0) applies; the stack tile and its reload were a tenth of the stem's GEMM.
 struct BlockEpilogue {
   TileEpilogue<ZmmOps> fn;
   const EpilogueRegs<ZmmOps>* regs;
   int32_t o0, lanes;
+  int32_t* out32;
+  bool relu;
 };
+
+BlockEpilogue block_epilogue(const Epilogue& ep, const EpilogueRegs<ZmmOps>* regs, int32_t nv,
+                             int32_t o0, int32_t lanes) {
+  const bool direct = !ep.requant && ep.other == nullptr;
+  return BlockEpilogue{pick_tile_epilogue<ZmmOps, kGemmNr / 16>(ep, regs, nv), regs, o0, lanes,
+                       direct ? static_cast<int32_t*>(ep.out) : nullptr, ep.relu};
+}
 
 // The weights of a 64-channel block stream from L2 once per call (K x 64 bytes: 295 KB for a
 // 3 x 3 x 512 conv), four lines per K quad; the hardware prefetchers bring them to L2 but not
@@ -112,6 +124,19 @@ void microkernel(const Rows& r, const int8_t* b, const int32_t* init, const Epil
         for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], av, wv[j]);
       }
     }
+  }
+  if (be.out32 != nullptr) {
+    const int64_t n = ep.n;
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      int32_t* o = be.out32 + pix[m] * n + be.o0;
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) {
+        const __m512i v = be.relu ? _mm512_max_epi32(acc[m][j], _mm512_setzero_si512()) : acc[m][j];
+        _mm512_mask_storeu_epi32(o + 16 * j, be.regs[j].k, v);
+      }
+    }
+    return;
   }
   alignas(64) int32_t tile[MR * kGemmNr];
 #pragma GCC unroll 8
@@ -386,8 +411,7 @@ void gemm_conv(const GemmConvArgs& a, int64_t begin, int64_t end, int thread) {
       for (int32_t j = 0; j < nv; ++j) {
         regs[j] = epilogue_regs<ZmmOps>(a.ep, o0 + 16 * j, std::min(16, lanes - 16 * j));
       }
-      const BlockEpilogue be{pick_tile_epilogue<ZmmOps, kGemmNr / 16>(a.ep, regs, nv), regs, o0,
-                             lanes};
+      const BlockEpilogue be = block_epilogue(a.ep, regs, nv, o0, lanes);
       if (a.tap_rows) {
         tap_rows_block(a, in, m0, m1, scratch, border_pix, border_count, b, a.init + o0, be, nv,
                        &share);
