@@ -76,9 +76,15 @@ struct BlockEpilogue {
 
 BlockEpilogue block_epilogue(const Epilogue& ep, const EpilogueRegs<ZmmOps>* regs, int32_t nv,
                              int32_t o0, int32_t lanes) {
+  BlockEpilogue be;
+  be.fn = pick_tile_epilogue<ZmmOps, kGemmNr / 16>(ep, regs, nv);
+  be.regs = regs;
+  be.o0 = o0;
+  be.lanes = lanes;
   const bool direct = !ep.requant && ep.other == nullptr;
-  return BlockEpilogue{pick_tile_epilogue<ZmmOps, kGemmNr / 16>(ep, regs, nv), regs,   o0, lanes,
-                       direct ? static_cast<int32_t*>(ep.out) : nullptr,       ep.relu};
+  be.out32 = direct ? static_cast<int32_t*>(ep.out) : nullptr;
+  be.relu = ep.relu;
+  return be;
 }
 
 // The weights of a 64-channel block stream from L2 once per call (K x 64 bytes: 295 KB for a
