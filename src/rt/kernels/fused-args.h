@@ -121,6 +121,9 @@ struct LayoutArgs {
   const void* src = nullptr;
   void* dst = nullptr;
   int32_t c = 0, h = 0, w = 0;
+  // CHW -> HWC only: the HWC image gets a border of pad_h rows and pad_w columns of code 0 on
+  // each side, (h + 2 pad_h) x (w + 2 pad_w) x c, rewritten by every run (the arena is shared).
+  int32_t pad_h = 0, pad_w = 0;
 };
 
 }  // namespace f8net::rt::kernels
