@@ -325,10 +325,12 @@ TEST(FusedKernels, ResidualAddSaturatesAtInt32) {
   const std::vector<std::string> isas = fused_isas();
   if (isas.empty()) GTEST_SKIP() << "no fused kernels for this CPU";
   // Two 3x3 convs of one input, added (fused into the second conv's epilogue) and stored as
-  // int32. Channels 0-3 have zero weights, so their sums are exactly 2 * bias: +-(2^31 + 2^30)
-  // (saturates), -2^31 (one past the saturation range: -(2^31 - 1)), and 2^31 - 2 (exact); the
-  // other channels mix random weights with biases near 2^30. Same FLs (both shifts 0) and
-  // different FLs (the int64 path).
+  // int32. Channels 0-4 have zero weights, so with both shifts 0 channels 0-3 sum to exactly
+  // 2 * bias: +-(2^31 + 2^30) (saturates), -2^31 (one past the saturation range: -(2^31 - 1)),
+  // and 2^31 - 2 (exact); the other channels mix random weights with biases near 2^30. Same FLs
+  // (both shifts 0) and different FLs (one operand shifted left by 1: channel 4's shift loses
+  // its top bit, 2^31 + 10, yet the sum with the other conv's -2^30 fits int32 exactly, so the
+  // kernels' fast path must hand that lane to the int64 one).
   for (int32_t wfl_b : {5, 6}) {
     rt::ModelDef m;
     m.metadata.preprocessing.mode = rt::Preprocess::kCodes;
@@ -344,26 +346,32 @@ TEST(FusedKernels, ResidualAddSaturatesAtInt32) {
       bias[static_cast<size_t>(o)] =
           o < 4 ? big[o] : (o % 2 ? 1 : -1) * (1073741824 + static_cast<int32_t>(rng() % 4096));
     }
+    bias[4] = 1073741829;
+    std::vector<int32_t> bias_b = bias;
+    bias_b[4] = -1073741824;
     auto weights = [&]() {
       std::vector<int8_t> w = t::random_weights(rng, 40 * 4 * 9, 127);
-      std::fill(w.begin(), w.begin() + 4 * 4 * 9, int8_t{0});
+      std::fill(w.begin(), w.begin() + 5 * 4 * 9, int8_t{0});
       return w;
     };
     const int32_t a = rt::add_conv2d(&m, 0, p, weights(), bias, {5});
-    const int32_t b = rt::add_conv2d(&m, 0, p, weights(), bias, {wfl_b});
+    const int32_t b = rt::add_conv2d(&m, 0, p, weights(), bias_b, {wfl_b});
     rt::add_add(&m, b, a);
     ASSERT_TRUE(rt::validate_model(m, nullptr).is_ok());
     for (int mode = 0; mode < 4; ++mode) {
       const std::vector<uint8_t> x = codes(rng, m.input, mode);
       const std::vector<uint8_t> want = run(m, x, "ref", 1);
       ASSERT_EQ(want.size(), size_t{40 * 6 * 9 * 4});
-      int32_t ch[4];
-      for (int c = 0; c < 4; ++c) std::memcpy(&ch[c], want.data() + 4 * (c * 54 + 20), 4);
+      int32_t ch[5];
+      for (int c = 0; c < 5; ++c) std::memcpy(&ch[c], want.data() + 4 * (c * 54 + 20), 4);
       if (wfl_b == 5) {
         EXPECT_EQ(ch[0], 2147483647);
         EXPECT_EQ(ch[1], -2147483647);
         EXPECT_EQ(ch[2], -2147483647);
         EXPECT_EQ(ch[3], 2147483646);
+        EXPECT_EQ(ch[4], 5);
+      } else {
+        EXPECT_EQ(ch[4], 1073741834);  // (1073741829 << 1) - 2^30
       }
       for (const std::string& isa : isas) {
         for (int threads : {1, 2}) {
